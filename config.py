@@ -1,0 +1,100 @@
+"""Configuration: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _int(name: str, default: int) -> int:
+    """Read an integer setting, failing loudly on a malformed value."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+class Config:
+    """Settings for a locally run shop; every value can be overridden from the environment."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = _str("SECRET_KEY") or "dev-only-insecure-secret-key"
+    DATABASE_URL = _str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'instance' / 'shop.db'}"
+    REDIS_URL = _str("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    PORT = _int("PORT", 9000)
+
+    # How long a cart hold and an unpaid order keep their units (seconds).
+    HOLD_TTL_SECONDS = _int("HOLD_TTL_SECONDS", 600)
+    PAYMENT_TTL_SECONDS = _int("PAYMENT_TTL_SECONDS", 900)
+    # How often the sweeper expires overdue holds and orders from the database (seconds).
+    SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 30)
+    # How often rq-scheduler moves due jobs into their lanes (seconds).
+    SCHEDULER_INTERVAL_SECONDS = _int("SCHEDULER_INTERVAL_SECONDS", 1)
+    # How long finished job results stay readable by their cart (seconds).
+    RESULT_TTL_SECONDS = _int("RESULT_TTL_SECONDS", 86_400)
+
+    # The consumer: requests applied per transaction, and the lease that makes it the only one.
+    BATCH_SIZE = _int("BATCH_SIZE", 200)
+    LEASE_TTL_MS = _int("LEASE_TTL_MS", 10_000)
+    CHECKOUT_LANES = _int("CHECKOUT_LANES", 4)
+
+    RATE_LIMIT_CART = _str("RATE_LIMIT_CART", "20/second;300/minute")
+    RATE_LIMIT_PAYMENT = _str("RATE_LIMIT_PAYMENT", "5/second;60/minute")
+    RATE_LIMIT_READ = _str("RATE_LIMIT_READ", "50/second;1500/minute")
+    RATE_LIMIT_ENABLED = _str("RATE_LIMIT_ENABLED", "1") not in ("0", "false", "no")
+    TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+
+    OPERATOR_USER = _str("OPERATOR_USER", "operator")
+    OPERATOR_PASSWORD = _str("OPERATOR_PASSWORD")
+
+    MAX_CONTENT_LENGTH = 64 * 1024
+    # Seconds a client is told to wait when Redis or the database is unreachable.
+    RETRY_AFTER_SECONDS = 2
+    # Seconds an operator's stock change waits for its turn in the SKU's line before answering 202.
+    ADMIN_WAIT_SECONDS = _int("ADMIN_WAIT_SECONDS", 5)
+
+    def __init__(self, **overrides: object) -> None:
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+class TestConfig(Config):
+    """Settings for the test suite: short timers, no rate limits unless a test turns them on."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    RATE_LIMIT_ENABLED = False
+    OPERATOR_PASSWORD = "test-operator-password"
+    SWEEP_INTERVAL_SECONDS = 1
+    ADMIN_WAIT_SECONDS = 10
+
+
+class ProductionConfig(Config):
+    """Settings for a deployed shop: refuses to start on development defaults."""
+
+    ENV_NAME = "production"
+
+    def __init__(self, **overrides: object) -> None:
+        super().__init__(**overrides)
+        if not _str("SECRET_KEY") and "SECRET_KEY" not in overrides:
+            raise RuntimeError("SECRET_KEY must be set in production")
+
+
+def config_from_env() -> Config:
+    """Pick the configuration class named by SHOP_ENV (development, production)."""
+    name = _str("SHOP_ENV", "development")
+    classes = {"development": Config, "production": ProductionConfig, "test": TestConfig}
+    try:
+        return classes[name]()
+    except KeyError as exc:
+        raise RuntimeError(f"SHOP_ENV must be one of {sorted(classes)}, got {name!r}") from exc

@@ -1,0 +1,1 @@
+"""Tools for running the shop locally and in tests (not imported by the shop itself)."""

@@ -1,0 +1,108 @@
+"""The flash-sale shop: a Flask front end that puts cart and checkout requests in per-SKU lines."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, config_from_env
+from shop.carts import CartTokens
+from shop.errors import ShopError, Unavailable
+from shop.extensions import limiter
+from shop.operators import challenge, password_hash
+from shop.services import Services, build_services
+from shop.web import error_response
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+    """Build the app: configuration, services, rate limiter, blueprints, error handlers, CLI."""
+    config = config or config_from_env()
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_object(config)
+    app.config.update(
+        RATELIMIT_STORAGE_URI=config.REDIS_URL,
+        RATELIMIT_ENABLED=config.RATE_LIMIT_ENABLED,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_STRATEGY="fixed-window",
+        RATELIMIT_KEY_PREFIX="shop-limits",
+        # With Redis down, fall back to per-process in-memory limits instead of failing requests.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        JSON_SORT_KEYS=False,
+    )
+    if config.TRUSTED_PROXY_COUNT > 0:
+        n = config.TRUSTED_PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    app.extensions["shop"] = services or build_services(config)
+    app.extensions["shop.cart_tokens"] = CartTokens(config.SECRET_KEY)
+    app.extensions["shop.operator_hash"] = (
+        password_hash(config.OPERATOR_PASSWORD) if config.OPERATOR_PASSWORD else None
+    )
+    limiter.init_app(app)
+
+    from shop import admin, api, health
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    _register_error_handlers(app)
+    app.after_request(challenge)
+
+    from shop.cli import shop_cli
+
+    app.cli.add_command(shop_cli)
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ShopError, error_response)
+
+    @app.errorhandler(429)
+    def rate_limited(error: HTTPException) -> Response:
+        response = error_response(
+            ShopError("Too many requests; slow down and retry shortly.", code="rate_limited")
+        )
+        response.status_code = 429
+        retry_after = getattr(error, "retry_after", None)
+        response.headers["Retry-After"] = str(retry_after or app.config["RETRY_AFTER_SECONDS"])
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = error_response(ShopError(error.description or error.name, code=code))
+        response.status_code = error.code or 500
+        if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def redis_down(error: Exception) -> Response:
+        log.warning("redis unavailable: %s", error)
+        return error_response(
+            Unavailable("The waiting room is briefly unavailable; retry shortly.", code="redis_unavailable")
+        )
+
+    @app.errorhandler(OperationalError)
+    def database_down(error: Exception) -> Response:
+        log.warning("database unavailable: %s", error)
+        return error_response(
+            Unavailable("The shop is briefly unavailable; retry shortly.", code="database_unavailable")
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error")
+        response = error_response(ShopError("Something went wrong on our side.", code="internal_error"))
+        response.status_code = 500
+        return response

@@ -1,0 +1,57 @@
+"""The operator API: create products and change stock (through the SKU's line)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from shop import admission
+from shop.catalog import find_product, product_view
+from shop.errors import Conflict
+from shop.operators import operator_required
+from shop.products import ProductChange, create_or_update_product
+from shop.web import json_body, services, valid_sku
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+STOCK_POLL_S = 0.05
+
+
+@bp.put("/products/<sku>")
+@operator_required
+def put_product(sku: str) -> Response:
+    sku = valid_sku(sku)
+    change = ProductChange.from_json(json_body())
+    svc = services()
+    with svc.db.writing() as session:
+        product, created = create_or_update_product(session, sku, change)
+    svc.lanes.cache_product(product.sku, product.max_per_cart)
+    stock = None
+    if change.on_hand is not None and not created:
+        stock = _change_stock(sku, change.on_hand)
+        if stock.get("outcome") == "conflict":
+            raise Conflict(
+                "on_hand cannot go below the units reserved in carts and unpaid orders.",
+                code="below_reserved",
+                **{k: v for k, v in stock.items() if k != "outcome"},
+            )
+    with svc.db.reading() as session:
+        body = product_view(find_product(session, sku))
+    body["stock_change"] = stock
+    response = jsonify(body)
+    response.status_code = 201 if created else (202 if stock and stock.get("outcome") == "queued" else 200)
+    return response
+
+
+def _change_stock(sku: str, on_hand: int) -> dict:
+    """Queue the stock change and wait briefly for its turn, so the operator sees the result."""
+    svc = services()
+    adm = admission.request_stock_change(svc, sku, on_hand)
+    deadline = time.monotonic() + current_app.config["ADMIN_WAIT_SECONDS"]
+    while time.monotonic() < deadline:
+        state = svc.lanes.view(adm.job_id)
+        if state is not None and state.result is not None:
+            return state.result
+        time.sleep(STOCK_POLL_S)
+    return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}

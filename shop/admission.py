@@ -1,0 +1,108 @@
+"""Putting requests in line: the one path the API, the pages and the operators share.
+
+The hot path is a single Redis round trip (the admit script). Only when Redis's product cache does
+not know a SKU (after a restart, or a product created elsewhere) is the database asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from shop.catalog import find_product
+from shop.errors import NotFound, UnknownSku, Unprocessable
+from shop.inventory import RequestKind, sku_lane
+from shop.orders import OrderKind, checkout_lane
+from shop.queueing import Admission, OverLimit, UnknownProduct
+from shop.services import Services
+
+UNKNOWN_JOB_MESSAGE = (
+    "This request is unknown: it may have expired or been lost in a restart. "
+    "Check your cart, then send the request again if needed."
+)
+
+
+def _admit_for_sku(
+    services: Services, sku: str, kind: str, params: dict[str, Any], cart_id: str, qty: int
+) -> Admission:
+    lane = sku_lane(sku)
+    for _attempt in range(2):
+        try:
+            return services.lanes.admit(lane, kind, params, cart_id=cart_id, sku=sku, qty=qty)
+        except UnknownProduct:
+            refresh_product_cache(services, sku)
+        except OverLimit as over:
+            raise Unprocessable(
+                f"At most {over.max_per_cart} of this item fit in one cart.",
+                code="limit_exceeded",
+                max_per_cart=over.max_per_cart,
+            ) from None
+    raise UnknownSku(sku)
+
+
+def refresh_product_cache(services: Services, sku: str) -> None:
+    """Load one product's admission facts from the database into Redis, or refuse an unknown SKU."""
+    with services.db.reading() as session:
+        try:
+            product = find_product(session, sku)
+        except NotFound:
+            raise UnknownSku(sku) from None
+        services.lanes.cache_product(product.sku, product.max_per_cart)
+
+
+def request_hold(
+    services: Services, cart_id: str, sku: str, qty: int, allow_partial: bool = False
+) -> Admission:
+    """Put 'add qty units of sku to my cart' in the SKU's line."""
+    params = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
+    return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty)
+
+
+def request_quantity(services: Services, cart_id: str, sku: str, qty: int) -> Admission:
+    """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
+    params = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty)
+
+
+def request_stock_change(services: Services, sku: str, on_hand: int) -> Admission:
+    """Put an operator's new on-hand figure in the SKU's line, so it keeps order with holds."""
+    return _admit_for_sku(services, sku, RequestKind.SET_STOCK, {"sku": sku, "on_hand": on_hand}, "", 0)
+
+
+def request_checkout(services: Services, cart_id: str, idempotency_key: str | None) -> Admission:
+    """Put a checkout in its cart's checkout line; a repeated Idempotency-Key returns the same job."""
+    lane = checkout_lane(cart_id, services.config.CHECKOUT_LANES)
+    job_id = None
+    if idempotency_key:
+        job_id = "co-" + hashlib.sha256(f"{cart_id}:{idempotency_key}".encode()).hexdigest()[:40]
+        state = services.lanes.view(job_id)
+        if state is not None:
+            return Admission(job_id, lane, state.ticket or 0, state.position or 0)
+    return services.lanes.admit(
+        lane, OrderKind.CHECKOUT, {"cart_id": cart_id}, cart_id=cart_id, job_id=job_id
+    )
+
+
+def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
+    """Describe a job to the cart that made it; anyone else (or a forgotten job) gets NotFound."""
+    state = services.lanes.view(job_id)
+    if state is None or not state.cart_id or state.cart_id != cart_id:
+        raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    return {
+        "job_id": job_id,
+        "status": state.status,
+        "position": state.position,
+        "poll_after_ms": state.poll_after_ms,
+        "result": state.result,
+    }
+
+
+def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:
+    return {
+        "job_id": admission.job_id,
+        "status": "queued",
+        "position": admission.position,
+        "ticket": admission.ticket,
+        "status_url": f"/jobs/{admission.job_id}",
+        "cart_token": cart_token,
+    }

@@ -1,0 +1,169 @@
+"""The JSON API: catalog, cart (spelled "chart" as in the original brief, also served as "cart"),
+job polling, checkout and payment. Views parse input, call one function, and shape the answer."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from shop import admission
+from shop.carts import cart_view
+from shop.catalog import CatalogQuery, find_product, list_products, product_view
+from shop.errors import BadRequest, NotFound, Unprocessable
+from shop.extensions import limiter
+from shop.orders import find_order, order_view, pay_order
+from shop.payments import luhn_valid
+from shop.web import cart_from_request, json_body, services, valid_qty, valid_sku, with_cart
+
+bp = Blueprint("api", __name__)
+
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+ORDER_ID_PATTERN = re.compile(r"^ord_[0-9a-f]{24}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+def cart_limit() -> str:
+    return current_app.config["RATE_LIMIT_CART"]
+
+
+def read_limit() -> str:
+    return current_app.config["RATE_LIMIT_READ"]
+
+
+def payment_limit() -> str:
+    return current_app.config["RATE_LIMIT_PAYMENT"]
+
+
+def _accepted(adm: admission.Admission, token: str) -> Response:
+    response = jsonify(admission.admission_view(adm, token))
+    response.status_code = 202
+    response.headers["Location"] = f"/jobs/{adm.job_id}"
+    return with_cart(response, token)
+
+
+def _idempotency_key(required: bool) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        if required:
+            raise BadRequest("The Idempotency-Key header is required.", code="missing_idempotency_key")
+        return None
+    if not IDEMPOTENCY_KEY_PATTERN.match(key):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 100 printable characters.", code="invalid_idempotency_key"
+        )
+    return key
+
+
+@bp.get("/catalogs")
+@limiter.limit(read_limit)
+def catalogs() -> Response:
+    query = CatalogQuery.from_args(request.args)
+    with services().db.reading() as session:
+        return jsonify(list_products(session, query))
+
+
+@bp.get("/catalogs/<sku>")
+@limiter.limit(read_limit)
+def catalog_item(sku: str) -> Response:
+    with services().db.reading() as session:
+        return jsonify(product_view(find_product(session, sku)))
+
+
+@bp.post("/chart")
+@bp.post("/cart")
+@limiter.limit(cart_limit)
+def add_to_cart() -> Response:
+    body = json_body()
+    sku = valid_sku(body.get("sku"))
+    qty = valid_qty(body.get("qty"), minimum=1)
+    allow_partial = body.get("allow_partial", False)
+    if not isinstance(allow_partial, bool):
+        raise BadRequest("allow_partial must be true or false.", code="invalid_allow_partial")
+    token, cart_id = cart_from_request(create=True)
+    return _accepted(admission.request_hold(services(), cart_id, sku, qty, allow_partial), token)
+
+
+@bp.put("/chart/<sku>/<qty>")
+@bp.put("/cart/<sku>/<qty>")
+@limiter.limit(cart_limit)
+def set_cart_quantity(sku: str, qty: str) -> Response:
+    sku = valid_sku(sku)
+    quantity = valid_qty(qty, minimum=0)
+    token, cart_id = cart_from_request(create=True)
+    return _accepted(admission.request_quantity(services(), cart_id, sku, quantity), token)
+
+
+@bp.get("/chart")
+@bp.get("/cart")
+@limiter.limit(read_limit)
+def show_cart() -> Response:
+    token, cart_id = cart_from_request(create=True)
+    with services().db.reading() as session:
+        view = cart_view(session, cart_id)
+    view["cart_token"] = token
+    view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
+    return with_cart(jsonify(view), token)
+
+
+@bp.get("/jobs/<job_id>")
+@limiter.limit(read_limit)
+def job(job_id: str) -> Response:
+    token, cart_id = cart_from_request(create=False)
+    if not JOB_ID_PATTERN.match(job_id):
+        raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    return with_cart(jsonify(admission.job_status(services(), cart_id, job_id)), token)
+
+
+@bp.post("/checkout")
+@limiter.limit(cart_limit)
+def checkout() -> Response:
+    token, cart_id = cart_from_request(create=False)
+    key = _idempotency_key(required=False)
+    return _accepted(admission.request_checkout(services(), cart_id, key), token)
+
+
+@bp.post("/payment")
+@limiter.limit(payment_limit)
+def payment() -> Response:
+    token, cart_id = cart_from_request(create=False)
+    key = _idempotency_key(required=True)
+    body = json_body()
+    order_id = body.get("order_id")
+    amount = body.get("amount")
+    card = body.get("card_number")
+    if not isinstance(order_id, str) or not order_id:
+        raise BadRequest("order_id is required.", code="invalid_order_id")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise BadRequest("amount must be a whole number of Rupiah.", code="invalid_amount")
+    if not isinstance(card, str):
+        raise BadRequest("card_number is required.", code="invalid_card")
+    card = re.sub(r"[\s-]", "", card)
+    if not ORDER_ID_PATTERN.match(order_id):
+        raise NotFound("No such order for this cart.", code="order_not_found")
+    if amount < 0:
+        raise Unprocessable("amount cannot be negative.", code="amount_mismatch")
+    if not luhn_valid(card):
+        raise Unprocessable("card_number is not a valid card number.", code="invalid_card")
+    svc = services()
+    with svc.db.writing() as session:
+        answer = pay_order(
+            session,
+            svc.gateway,
+            cart_id=cart_id,
+            order_id=order_id,
+            amount=amount,
+            card_number=card,
+            idempotency_key=key,
+        )
+    return with_cart(jsonify(answer.to_dict()), token)
+
+
+@bp.get("/orders/<order_id>")
+@limiter.limit(read_limit)
+def order(order_id: str) -> Response:
+    token, cart_id = cart_from_request(create=False)
+    if not ORDER_ID_PATTERN.match(order_id):
+        raise NotFound("No such order for this cart.", code="order_not_found")
+    with services().db.reading() as session:
+        return with_cart(jsonify(order_view(find_order(session, cart_id, order_id))), token)

@@ -1,0 +1,154 @@
+"""The integrity audit: proves from the database alone that no unit was oversold or lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from shop.models import (
+    AppliedRequest,
+    Hold,
+    HoldStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Product,
+)
+
+# Which hold statuses each order status allows.
+HOLD_STATUS_FOR_ORDER = {
+    OrderStatus.PENDING_PAYMENT: HoldStatus.ORDERED,
+    OrderStatus.PAID: HoldStatus.SOLD,
+    OrderStatus.EXPIRED: HoldStatus.EXPIRED,
+    OrderStatus.CANCELLED: HoldStatus.EXPIRED,
+}
+
+
+@dataclass
+class AuditReport:
+    products: int = 0
+    holds: int = 0
+    orders: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": {"products": self.products, "holds": self.holds, "orders": self.orders},
+            "violations": self.violations,
+        }
+
+
+def audit(session: Session) -> AuditReport:
+    """Check every stock invariant over the whole database, in one consistent snapshot."""
+    report = AuditReport()
+    with session.begin():
+        _check_products(session, report)
+        _check_holds(session, report)
+        _check_orders(session, report)
+        _check_payments(session, report)
+    return report
+
+
+def _check_products(session: Session, report: AuditReport) -> None:
+    held = (
+        select(Hold.sku, func.sum(Hold.qty).label("qty"))
+        .where(Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED]))
+        .group_by(Hold.sku)
+        .subquery()
+    )
+    sold = (
+        select(Hold.sku, func.sum(Hold.qty).label("qty"))
+        .where(Hold.status == HoldStatus.SOLD)
+        .group_by(Hold.sku)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Product.sku, Product.on_hand, Product.reserved, Product.sales, held.c.qty, sold.c.qty)
+        .outerjoin(held, held.c.sku == Product.sku)
+        .outerjoin(sold, sold.c.sku == Product.sku)
+    ).all()
+    for sku, on_hand, reserved, sales, held_qty, sold_qty in rows:
+        report.products += 1
+        if not 0 <= reserved <= on_hand:
+            report.violations.append(f"{sku}: reserved {reserved} outside 0..on_hand {on_hand}")
+        if reserved != (held_qty or 0):
+            report.violations.append(
+                f"{sku}: reserved {reserved} but active and ordered holds total {held_qty or 0}"
+            )
+        if sales < (sold_qty or 0):
+            report.violations.append(f"{sku}: sales {sales} below sold holds {sold_qty}")
+
+
+def _check_holds(session: Session, report: AuditReport) -> None:
+    report.holds = session.scalar(select(func.count()).select_from(Hold)) or 0
+    unledgered = session.scalar(
+        select(func.count())
+        .select_from(Hold)
+        .outerjoin(AppliedRequest, AppliedRequest.request_id == Hold.request_id)
+        .where(AppliedRequest.request_id.is_(None))
+    )
+    if unledgered:
+        report.violations.append(f"{unledgered} holds were created by no recorded request")
+    orphan_orders = session.scalar(
+        select(func.count())
+        .select_from(Hold)
+        .where(Hold.status.in_([HoldStatus.ORDERED, HoldStatus.SOLD]), Hold.order_id.is_(None))
+    )
+    if orphan_orders:
+        report.violations.append(f"{orphan_orders} ordered or sold holds belong to no order")
+    doubled = session.execute(
+        select(Hold.cart_id, Hold.sku, func.count())
+        .where(Hold.status == HoldStatus.ACTIVE)
+        .group_by(Hold.cart_id, Hold.sku)
+        .having(func.count() > 1)
+    ).all()
+    for cart_id, sku, count in doubled:
+        report.violations.append(f"cart {cart_id[:8]}… has {count} active holds on {sku}")
+
+
+def _check_orders(session: Session, report: AuditReport) -> None:
+    report.orders = session.scalar(select(func.count()).select_from(Order)) or 0
+    rows = session.execute(
+        select(
+            Order.id, Order.status, Order.total, Hold.status, Hold.qty, OrderLine.qty, OrderLine.unit_price
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Hold, and_(Hold.id == OrderLine.hold_id, Hold.order_id == Order.id), isouter=True)
+    ).all()
+    totals: dict[str, tuple[int, int]] = {}
+    for order_id, status, total, hold_status, hold_qty, line_qty, unit_price in rows:
+        expected = HOLD_STATUS_FOR_ORDER.get(OrderStatus(status))
+        if hold_status is None:
+            report.violations.append(f"order {order_id}: a line's hold is missing or belongs elsewhere")
+        elif hold_status != expected:
+            report.violations.append(f"order {order_id} is {status} but a hold is {hold_status}")
+        if hold_qty is not None and hold_qty != line_qty:
+            report.violations.append(f"order {order_id}: line qty {line_qty} differs from hold {hold_qty}")
+        seen = totals.get(order_id, (total, 0))
+        totals[order_id] = (total, seen[1] + line_qty * unit_price)
+    for order_id, (total, summed) in totals.items():
+        if total != summed:
+            report.violations.append(f"order {order_id}: total {total} differs from its lines {summed}")
+
+
+def _check_payments(session: Session, report: AuditReport) -> None:
+    paid = session.execute(
+        select(Order.id, Order.status, Order.total, func.count(Payment.id), func.sum(Payment.amount))
+        .outerjoin(Payment, and_(Payment.order_id == Order.id, Payment.status == PaymentStatus.PAID))
+        .group_by(Order.id, Order.status, Order.total)
+    ).all()
+    for order_id, status, total, count, amount in paid:
+        if status == OrderStatus.PAID and (count != 1 or amount != total):
+            report.violations.append(f"order {order_id} is paid but has {count} paid payments ({amount})")
+        if status != OrderStatus.PAID and count:
+            report.violations.append(f"order {order_id} is {status} but has a paid payment")

@@ -1,0 +1,62 @@
+"""Expiry: what makes held and ordered units come back, even if Redis lost its schedule.
+
+Each hold and order gets a job scheduled with rq-scheduler at its deadline. The sweeper, a periodic
+job with a stable id, finds anything overdue in the database and puts its expiry in line again; the
+expiry itself is a conditional update, so running it twice or after checkout changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+
+from shop.db import Database
+from shop.inventory import RequestKind, overdue_holds, sku_lane
+from shop.models import utcnow
+from shop.orders import OrderKind, checkout_lane, overdue_orders
+from shop.queueing import Lanes
+
+MAINTENANCE_LANE = "maintenance"
+SWEEPER_JOB_ID = "shop-sweeper"
+# A swept item is not put in line again for this long, so a long line is not flooded with repeats.
+SWEEP_MARK_SECONDS = 30
+
+
+def hold_expiry_job(
+    hold_id: int, sku: str, expires_at: datetime
+) -> tuple[str, str, dict[str, Any], datetime]:
+    return (f"expire-hold-{hold_id}", RequestKind.EXPIRE_HOLD, {"hold_id": hold_id, "sku": sku}, expires_at)
+
+
+def order_expiry_job(
+    order_id: str, cart_id: str, pay_before: datetime
+) -> tuple[str, str, dict[str, Any], datetime]:
+    params = {"order_id": order_id, "cart_id": cart_id}
+    return (f"expire-{order_id}", OrderKind.EXPIRE_ORDER, params, pay_before)
+
+
+def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None = None) -> dict[str, int]:
+    """Put the expiry of every overdue hold and unpaid order in its lane; return the counts."""
+    now = now or utcnow()
+    with db.reading() as session:
+        holds = overdue_holds(session, now)
+        orders = overdue_orders(session, now)
+    queued_holds = 0
+    for hold_id, sku in holds:
+        if _mark(lanes.redis, f"hold:{hold_id}"):
+            job_id, kind, params, _when = hold_expiry_job(hold_id, sku, now)
+            lanes.admit(sku_lane(sku), kind, params, job_id=job_id)
+            queued_holds += 1
+    queued_orders = 0
+    for order_id, cart_id in orders:
+        if _mark(lanes.redis, f"order:{order_id}"):
+            job_id, kind, params, _when = order_expiry_job(order_id, cart_id, now)
+            lanes.admit(checkout_lane(cart_id, checkout_lanes), kind, params, job_id=job_id)
+            queued_orders += 1
+    return {"holds": queued_holds, "orders": queued_orders}
+
+
+def _mark(redis: Redis, item: str) -> bool:
+    return bool(redis.set(f"shop:swept:{item}", 1, nx=True, ex=SWEEP_MARK_SECONDS))

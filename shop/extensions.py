@@ -1,0 +1,10 @@
+"""Flask extensions, created unbound and bound to the app in ``create_app``."""
+
+from __future__ import annotations
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+# The client is the remote address; X-Forwarded-For counts only behind TRUSTED_PROXY_COUNT proxies
+# (ProxyFix rewrites remote_addr), never by default.
+limiter = Limiter(key_func=get_remote_address)

@@ -1,0 +1,370 @@
+"""The write side of stock: holds, quantity changes, expiry and stock levels for one SKU.
+
+All changes to a SKU's holds go through ``apply_stock_requests``: one transaction for a batch of
+that SKU's queued requests, decided one by one in line order against a running stock figure read
+once under the row lock. The 37th unit goes to the 37th in line, never to a later request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.ledger import (
+    Outcome,
+    QueuedRequest,
+    claim_fence,
+    insert_ignoring_conflicts,
+    record_outcomes,
+    recorded_outcomes,
+)
+from shop.models import Cart, Hold, HoldStatus, Product, utcnow
+
+
+class RequestKind:
+    HOLD = "hold"
+    SET_QUANTITY = "set_quantity"
+    EXPIRE_HOLD = "expire_hold"
+    SET_STOCK = "set_stock"
+
+
+STOCK_KINDS = frozenset(
+    {RequestKind.HOLD, RequestKind.SET_QUANTITY, RequestKind.EXPIRE_HOLD, RequestKind.SET_STOCK}
+)
+
+
+def sku_lane(sku: str) -> str:
+    """Name the line (RQ queue) that serialises one SKU's requests."""
+    return f"sku:{sku}"
+
+
+@dataclass
+class _StockState:
+    """The SKU's figures as the batch walks its requests, and the holds it touched."""
+
+    product: Product
+    on_hand: int
+    reserved: int
+    holds_by_cart: dict[str, Hold]
+    hold_ttl: timedelta
+    now: datetime
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def apply_stock_requests(
+    session: Session,
+    sku: str,
+    fence_token: int,
+    requests: Sequence[QueuedRequest],
+    hold_ttl: timedelta,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Apply a batch of one SKU's requests in line order, in one transaction; return each outcome."""
+    now = now or utcnow()
+    lane = sku_lane(sku)
+    with session.begin():
+        claim_fence(session, lane, fence_token)
+        done = recorded_outcomes(session, [r.request_id for r in requests])
+        fresh = _unseen(requests, done)
+        outcomes: dict[str, Outcome] = dict(done)
+        if fresh:
+            state = _load_state(session, sku, fresh, hold_ttl, now)
+            applied: list[tuple[QueuedRequest, Outcome]] = []
+            for request in fresh:
+                if state is None:
+                    outcome: Outcome = {"outcome": "unknown_sku", "sku": sku}
+                else:
+                    outcome = _apply_one(session, state, request)
+                outcomes[request.request_id] = outcome
+                applied.append((request, outcome))
+            if state is not None:
+                _write_stock(session, state)
+            session.flush()
+            _fill_hold_ids(applied)
+            record_outcomes(session, lane, applied, now)
+    return [outcomes[r.request_id] for r in requests]
+
+
+def _unseen(requests: Sequence[QueuedRequest], done: dict[str, Outcome]) -> list[QueuedRequest]:
+    """Drop requests applied before, and repeats of one request within the batch."""
+    seen = set(done)
+    fresh = []
+    for request in requests:
+        if request.request_id not in seen:
+            seen.add(request.request_id)
+            fresh.append(request)
+    return fresh
+
+
+def _load_state(
+    session: Session, sku: str, requests: Sequence[QueuedRequest], hold_ttl: timedelta, now: datetime
+) -> _StockState | None:
+    """Lock the product row, then the carts' current holds, in that fixed order."""
+    product = session.scalar(select(Product).where(Product.sku == sku).with_for_update())
+    if product is None:
+        return None
+    cart_ids = sorted({r.params["cart_id"] for r in requests if "cart_id" in r.params})
+    insert_ignoring_conflicts(session, Cart, [{"id": c, "created_at": now} for c in cart_ids])
+    holds_by_cart: dict[str, Hold] = {}
+    for start in range(0, len(cart_ids), 500):
+        chunk = cart_ids[start : start + 500]
+        rows = session.scalars(
+            select(Hold)
+            .where(
+                Hold.sku == sku,
+                Hold.cart_id.in_(chunk),
+                Hold.status == HoldStatus.ACTIVE,
+            )
+            .order_by(Hold.id)
+            .with_for_update()
+        )
+        holds_by_cart.update({hold.cart_id: hold for hold in rows})
+    return _StockState(
+        product=product,
+        on_hand=product.on_hand,
+        reserved=product.reserved,
+        holds_by_cart=holds_by_cart,
+        hold_ttl=hold_ttl,
+        now=now,
+    )
+
+
+def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    handlers = {
+        RequestKind.HOLD: _place_hold,
+        RequestKind.SET_QUANTITY: _set_hold_quantity,
+        RequestKind.EXPIRE_HOLD: _expire_hold,
+        RequestKind.SET_STOCK: _set_stock,
+    }
+    handler = handlers.get(request.kind)
+    if handler is None:
+        return {"outcome": "rejected", "reason": f"unknown request kind {request.kind!r}"}
+    return handler(session, state, request)
+
+
+def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | None:
+    """Return the cart's live hold on this SKU, expiring it first if its time is up."""
+    hold = state.holds_by_cart.get(cart_id)
+    if hold is None or hold.status != HoldStatus.ACTIVE:
+        return None
+    if hold.expires_at <= state.now:
+        # Overdue but not yet expired by its job: return the units before deciding anew.
+        hold.status = HoldStatus.EXPIRED
+        hold.in_cart = False
+        state.reserved -= hold.qty
+        del state.holds_by_cart[cart_id]
+        return None
+    return hold
+
+
+def _refusal(state: _StockState, wanted: int) -> Outcome:
+    sku = state.product.sku
+    if state.available <= 0:
+        return {"outcome": "sold_out", "sku": sku, "available": 0}
+    return {"outcome": "insufficient", "sku": sku, "available": state.available, "requested": wanted}
+
+
+def _held(hold: Hold, added: int, **extra: object) -> Outcome:
+    outcome: Outcome = {
+        "outcome": "held",
+        "sku": hold.sku,
+        "qty": hold.qty,
+        "added": added,
+        "hold_id": None,
+        "expires_at": hold.expires_at.isoformat(),
+        "_hold": hold,
+    }
+    outcome.update(extra)
+    return outcome
+
+
+def _dismiss_stale_lines(session: Session, state: _StockState, cart_id: str) -> None:
+    """Take expired lines of this SKU out of the cart when the shopper acts on the SKU again."""
+    session.execute(
+        update(Hold)
+        .where(
+            Hold.cart_id == cart_id,
+            Hold.sku == state.product.sku,
+            Hold.in_cart.is_(True),
+            Hold.status == HoldStatus.EXPIRED,
+        )
+        .values(in_cart=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _new_hold(session: Session, state: _StockState, request: QueuedRequest, qty: int) -> Hold:
+    cart_id = request.params["cart_id"]
+    _dismiss_stale_lines(session, state, cart_id)
+    hold = Hold(
+        cart_id=cart_id,
+        sku=state.product.sku,
+        qty=qty,
+        status=HoldStatus.ACTIVE,
+        in_cart=True,
+        expires_at=state.now + state.hold_ttl,
+        request_id=request.request_id,
+        created_at=state.now,
+        updated_at=state.now,
+    )
+    session.add(hold)
+    state.holds_by_cart[cart_id] = hold
+    state.reserved += qty
+    return hold
+
+
+def _place_hold(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Add units to the cart's hold: all of them, or (if asked) as many as are left."""
+    qty = int(request.params["qty"])
+    cart_id = request.params["cart_id"]
+    allow_partial = bool(request.params.get("allow_partial", False))
+    hold = _current_hold(session, state, cart_id)
+    in_cart = hold.qty if hold else 0
+    limit = state.product.max_per_cart
+    if in_cart + qty > limit:
+        return {
+            "outcome": "limit_exceeded",
+            "sku": state.product.sku,
+            "max_per_cart": limit,
+            "in_cart": in_cart,
+        }
+    granted = qty
+    if state.available < qty:
+        if not allow_partial or state.available <= 0:
+            return _refusal(state, qty)
+        granted = state.available
+    if hold is None:
+        hold = _new_hold(session, state, request, granted)
+    else:
+        # Adding to a hold keeps its expiry: re-adding must not keep units from others forever.
+        hold.qty += granted
+        hold.updated_at = state.now
+        state.reserved += granted
+    extra = {"partial": True, "requested": qty} if granted < qty else {}
+    return _held(hold, granted, **extra)
+
+
+def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Make the cart hold exactly ``qty`` units; 0 removes the line and returns its units."""
+    target = int(request.params["qty"])
+    cart_id = request.params["cart_id"]
+    sku = state.product.sku
+    hold = _current_hold(session, state, cart_id)
+    current = hold.qty if hold else 0
+    if target == 0:
+        released = current
+        if hold is not None:
+            hold.status = HoldStatus.RELEASED
+            hold.in_cart = False
+            hold.updated_at = state.now
+            state.reserved -= current
+            del state.holds_by_cart[cart_id]
+        _dismiss_stale_lines(session, state, cart_id)
+        return {"outcome": "released", "sku": sku, "qty": 0, "released": released}
+    if target > state.product.max_per_cart:
+        return {
+            "outcome": "limit_exceeded",
+            "sku": sku,
+            "max_per_cart": state.product.max_per_cart,
+            "in_cart": current,
+        }
+    delta = target - current
+    if delta > state.available:
+        return _refusal(state, delta)
+    if hold is None:
+        hold = _new_hold(session, state, request, target)
+        return _held(hold, target)
+    hold.qty = target
+    hold.updated_at = state.now
+    state.reserved += delta
+    return _held(hold, delta)
+
+
+def _expire_hold(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Return an overdue hold's units; a no-op if it was ordered, released or expired already."""
+    hold_id = int(request.params["hold_id"])
+    sku = state.product.sku
+    hold = next((h for h in state.holds_by_cart.values() if h.id == hold_id), None)
+    if hold is None:
+        hold = session.scalar(select(Hold).where(Hold.id == hold_id, Hold.sku == sku).with_for_update())
+    if hold is None:
+        return {"outcome": "noop", "hold_id": hold_id, "reason": "unknown hold"}
+    if hold.status != HoldStatus.ACTIVE:
+        return {"outcome": "noop", "hold_id": hold_id, "reason": f"hold is {hold.status}"}
+    if hold.expires_at > state.now:
+        return {"outcome": "noop", "hold_id": hold_id, "reason": "hold not due yet"}
+    hold.status = HoldStatus.EXPIRED
+    hold.updated_at = state.now
+    state.reserved -= hold.qty
+    state.holds_by_cart.pop(hold.cart_id, None)
+    return {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": hold.qty}
+
+
+def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Set the units on hand, refusing to go below what carts and orders already reserve."""
+    on_hand = int(request.params["on_hand"])
+    sku = state.product.sku
+    if on_hand < state.reserved:
+        return {
+            "outcome": "conflict",
+            "sku": sku,
+            "on_hand": state.on_hand,
+            "reserved": state.reserved,
+            "requested": on_hand,
+        }
+    state.on_hand = on_hand
+    return {
+        "outcome": "stock_set",
+        "sku": sku,
+        "on_hand": on_hand,
+        "reserved": state.reserved,
+        "available": state.available,
+    }
+
+
+def _write_stock(session: Session, state: _StockState) -> None:
+    """Write the batch's net change as guarded SQL expressions; the guard failing is a bug."""
+    product = state.product
+    d_reserved = state.reserved - product.reserved
+    d_on_hand = state.on_hand - product.on_hand
+    if d_reserved == 0 and d_on_hand == 0:
+        return
+    result = session.execute(
+        update(Product)
+        .where(
+            Product.sku == product.sku,
+            Product.reserved + d_reserved >= 0,
+            Product.reserved + d_reserved <= Product.on_hand + d_on_hand,
+        )
+        .values(reserved=Product.reserved + d_reserved, on_hand=Product.on_hand + d_on_hand)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise RuntimeError(f"stock guard refused the batch for {product.sku}; row changed under lock")
+
+
+def _fill_hold_ids(applied: Sequence[tuple[QueuedRequest, Outcome]]) -> None:
+    """Replace the in-memory hold references with their ids once the flush assigned them."""
+    for _request, outcome in applied:
+        hold = outcome.pop("_hold", None)
+        if hold is not None:
+            outcome["hold_id"] = hold.id
+            outcome["expires_at"] = hold.expires_at.isoformat()
+
+
+def overdue_holds(session: Session, now: datetime, limit: int = 1000) -> list[tuple[int, str]]:
+    """Return (hold id, sku) of active holds past their expiry, oldest first."""
+    rows = session.execute(
+        select(Hold.id, Hold.sku)
+        .where(Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
+        .order_by(Hold.expires_at)
+        .limit(limit)
+    )
+    return [(hold_id, sku) for hold_id, sku in rows]

@@ -1,0 +1,208 @@
+"""ORM tables. The CHECK constraints restate the stock invariants so the database refuses a breach."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store UTC as a naive timestamp and hand back aware datetimes, identically on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class HoldStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    RELEASED = "released"
+    ORDERED = "ordered"
+    SOLD = "sold"
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(enum.StrEnum):
+    PROCESSING = "processing"
+    PAID = "paid"
+    DECLINED = "declined"
+    REFUNDED = "refunded"
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("max_per_cart >= 1", name="max_per_cart_positive"),
+        Index("ix_products_category", "category"),
+    )
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64))
+    price: Mapped[int] = mapped_column(BigInteger)
+    image: Mapped[str] = mapped_column(String(300), default="")
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    sales: Mapped[int] = mapped_column(Integer, default=0)
+    max_per_cart: Mapped[int] = mapped_column(Integer, default=5)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class SkuFence(Base):
+    """The highest lease token that has applied to a SKU's line; stale consumers fail against it."""
+
+    __tablename__ = "sku_fences"
+
+    lane: Mapped[str] = mapped_column(String(80), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Cart(Base):
+    __tablename__ = "carts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Hold(Base):
+    __tablename__ = "holds"
+    __table_args__ = (
+        CheckConstraint("qty >= 1", name="qty_positive"),
+        Index("ix_holds_sku_status", "sku", "status"),
+        Index("ix_holds_cart_in_cart", "cart_id", "in_cart"),
+        Index("ix_holds_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    qty: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=HoldStatus.ACTIVE)
+    # Whether the line still shows in the cart: expired lines stay visible until checkout or removal.
+    in_cart: Mapped[bool] = mapped_column(Boolean, default=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_pay_before", "status", "pay_before"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
+    total: Mapped[int] = mapped_column(BigInteger)
+    pay_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.sku", lazy="selectin")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    hold_id: Mapped[int] = mapped_column(ForeignKey("holds.id"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    name: Mapped[str] = mapped_column(String(200))
+    qty: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("cart_id", "idempotency_key", name="uq_payments_cart_key"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PROCESSING)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    # Hash of the request body, so a reused key with a different body is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    card_last4: Mapped[str] = mapped_column(String(4))
+    provider_reference: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AppliedRequest(Base):
+    """One row per applied queued request: makes applying idempotent and is the audit ledger."""
+
+    __tablename__ = "applied_requests"
+    __table_args__ = (Index("ix_applied_requests_lane_ticket", "lane", "ticket"),)
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(80))
+    ticket: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    kind: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,395 @@
+"""Checkout and payment: turning a cart's holds into an order, and an order into a sale.
+
+Checkout and order expiry are queued requests (applied in batches, like stock requests); payment is
+synchronous because the shopper is waiting on a card answer. The gateway is called outside any
+transaction, and every state change is a conditional update that the database arbitrates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop.errors import NotFound, OrderNotPayable, Unprocessable
+from shop.ledger import Outcome, QueuedRequest, claim_fence, record_outcomes, recorded_outcomes
+from shop.models import (
+    Hold,
+    HoldStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Product,
+    utcnow,
+)
+from shop.payments import PaymentGateway
+
+
+class OrderKind:
+    CHECKOUT = "checkout"
+    EXPIRE_ORDER = "expire_order"
+
+
+def checkout_lane(cart_id: str, lanes: int) -> str:
+    """Spread checkouts over a few lanes by cart, so one cart's requests stay in order."""
+    digest = int(hashlib.sha256(cart_id.encode()).hexdigest()[:8], 16)
+    return f"checkout:{digest % max(lanes, 1)}"
+
+
+def apply_order_requests(
+    session: Session,
+    lane: str,
+    fence_token: int,
+    requests: Sequence[QueuedRequest],
+    payment_ttl: timedelta,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Apply a batch of checkout-lane requests in line order, in one transaction."""
+    now = now or utcnow()
+    with session.begin():
+        claim_fence(session, lane, fence_token)
+        done = recorded_outcomes(session, [r.request_id for r in requests])
+        outcomes: dict[str, Outcome] = dict(done)
+        applied: list[tuple[QueuedRequest, Outcome]] = []
+        for request in requests:
+            if request.request_id in outcomes:
+                continue  # applied before, or a repeat within this batch
+            if request.kind == OrderKind.CHECKOUT:
+                outcome = _checkout(session, request, payment_ttl, now)
+            elif request.kind == OrderKind.EXPIRE_ORDER:
+                outcome = _expire_order(session, request.params["order_id"], now)
+            else:
+                outcome = {"outcome": "rejected", "reason": f"unknown request kind {request.kind!r}"}
+            outcomes[request.request_id] = outcome
+            applied.append((request, outcome))
+        record_outcomes(session, lane, applied, now)
+    return [outcomes[r.request_id] for r in requests]
+
+
+def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, now: datetime) -> Outcome:
+    """Turn the cart's live holds into an order awaiting payment; units stay reserved."""
+    cart_id = request.params["cart_id"]
+    lines = list(
+        session.scalars(
+            select(Hold)
+            .where(Hold.cart_id == cart_id, Hold.in_cart.is_(True))
+            .order_by(Hold.id)
+            .with_for_update()
+        )
+    )
+    if not lines:
+        return {"outcome": "empty_cart"}
+    live = [h for h in lines if h.status == HoldStatus.ACTIVE and h.expires_at > now]
+    missing = sorted({h.sku for h in lines if h not in live})
+    if not live:
+        return {"outcome": "holds_expired", "missing": missing}
+    prices = dict(
+        session.execute(
+            select(Product.sku, Product.price).where(Product.sku.in_({h.sku for h in live}))
+        ).all()
+    )
+    names = dict(
+        session.execute(select(Product.sku, Product.name).where(Product.sku.in_({h.sku for h in live}))).all()
+    )
+    order = Order(
+        id="ord_" + secrets.token_hex(12),
+        cart_id=cart_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        total=sum(h.qty * prices[h.sku] for h in live),
+        pay_before=now + payment_ttl,
+        request_id=request.request_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    for hold in live:
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                hold_id=hold.id,
+                sku=hold.sku,
+                name=names[hold.sku],
+                qty=hold.qty,
+                unit_price=prices[hold.sku],
+            )
+        )
+        hold.status = HoldStatus.ORDERED
+        hold.order_id = order.id
+        hold.in_cart = False
+        hold.updated_at = now
+    for hold in lines:
+        if hold not in live:
+            hold.in_cart = False
+    return {
+        "outcome": "order_created",
+        "order_id": order.id,
+        "total": order.total,
+        "pay_before": order.pay_before.isoformat(),
+        "missing": missing,
+    }
+
+
+def _return_order_units(session: Session, order_id: str, to_status: HoldStatus) -> None:
+    """Release an order's reserved units, locking product rows in SKU order to avoid deadlocks."""
+    holds = list(
+        session.scalars(
+            select(Hold)
+            .where(Hold.order_id == order_id, Hold.status == HoldStatus.ORDERED)
+            .order_by(Hold.sku, Hold.id)
+            .with_for_update()
+        )
+    )
+    for hold in holds:
+        _change_stock(session, hold.sku, reserved=-hold.qty)
+        hold.status = to_status
+
+
+def _change_stock(session: Session, sku: str, *, reserved: int = 0, on_hand: int = 0, sales: int = 0) -> None:
+    """Apply a guarded counter change; the guard failing means the invariants were already broken."""
+    result = session.execute(
+        update(Product)
+        .where(
+            Product.sku == sku,
+            Product.reserved + reserved >= 0,
+            Product.on_hand + on_hand >= Product.reserved + reserved,
+        )
+        .values(
+            reserved=Product.reserved + reserved,
+            on_hand=Product.on_hand + on_hand,
+            sales=Product.sales + sales,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise RuntimeError(f"stock guard refused a change to {sku}")
+
+
+def _expire_order(session: Session, order_id: str, now: datetime) -> Outcome:
+    """Expire an unpaid order past its deadline and return its units; a no-op otherwise."""
+    result = session.execute(
+        update(Order)
+        .where(
+            Order.id == order_id,
+            Order.status == OrderStatus.PENDING_PAYMENT,
+            Order.pay_before <= now,
+        )
+        .values(status=OrderStatus.EXPIRED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return {"outcome": "noop", "order_id": order_id}
+    _return_order_units(session, order_id, HoldStatus.EXPIRED)
+    return {"outcome": "order_expired", "order_id": order_id}
+
+
+def overdue_orders(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
+    """Return (order id, cart id) of unpaid orders past their deadline."""
+    rows = session.execute(
+        select(Order.id, Order.cart_id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.pay_before <= now)
+        .order_by(Order.pay_before)
+        .limit(limit)
+    )
+    return [(order_id, cart_id) for order_id, cart_id in rows]
+
+
+@dataclass(frozen=True)
+class PaymentAnswer:
+    payment_id: str
+    order_id: str
+    status: str
+    amount: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payment_id": self.payment_id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount": self.amount,
+        }
+
+
+def _fingerprint(order_id: str, amount: int, card_number: str) -> str:
+    payload = json.dumps([order_id, amount, card_number])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _payable_order(session: Session, cart_id: str, order_id: str, now: datetime) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or order.cart_id != cart_id:
+        raise NotFound("No such order for this cart.", code="order_not_found")
+    if order.status == OrderStatus.PAID:
+        raise OrderNotPayable("This order is already paid.", code="order_already_paid")
+    if order.status != OrderStatus.PENDING_PAYMENT or order.pay_before <= now:
+        raise OrderNotPayable(
+            "This order can no longer be paid: its payment deadline has passed.",
+            code="order_expired",
+            pay_before=order.pay_before.isoformat(),
+        )
+    return order
+
+
+def pay_order(
+    session: Session,
+    gateway: PaymentGateway,
+    *,
+    cart_id: str,
+    order_id: str,
+    amount: int,
+    card_number: str,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> PaymentAnswer:
+    """Charge an order once per idempotency key and, if approved, turn its holds into sales."""
+    now = now or utcnow()
+    fingerprint = _fingerprint(order_id, amount, card_number)
+    payment = _start_payment(
+        session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, now
+    )
+    if payment.status != PaymentStatus.PROCESSING:
+        return PaymentAnswer(payment.id, payment.order_id, payment.status, payment.amount)
+    charge = gateway.charge(amount=amount, card_number=card_number, idempotency_key=payment.id)
+    with session.begin():
+        payment = session.scalar(select(Payment).where(Payment.id == payment.id).with_for_update())
+        assert payment is not None
+        if payment.status == PaymentStatus.PROCESSING:
+            _finish_payment(session, payment, charge.approved, charge.reference, now)
+        status = payment.status
+    if status == PaymentStatus.REFUNDED:
+        gateway.refund(reference=charge.reference, amount=amount)
+        raise OrderNotPayable(
+            "The order expired while the card was being charged; the charge was refunded.",
+            code="order_expired",
+        )
+    return PaymentAnswer(payment.id, payment.order_id, status, payment.amount)
+
+
+def _start_payment(
+    session: Session,
+    cart_id: str,
+    order_id: str,
+    amount: int,
+    card_number: str,
+    idempotency_key: str,
+    fingerprint: str,
+    now: datetime,
+) -> Payment:
+    """Record the payment attempt before charging, or return the attempt this key already made."""
+    try:
+        with session.begin():
+            existing = session.scalar(
+                select(Payment).where(Payment.cart_id == cart_id, Payment.idempotency_key == idempotency_key)
+            )
+            if existing is not None:
+                if existing.fingerprint != fingerprint:
+                    raise Unprocessable(
+                        "This Idempotency-Key was used for a different payment request.",
+                        code="idempotency_key_reused",
+                    )
+                return existing
+            order = _payable_order(session, cart_id, order_id, now)
+            if amount != order.total:
+                raise Unprocessable(
+                    "The amount does not match the order total.",
+                    code="amount_mismatch",
+                    expected=order.total,
+                    given=amount,
+                )
+            payment = Payment(
+                id="pay_" + secrets.token_hex(12),
+                order_id=order_id,
+                cart_id=cart_id,
+                amount=amount,
+                status=PaymentStatus.PROCESSING,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                card_last4=card_number[-4:],
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(payment)
+        return payment
+    except IntegrityError:
+        # A concurrent request with the same key inserted first: answer with its attempt.
+        return _start_payment(
+            session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, now
+        )
+
+
+def _finish_payment(
+    session: Session, payment: Payment, approved: bool, reference: str, now: datetime
+) -> None:
+    payment.provider_reference = reference
+    payment.updated_at = now
+    if not approved:
+        payment.status = PaymentStatus.DECLINED
+        return
+    result = session.execute(
+        update(Order)
+        .where(
+            Order.id == payment.order_id,
+            Order.status == OrderStatus.PENDING_PAYMENT,
+            Order.pay_before > now,
+        )
+        .values(status=OrderStatus.PAID, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        payment.status = PaymentStatus.REFUNDED
+        return
+    holds = list(
+        session.scalars(
+            select(Hold)
+            .where(Hold.order_id == payment.order_id, Hold.status == HoldStatus.ORDERED)
+            .order_by(Hold.sku, Hold.id)
+            .with_for_update()
+        )
+    )
+    for hold in holds:
+        _change_stock(session, hold.sku, reserved=-hold.qty, on_hand=-hold.qty, sales=hold.qty)
+        hold.status = HoldStatus.SOLD
+    payment.status = PaymentStatus.PAID
+
+
+def find_order(session: Session, cart_id: str, order_id: str) -> Order:
+    """Return the cart's order, or NotFound for anyone else's (never confirming it exists)."""
+    order = session.get(Order, order_id)
+    if order is None or order.cart_id != cart_id:
+        raise NotFound("No such order for this cart.", code="order_not_found")
+    return order
+
+
+def order_view(order: Order, now: datetime | None = None) -> dict[str, Any]:
+    """Describe an order for its shopper."""
+    now = now or utcnow()
+    return {
+        "order_id": order.id,
+        "status": order.status,
+        "total": order.total,
+        "currency": "IDR",
+        "pay_before": order.pay_before.isoformat(),
+        "seconds_left": max(0, int((order.pay_before - now).total_seconds()))
+        if order.status == OrderStatus.PENDING_PAYMENT
+        else 0,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "qty": line.qty,
+                "unit_price": line.unit_price,
+                "line_total": line.qty * line.unit_price,
+            }
+            for line in order.lines
+        ],
+    }

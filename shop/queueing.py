@@ -1,0 +1,546 @@
+"""Lanes: per-SKU RQ queues with tickets, a reliable in-flight list, leases and fencing tokens.
+
+Everything the web tier and the consumers do in Redis lives here. Each lane is a real RQ queue
+(``rq:queue:<lane>``) holding real RQ job hashes, so rq-dashboard shows them; what RQ lacks is done
+in small Lua scripts, each one atomic step:
+
+* admit: check the product cache, take a ticket, store the job, push it, mark the lane ready;
+  ticket order and queue order are therefore the same order.
+* take: move the next batch from the lane to its in-flight list (or hand back an unfinished one).
+* finish: clear the in-flight list and advance now-serving to the last applied ticket.
+* release: give the lease up only if the lane is empty, so no pushed request is ever stranded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.results import Result
+from rq.serializers import DefaultSerializer
+from rq.utils import utcformat
+from rq_scheduler import Scheduler
+
+from shop.ledger import Outcome, QueuedRequest
+from shop.models import utcnow
+
+log = logging.getLogger(__name__)
+
+READY_LIST = "shop:ready"
+READY_SET = "shop:ready:set"
+LANES_SET = "shop:lanes"
+CATALOG_HASH = "shop:catalog:max_per_cart"
+JOB_FUNC_PREFIX = "workers.jobs."
+MIN_POLL_MS = 500
+MAX_POLL_MS = 10_000
+POLL_MS_PER_POSITION = 20
+
+
+def lane_key(lane: str, part: str) -> str:
+    return f"shop:lane:{lane}:{part}"
+
+
+def queue_key(lane: str) -> str:
+    return Queue.redis_queue_namespace_prefix + lane
+
+
+def cart_pending_key(cart_id: str) -> str:
+    return f"shop:cart:{cart_id}:pending"
+
+
+ADMIT = """
+local max = nil
+if ARGV[3] ~= '' then
+  max = redis.call('HGET', KEYS[9], ARGV[3])
+  if not max then return {-1, 0} end
+  if tonumber(ARGV[4]) > tonumber(max) then return {-2, tonumber(max)} end
+end
+local ticket = redis.call('INCR', KEYS[3])
+local nfields = tonumber(ARGV[6])
+local fields = {}
+for i = 7, 6 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1])
+redis.call('RPUSH', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[7], KEYS[1])
+redis.call('SADD', KEYS[8], ARGV[1])
+if ARGV[5] ~= '' then
+  redis.call('SADD', KEYS[10], ARGV[2])
+  redis.call('EXPIRE', KEYS[10], 86400)
+end
+if redis.call('SADD', KEYS[6], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[5], ARGV[1]) end
+local serving = tonumber(redis.call('GET', KEYS[4]) or '0')
+return {ticket, serving}
+"""
+
+ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local token = redis.call('INCR', KEYS[2])
+  local floor = tonumber(ARGV[3])
+  if token <= floor then
+    redis.call('SET', KEYS[2], floor + 1)
+    token = floor + 1
+  end
+  return token
+end
+return 0
+"""
+
+TAKE = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+local ids = redis.call('LRANGE', KEYS[2], 0, -1)
+if #ids == 0 then
+  ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+  if #ids > 0 then
+    redis.call('LTRIM', KEYS[1], #ids, -1)
+    redis.call('RPUSH', KEYS[2], unpack(ids))
+  end
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[5] .. id
+  local v = redis.call('HMGET', key, 'data', 'shop_ticket')
+  if v[1] then
+    redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[4], 'worker_name', ARGV[1])
+  end
+  out[#out + 1] = id
+  out[#out + 1] = v[1] or ''
+  out[#out + 1] = v[2] or ''
+end
+return out
+"""
+
+FINISH = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+local ticket = tonumber(ARGV[2])
+local issued = tonumber(redis.call('GET', KEYS[4]) or '0')
+local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ticket > serving and ticket <= issued then redis.call('SET', KEYS[2], ticket) end
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 1
+"""
+
+RELEASE_IF_IDLE = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+if redis.call('LLEN', KEYS[1]) > 0 or redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+redis.call('SREM', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[3])
+return 1
+"""
+
+YIELD_LANE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+"""
+
+BUMP = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local floor = tonumber(ARGV[2])
+if tonumber(redis.call('GET', KEYS[2]) or '0') < floor then redis.call('SET', KEYS[2], floor) end
+return redis.call('INCR', KEYS[2])
+"""
+
+RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+RESCUE = """
+local rescued = 0
+for _, lane in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local pending = redis.call('LLEN', 'rq:queue:' .. lane) + redis.call('LLEN', 'shop:lane:' .. lane .. ':inflight')
+  local leased = redis.call('EXISTS', 'shop:lane:' .. lane .. ':lease') == 1
+  local paused = redis.call('EXISTS', 'shop:lane:' .. lane .. ':paused') == 1
+  if pending > 0 and not leased and not paused then
+    redis.call('SADD', KEYS[1], lane)
+    redis.call('RPUSH', KEYS[2], lane)
+    rescued = rescued + 1
+  end
+end
+return rescued
+"""
+
+VIEW = """
+local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart')
+if not v[1] then return false end
+local serving = '0'
+if v[3] then serving = redis.call('GET', 'shop:lane:' .. v[3] .. ':serving') or '0' end
+local result = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local rate = false
+if v[3] then rate = redis.call('HGET', 'shop:lane:' .. v[3] .. ':stats', 'rate') end
+return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or ''}
+"""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the shopper is told the moment their request is in line."""
+
+    job_id: str
+    lane: str
+    ticket: int
+    position: int
+
+
+@dataclass(frozen=True)
+class JobState:
+    job_id: str
+    status: str
+    lane: str
+    cart_id: str
+    ticket: int | None
+    serving: int
+    result: Any
+    rate: float | None
+
+    @property
+    def position(self) -> int | None:
+        """Requests of the same lane ahead of this one: O(1) from the ticket and now-serving."""
+        if self.status == JobStatus.STARTED:
+            return 0
+        if self.status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            if self.ticket is None:
+                return None
+            return max(0, self.ticket - self.serving - 1)
+        return None
+
+    @property
+    def poll_after_ms(self) -> int:
+        """Tell far-back shoppers to poll less often, so the line's polling stays affordable."""
+        position = self.position
+        if position is None:
+            return MIN_POLL_MS
+        return min(MAX_POLL_MS, MIN_POLL_MS + POLL_MS_PER_POSITION * position)
+
+
+@dataclass(frozen=True)
+class TakenRequest:
+    job_id: str
+    request: QueuedRequest | None
+
+
+class UnknownProduct(Exception):
+    """The product cache in Redis does not know the SKU (it may be cold after a restart)."""
+
+
+class OverLimit(Exception):
+    def __init__(self, max_per_cart: int) -> None:
+        super().__init__(max_per_cart)
+        self.max_per_cart = max_per_cart
+
+
+class LaneQueue(Queue):
+    """An RQ queue whose enqueue goes through the lane's ticket script.
+
+    rq-scheduler moves due jobs (hold expiries, the sweeper) into queues with ``enqueue_job``; using
+    this class there keeps those jobs in ticket order with the shoppers' requests.
+    """
+
+    def enqueue_job(
+        self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
+    ) -> Job:
+        Lanes(self.connection).push_existing(job, self.name)
+        return job
+
+
+class Lanes:
+    """The Redis operations of the waiting room, for the web tier, the consumers and the scheduler."""
+
+    def __init__(self, redis: Redis, result_ttl: int = 86_400) -> None:
+        self.redis = redis
+        self.result_ttl = result_ttl
+        self._admit = redis.register_script(ADMIT)
+        self._acquire = redis.register_script(ACQUIRE)
+        self._take = redis.register_script(TAKE)
+        self._finish = redis.register_script(FINISH)
+        self._release = redis.register_script(RELEASE_IF_IDLE)
+        self._yield = redis.register_script(YIELD_LANE)
+        self._renew = redis.register_script(RENEW)
+        self._bump = redis.register_script(BUMP)
+        self._rescue = redis.register_script(RESCUE)
+        self._view = redis.register_script(VIEW)
+
+    # --- the web tier -------------------------------------------------------------------------
+
+    def admit(
+        self,
+        lane: str,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        cart_id: str = "",
+        sku: str = "",
+        qty: int = 0,
+        job_id: str | None = None,
+    ) -> Admission:
+        """Put a request in line in one atomic step and return its ticket and position."""
+        job = Job.create(
+            JOB_FUNC_PREFIX + kind,
+            kwargs=params,
+            connection=self.redis,
+            id=job_id or uuid.uuid4().hex,
+            result_ttl=self.result_ttl,
+            failure_ttl=self.result_ttl,
+            origin=lane,
+            status=JobStatus.QUEUED,
+            description=f"{kind} {_describe(params)}",
+        )
+        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty)
+
+    def push_existing(self, job: Job, lane: str) -> Admission:
+        """Put an already created job (one rq-scheduler made) in line behind everyone else."""
+        return self._push(job, lane)
+
+    def _push(self, job: Job, lane: str, *, cart_id: str = "", sku: str = "", qty: int = 0) -> Admission:
+        job.origin = lane
+        job.enqueued_at = utcnow()
+        job._status = JobStatus.QUEUED
+        mapping = job.to_dict()
+        if cart_id:
+            mapping["shop_cart"] = cart_id
+        flat: list[Any] = []
+        for key, value in mapping.items():
+            flat.extend((key, value))
+        ticket, serving = self._admit(
+            keys=[
+                queue_key(lane),
+                job.key,
+                lane_key(lane, "ticket"),
+                lane_key(lane, "serving"),
+                READY_LIST,
+                READY_SET,
+                Queue.redis_queues_keys,
+                LANES_SET,
+                CATALOG_HASH,
+                cart_pending_key(cart_id) if cart_id else lane_key(lane, "nocart"),
+            ],
+            args=[lane, job.id, sku, qty, cart_id, len(mapping), *flat],
+        )
+        if ticket == -1:
+            raise UnknownProduct(sku)
+        if ticket == -2:
+            raise OverLimit(serving)
+        return Admission(job.id, lane, ticket, max(0, ticket - serving - 1))
+
+    def cache_product(self, sku: str, max_per_cart: int) -> None:
+        """Remember a product's existence and per-cart limit so admission needs no database query."""
+        self.redis.hset(CATALOG_HASH, sku, max_per_cart)
+
+    def view(self, job_id: str) -> JobState | None:
+        """Read a job's status, position and result in one round trip (None if Redis forgot it)."""
+        raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)])
+        if not raw:
+            return None
+        status, ticket, lane, cart, serving, result_rows, rate = raw
+        result = None
+        if result_rows:
+            result_id, payload = result_rows[0]
+            fields = dict(zip(payload[::2], payload[1::2], strict=True))
+            restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
+            result = restored.return_value
+            if restored.type == Result.Type.FAILED:
+                result = {"outcome": "error", "message": "The request could not be applied."}
+        return JobState(
+            job_id=job_id,
+            status=status.decode(),
+            lane=lane.decode(),
+            cart_id=cart.decode(),
+            ticket=int(ticket) if ticket else None,
+            serving=int(serving or 0),
+            result=result,
+            rate=float(rate) if rate else None,
+        )
+
+    def pending_jobs(self, cart_id: str) -> list[str]:
+        """Return the ids of the cart's requests that are still in line."""
+        return sorted(m.decode() for m in self.redis.smembers(cart_pending_key(cart_id)))
+
+    # --- the consumers ------------------------------------------------------------------------
+
+    def next_ready(self, timeout: float) -> str | None:
+        """Block until some lane has work (or the timeout passes) and return its name."""
+        item = self.redis.blpop([READY_LIST], timeout=timeout)
+        return item[1].decode() if item else None
+
+    def acquire(self, lane: str, owner: str, lease_ms: int, floor: int = 0) -> int:
+        """Take the lane's lease and a fencing token above ``floor``; 0 if another consumer has it."""
+        if self.redis.exists(lane_key(lane, "paused")):
+            return 0
+        return int(
+            self._acquire(
+                keys=[lane_key(lane, "lease"), lane_key(lane, "fence")], args=[owner, lease_ms, floor]
+            )
+        )
+
+    def take(self, lane: str, owner: str, limit: int, lease_ms: int) -> list[TakenRequest] | None:
+        """Move the next batch into the in-flight list; None if the lease was lost."""
+        raw = self._take(
+            keys=[queue_key(lane), lane_key(lane, "inflight"), lane_key(lane, "lease")],
+            args=[owner, limit, lease_ms, utcformat(utcnow()), Job.redis_job_namespace_prefix],
+        )
+        if raw is None:
+            return None
+        taken = []
+        for index in range(0, len(raw), 3):
+            job_id, data, ticket = raw[index].decode(), raw[index + 1], raw[index + 2]
+            taken.append(TakenRequest(job_id, _decode_request(job_id, data, ticket)))
+        return taken
+
+    def bump_fence(self, lane: str, owner: str, floor: int) -> int:
+        """Issue a token above ``floor`` to the lease holder (after Redis lost its counter); 0 if not ours."""
+        return int(self._bump(keys=[lane_key(lane, "lease"), lane_key(lane, "fence")], args=[owner, floor]))
+
+    def renew(self, lane: str, owner: str, lease_ms: int) -> bool:
+        return bool(self._renew(keys=[lane_key(lane, "lease")], args=[owner, lease_ms]))
+
+    def owns(self, lane: str, owner: str) -> bool:
+        value = self.redis.get(lane_key(lane, "lease"))
+        return value is not None and value.decode() == owner
+
+    def release_if_idle(self, lane: str, owner: str) -> int:
+        """1: released (lane empty); 0: more work arrived; -1: the lease was not ours any more."""
+        return int(
+            self._release(
+                keys=[queue_key(lane), lane_key(lane, "inflight"), lane_key(lane, "lease"), READY_SET],
+                args=[owner, lane],
+            )
+        )
+
+    def yield_lane(self, lane: str, owner: str) -> None:
+        """Give a busy lane back to the pool so other lanes get a turn on this consumer."""
+        self._yield(keys=[lane_key(lane, "lease"), READY_LIST, READY_SET], args=[owner, lane])
+
+    def rescue(self) -> int:
+        """Re-announce lanes with work but no lease holder (their consumer died)."""
+        return int(self._rescue(keys=[READY_SET, READY_LIST, LANES_SET]))
+
+    def publish(
+        self,
+        lane: str,
+        owner: str,
+        taken: Sequence[TakenRequest],
+        outcomes: dict[str, Outcome | BaseException],
+        lease_ms: int,
+        expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
+    ) -> None:
+        """Write every job's result, schedule expiries and advance now-serving: one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        finished = FinishedJobRegistry(lane, connection=self.redis)
+        failed = FailedJobRegistry(lane, connection=self.redis)
+        ended = utcformat(utcnow())
+        max_ticket = 0
+        for item in taken:
+            job = Job(item.job_id, connection=self.redis)
+            request = item.request
+            if request is not None and request.ticket:
+                max_ticket = max(max_ticket, request.ticket)
+            outcome = outcomes.get(item.job_id)
+            if outcome is None:
+                continue
+            if isinstance(outcome, BaseException):
+                pipe.hset(job.key, mapping={"status": JobStatus.FAILED, "ended_at": ended})
+                Result.create_failure(job, self.result_ttl, repr(outcome), worker_name=owner, pipeline=pipe)
+                failed.add(job, self.result_ttl, pipeline=pipe)
+            else:
+                pipe.hset(job.key, mapping={"status": JobStatus.FINISHED, "ended_at": ended})
+                Result.create(job, Result.Type.SUCCESSFUL, self.result_ttl, outcome, owner, pipeline=pipe)
+                finished.add(job, self.result_ttl, pipeline=pipe)
+            pipe.expire(job.key, self.result_ttl)
+            cart_id = request.params.get("cart_id") if request else None
+            if cart_id:
+                pipe.srem(cart_pending_key(cart_id), item.job_id)
+        for job_id, func, kwargs, when in expiries:
+            schedule_job(pipe, self.redis, job_id, func, kwargs, when, lane)
+        self._finish(
+            keys=[
+                lane_key(lane, "inflight"),
+                lane_key(lane, "serving"),
+                lane_key(lane, "lease"),
+                lane_key(lane, "ticket"),
+            ],
+            args=[owner, max_ticket, lease_ms],
+            client=pipe,
+        )
+        pipe.execute()
+
+    def record_rate(self, lane: str, applied: int, seconds: float) -> None:
+        """Keep a moving average of the lane's apply rate, for wait estimates."""
+        if applied <= 0 or seconds <= 0:
+            return
+        key = lane_key(lane, "stats")
+        current = self.redis.hget(key, "rate")
+        rate = applied / seconds
+        blended = rate if current is None else 0.8 * float(current) + 0.2 * rate
+        self.redis.hset(key, mapping={"rate": f"{blended:.2f}", "updated_at": int(time.time())})
+        self.redis.hincrby(key, "applied", applied)
+
+    # --- operators ----------------------------------------------------------------------------
+
+    def lane_figures(self, lane: str) -> dict[str, Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.llen(queue_key(lane))
+        pipe.get(lane_key(lane, "ticket"))
+        pipe.get(lane_key(lane, "serving"))
+        pipe.get(lane_key(lane, "lease"))
+        length, ticket, serving, lease = pipe.execute()
+        return {
+            "queue_length": length,
+            "last_ticket": int(ticket or 0),
+            "now_serving": int(serving or 0),
+            "lease_holder": lease.decode() if lease else None,
+        }
+
+
+def schedule_job(
+    pipe: Any, redis: Redis, job_id: str, func: str, kwargs: dict[str, Any], when: datetime, lane: str
+) -> None:
+    """Schedule a job with rq-scheduler (its job hash and sorted set), inside the caller's pipeline."""
+    job = Job.create(
+        JOB_FUNC_PREFIX + func,
+        kwargs=kwargs,
+        connection=redis,
+        id=job_id,
+        status=JobStatus.SCHEDULED,
+        origin=lane,
+        description=f"{func} {_describe(kwargs)}",
+    )
+    job.save(pipeline=pipe)
+    pipe.zadd(Scheduler.scheduled_jobs_key, {job.id: int(when.timestamp())})
+
+
+def _describe(params: dict[str, Any]) -> str:
+    shown = {k: v for k, v in params.items() if k != "cart_id"}
+    return " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+
+
+_serializer = DefaultSerializer()
+
+
+def _decode_request(job_id: str, data: bytes, ticket: bytes) -> QueuedRequest | None:
+    """Turn a stored RQ job into the request it carries; None if the job hash is gone."""
+    if not data:
+        return None
+    func_name, _instance, _args, kwargs = _serializer.loads(zlib.decompress(data))
+    kind = func_name.rsplit(".", 1)[-1]
+    return QueuedRequest(
+        request_id=job_id,
+        kind=kind,
+        params=dict(kwargs),
+        ticket=int(ticket) if ticket else None,
+    )

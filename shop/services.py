@@ -1,0 +1,51 @@
+"""The long-lived collaborators of one process: database, Redis, lanes and the payment gateway.
+
+The web app, the consumers, the scheduler and the CLI each build one ``Services`` from a config,
+so the domain code never reaches for globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis import Redis
+
+from config import Config
+from shop.db import Database
+from shop.payments import PaymentGateway, SimulatedGateway
+from shop.queueing import Lanes
+
+REDIS_SOCKET_TIMEOUT_S = 5
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    redis: Redis
+    lanes: Lanes
+    gateway: PaymentGateway = field(default_factory=SimulatedGateway)
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.redis.close()
+
+
+def connect_redis(url: str) -> Redis:
+    """Open a Redis client that fails fast instead of hanging when Redis is down."""
+    return Redis.from_url(
+        url,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+def build_services(config: Config) -> Services:
+    redis = connect_redis(config.REDIS_URL)
+    return Services(
+        config=config,
+        db=Database(config.DATABASE_URL),
+        redis=redis,
+        lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS),
+    )

@@ -1,0 +1,80 @@
+"""Helpers the blueprints share: services, the cart from the request, JSON input, error responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from shop.carts import CartTokens
+from shop.errors import BadRequest, ShopError, UnknownSku, Unprocessable
+from shop.services import Services
+
+CART_HEADER = "X-Cart-Token"
+SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_QTY = 1000
+
+
+def services() -> Services:
+    return current_app.extensions["shop"]
+
+
+def cart_tokens() -> CartTokens:
+    return current_app.extensions["shop.cart_tokens"]
+
+
+def cart_from_request(create: bool) -> tuple[str, str]:
+    """Return (token, cart id) for the request's cart, issuing a new cart if allowed and absent."""
+    token = request.headers.get(CART_HEADER, "").strip()
+    if token:
+        return token, cart_tokens().verify(token)
+    if not create:
+        raise BadRequest(
+            f"This request needs the {CART_HEADER} header of your cart.", code="missing_cart_token"
+        )
+    return cart_tokens().issue()
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or a clear 400 for anything else."""
+    data = request.get_json(silent=True, force=True) if request.data else None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def valid_sku(raw: Any) -> str:
+    """Accept a SKU-shaped string; anything else cannot name a product."""
+    if not isinstance(raw, str) or not raw:
+        raise BadRequest("sku is required and must be a string.", code="invalid_sku")
+    if not SKU_PATTERN.match(raw):
+        raise UnknownSku(raw[:80])
+    return raw
+
+
+def valid_qty(raw: Any, minimum: int) -> int:
+    """Accept a whole number of units in range; booleans and floats are refused, not rounded."""
+    if isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= MAX_QTY:
+        raise Unprocessable(
+            f"qty must be a whole number from {minimum} to {MAX_QTY}.",
+            code="invalid_qty",
+            minimum=minimum,
+            maximum=MAX_QTY,
+        )
+    return raw
+
+
+def error_response(error: ShopError) -> Response:
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    if error.status in (429, 503):
+        response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
+    return response
+
+
+def with_cart(response: Response, token: str) -> Response:
+    response.headers[CART_HEADER] = token
+    return response

@@ -1,0 +1,1 @@
+"""Queue consumers, RQ job functions and the scheduler entry point."""

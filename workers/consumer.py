@@ -1,0 +1,304 @@
+"""The lane consumer: one process serves any number of lanes, but each lane has one consumer at a time.
+
+Loop: wait for a ready lane, take its lease (and a fencing token), then drain it in batches: move up
+to BATCH_SIZE job ids to the in-flight list, apply them in one transaction, publish all results in
+one pipeline, repeat. A lane that stays busy is handed back after a time slice so other lanes get a
+turn. A consumer that dies leaves its batch in the in-flight list; the next lease holder applies it
+again, and the ledger turns the repeats into the outcomes already recorded.
+
+Run with ``python -m workers.consumer`` (``--burst`` to exit when every lane is empty).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Worker
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from config import config_from_env
+from shop import expiry
+from shop.errors import StaleFence
+from shop.inventory import apply_stock_requests
+from shop.ledger import Outcome, QueuedRequest, current_fence
+from shop.orders import apply_order_requests
+from shop.queueing import TakenRequest
+from shop.services import Services, build_services
+
+log = logging.getLogger("shop.consumer")
+
+# How long one lane may keep a consumer before it is handed back to the pool (seconds).
+DRAIN_SLICE_S = 1.0
+# How often a consumer re-announces lanes whose consumer died (seconds).
+RESCUE_INTERVAL_S = 2.0
+HEARTBEAT_INTERVAL_S = 10.0
+MAX_BACKOFF_S = 5.0
+
+
+class Consumer:
+    def __init__(self, services: Services, name: str | None = None, batch_size: int | None = None) -> None:
+        self.services = services
+        self.lanes = services.lanes
+        self.config = services.config
+        self.name = name or f"shop-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.batch_size = max(1, batch_size or self.config.BATCH_SIZE)
+        self.lease_ms = self.config.LEASE_TTL_MS
+        self._stopping = False
+        self._worker = Worker([], connection=services.redis, name=self.name)
+        self._last_rescue = 0.0
+        self._last_heartbeat = 0.0
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self, burst: bool = False, idle_timeout: float = 1.0) -> int:
+        """Serve lanes until stopped (or, in burst mode, until no lane has work); return jobs applied."""
+        applied = 0
+        self._register()
+        try:
+            while not self._stopping:
+                self._housekeeping()
+                try:
+                    lane = self.lanes.next_ready(timeout=0.2 if burst else idle_timeout)
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    log.warning("redis unavailable: %s", exc)
+                    time.sleep(1)
+                    continue
+                if lane is None:
+                    if burst and self.lanes.rescue() == 0:
+                        break
+                    continue
+                applied += self.serve(lane)
+        finally:
+            self._unregister()
+        return applied
+
+    def stop(self, *_args: Any) -> None:
+        self._stopping = True
+
+    def serve(self, lane: str) -> int:
+        """Drain one lane while holding its lease; return the number of requests applied."""
+        token = self.lanes.acquire(lane, self.name, self.lease_ms)
+        if not token:
+            return 0
+        applied = 0
+        started = time.monotonic()
+        while not self._stopping:
+            taken = self.lanes.take(lane, self.name, self.batch_size, self.lease_ms)
+            if taken is None:
+                log.warning("lost the lease on %s", lane)
+                return applied
+            if not taken:
+                state = self.lanes.release_if_idle(lane, self.name)
+                if state == 0:
+                    continue
+                return applied
+            began = time.monotonic()
+            result = self._apply_batch(lane, token, taken)
+            if result is None:
+                return applied
+            outcomes, token = result
+            self.lanes.publish(
+                lane, self.name, taken, outcomes, self.lease_ms, self._expiries(taken, outcomes)
+            )
+            elapsed = time.monotonic() - began
+            self.lanes.record_rate(lane, len(taken), elapsed)
+            applied += len(taken)
+            self._log_batch(lane, taken, outcomes, elapsed)
+            if time.monotonic() - started > DRAIN_SLICE_S:
+                self.lanes.yield_lane(lane, self.name)
+                return applied
+        self.lanes.yield_lane(lane, self.name)
+        return applied
+
+    # --- applying -----------------------------------------------------------------------------
+
+    def _apply_batch(
+        self, lane: str, token: int, taken: Sequence[TakenRequest]
+    ) -> tuple[dict[str, Outcome | BaseException], int] | None:
+        """Apply a batch, retrying through database outages; None if the lane is no longer ours."""
+        requests = [item.request for item in taken if item.request is not None]
+        outcomes: dict[str, Outcome | BaseException] = {}
+        if not requests:
+            return outcomes, token
+        delay = 0.1
+        while True:
+            try:
+                results = self._apply(lane, token, requests)
+                outcomes.update({r.request_id: o for r, o in zip(requests, results, strict=True)})
+                return outcomes, token
+            except StaleFence:
+                if not self.lanes.owns(lane, self.name):
+                    log.warning("fenced out of %s (token %s); another consumer took over", lane, token)
+                    return None
+                with self.services.db.reading() as session:
+                    floor = current_fence(session, lane)
+                token = self.lanes.bump_fence(lane, self.name, floor)
+                if not token:
+                    return None
+            except DBAPIError as exc:
+                retryable = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+                if not retryable and not _transient(exc):
+                    return self._apply_one_by_one(lane, token, requests, outcomes)
+                log.warning("database unavailable applying %s: %s; retrying in %.1fs", lane, exc, delay)
+                time.sleep(delay)
+                delay = min(MAX_BACKOFF_S, delay * 2)
+                if not self.lanes.renew(lane, self.name, self.lease_ms):
+                    return None
+            except Exception:
+                log.exception("batch on %s failed; applying its requests one by one", lane)
+                return self._apply_one_by_one(lane, token, requests, outcomes)
+
+    def _apply_one_by_one(
+        self,
+        lane: str,
+        token: int,
+        requests: Sequence[QueuedRequest],
+        outcomes: dict[str, Outcome | BaseException],
+    ) -> tuple[dict[str, Outcome | BaseException], int]:
+        """Isolate a request that cannot be applied so it fails alone and the line moves on."""
+        for request in requests:
+            try:
+                outcomes[request.request_id] = self._apply(lane, token, [request])[0]
+            except StaleFence:
+                raise
+            except Exception as exc:
+                log.exception("request %s on %s failed", request.request_id, lane)
+                outcomes[request.request_id] = exc
+        return outcomes, token
+
+    def _apply(self, lane: str, token: int, requests: Sequence[QueuedRequest]) -> list[Outcome]:
+        config = self.config
+        session = self.services.db.write_session()
+        try:
+            if lane.startswith("sku:"):
+                return apply_stock_requests(
+                    session, lane[4:], token, requests, timedelta(seconds=config.HOLD_TTL_SECONDS)
+                )
+            if lane.startswith("checkout:"):
+                return apply_order_requests(
+                    session, lane, token, requests, timedelta(seconds=config.PAYMENT_TTL_SECONDS)
+                )
+            if lane == expiry.MAINTENANCE_LANE:
+                return [self._maintenance(r) for r in requests]
+            return [{"outcome": "rejected", "reason": f"no consumer for lane {lane!r}"} for _ in requests]
+        finally:
+            session.close()
+
+    def _maintenance(self, request: QueuedRequest) -> Outcome:
+        if request.kind == "sweep":
+            counts = expiry.sweep(self.services.db, self.lanes, self.config.CHECKOUT_LANES)
+            return {"outcome": "swept", **counts}
+        return {"outcome": "rejected", "reason": f"unknown maintenance job {request.kind!r}"}
+
+    def _expiries(
+        self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]
+    ) -> list[tuple]:
+        """Expiry jobs to schedule for the holds and orders this batch created."""
+        jobs = []
+        for item in taken:
+            outcome = outcomes.get(item.job_id)
+            if not isinstance(outcome, dict) or item.request is None:
+                continue
+            if outcome.get("outcome") == "held" and outcome.get("hold_id"):
+                when = _parse_time(outcome["expires_at"])
+                jobs.append(expiry.hold_expiry_job(outcome["hold_id"], outcome["sku"], when))
+            elif outcome.get("outcome") == "order_created":
+                when = _parse_time(outcome["pay_before"])
+                cart_id = item.request.params["cart_id"]
+                jobs.append(expiry.order_expiry_job(outcome["order_id"], cart_id, when))
+        return jobs
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        try:
+            if now - self._last_rescue > RESCUE_INTERVAL_S:
+                self._last_rescue = now
+                self.lanes.rescue()
+            if now - self._last_heartbeat > HEARTBEAT_INTERVAL_S:
+                self._last_heartbeat = now
+                self._worker.heartbeat()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("redis unavailable during housekeeping: %s", exc)
+
+    def _register(self) -> None:
+        try:
+            self._worker.register_birth()
+        except (RedisConnectionError, RedisTimeoutError, ValueError) as exc:
+            log.warning("could not register with RQ: %s", exc)
+
+    def _unregister(self) -> None:
+        try:
+            self._worker.register_death()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("could not unregister from RQ: %s", exc)
+
+    def _log_batch(
+        self,
+        lane: str,
+        taken: Sequence[TakenRequest],
+        outcomes: dict[str, Outcome | BaseException],
+        elapsed: float,
+    ) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        per_request_ms = round(elapsed * 1000 / max(1, len(taken)), 3)
+        for item in taken:
+            outcome = outcomes.get(item.job_id)
+            label = outcome.get("outcome") if isinstance(outcome, dict) else "error"
+            ticket = item.request.ticket if item.request else None
+            log.info(
+                json.dumps(
+                    {
+                        "lane": lane,
+                        "job": item.job_id,
+                        "ticket": ticket,
+                        "outcome": label,
+                        "apply_ms": per_request_ms,
+                    }
+                )
+            )
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Deadlocks, serialization failures and lock timeouts are worth retrying as a whole batch."""
+    text = str(exc.orig).lower() if exc.orig else ""
+    return any(word in text for word in ("deadlock", "serializ", "lock", "could not connect", "closed"))
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the shop's lanes (per-SKU queues).")
+    parser.add_argument("--burst", action="store_true", help="exit when every lane is empty")
+    parser.add_argument("--name", help="worker name shown in rq-dashboard")
+    parser.add_argument("--batch-size", type=int, help="requests applied per transaction")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"), format="%(message)s", stream=sys.stdout)
+    services = build_services(config_from_env())
+    consumer = Consumer(services, name=args.name, batch_size=args.batch_size)
+    signal.signal(signal.SIGTERM, consumer.stop)
+    signal.signal(signal.SIGINT, consumer.stop)
+    consumer.run(burst=args.burst)
+    services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
