@@ -36,8 +36,8 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         # With Redis down, fall back to per-process in-memory limits instead of failing requests.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     if config.TRUSTED_PROXY_COUNT > 0:
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -43,17 +43,21 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
     with db.reading() as session:
         holds = overdue_holds(session, now)
         orders = overdue_orders(session, now)
+    # Swept expiries get ids of their own: the scheduled job's id may already hold a "not due" outcome.
+    stamp = int(now.timestamp())
     queued_holds = 0
     for hold_id, sku in holds:
         if _mark(lanes.redis, f"hold:{hold_id}"):
             job_id, kind, params, _when = hold_expiry_job(hold_id, sku, now)
-            lanes.admit(sku_lane(sku), kind, params, job_id=job_id)
+            lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
             queued_holds += 1
     queued_orders = 0
     for order_id, cart_id in orders:
         if _mark(lanes.redis, f"order:{order_id}"):
             job_id, kind, params, _when = order_expiry_job(order_id, cart_id, now)
-            lanes.admit(checkout_lane(cart_id, checkout_lanes), kind, params, job_id=job_id)
+            lanes.admit(
+                checkout_lane(cart_id, checkout_lanes), kind, params, job_id=f"swept-{job_id}-{stamp}"
+            )
             queued_orders += 1
     return {"holds": queued_holds, "orders": queued_orders}
 

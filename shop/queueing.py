@@ -14,6 +14,7 @@ in small Lua scripts, each one atomic step:
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 import zlib
@@ -164,7 +165,8 @@ return 1
 RESCUE = """
 local rescued = 0
 for _, lane in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  local pending = redis.call('LLEN', 'rq:queue:' .. lane) + redis.call('LLEN', 'shop:lane:' .. lane .. ':inflight')
+  local pending = redis.call('LLEN', 'rq:queue:' .. lane)
+  pending = pending + redis.call('LLEN', 'shop:lane:' .. lane .. ':inflight')
   local leased = redis.call('EXISTS', 'shop:lane:' .. lane .. ':lease') == 1
   local paused = redis.call('EXISTS', 'shop:lane:' .. lane .. ':paused') == 1
   if pending > 0 and not leased and not paused then
@@ -521,7 +523,8 @@ def schedule_job(
         description=f"{func} {_describe(kwargs)}",
     )
     job.save(pipeline=pipe)
-    pipe.zadd(Scheduler.scheduled_jobs_key, {job.id: int(when.timestamp())})
+    # rq-scheduler works in whole seconds: round up, so the job is never moved before it is due.
+    pipe.zadd(Scheduler.scheduled_jobs_key, {job.id: math.ceil(when.timestamp())})
 
 
 def _describe(params: dict[str, Any]) -> str:

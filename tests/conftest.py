@@ -181,7 +181,9 @@ class Shopper:
         return response
 
     def add(self, sku: str, qty: int = 1, **extra: Any):
-        return self._remember(self.client.post("/chart", json={"sku": sku, "qty": qty, **extra}, headers=self.headers))
+        return self._remember(
+            self.client.post("/chart", json={"sku": sku, "qty": qty, **extra}, headers=self.headers)
+        )
 
     def set_qty(self, sku: str, qty: int):
         return self._remember(self.client.put(f"/chart/{sku}/{qty}", headers=self.headers))

@@ -1,0 +1,123 @@
+"""Holds and unpaid orders give their units back: on schedule, and via the sweeper if the schedule is lost."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from rq_scheduler import Scheduler
+
+from shop.audit import audit
+from shop.inventory import apply_stock_requests
+from shop.ledger import QueuedRequest
+from shop.models import Hold, HoldStatus, Order, OrderStatus, Product, utcnow
+
+
+def _available(services, sku: str) -> int:
+    with services.db.reading() as session:
+        return session.get(Product, sku).available
+
+
+def _wait_until(predicate, timeout_s: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def _audit_ok(services) -> None:
+    with services.db.writing() as session:
+        report = audit(session)
+    assert report.ok, report.violations
+
+
+def test_held_units_return_when_the_hold_expires(config, services, shopper, make_product, spawn):
+    config.HOLD_TTL_SECONDS = 2
+    config.SWEEP_INTERVAL_SECONDS = 3600  # only the scheduled expiry can do it
+    make_product("EXP-1", on_hand=4)
+    spawn("workers.consumer")
+    spawn("workers.schedule")
+    accepted = shopper.add("EXP-1", 3)
+    assert _wait_until(lambda: _available(services, "EXP-1") == 1)
+    assert shopper.result(accepted)["outcome"] == "held"
+    started = time.monotonic()
+    assert _wait_until(lambda: _available(services, "EXP-1") == 4, timeout_s=10)
+    assert time.monotonic() - started < 8
+    with services.db.reading() as session:
+        assert session.query(Hold).one().status == HoldStatus.EXPIRED
+    line = shopper.cart().get_json()["items"][0]
+    assert (line["status"], line["seconds_left"]) == ("expired", 0)
+    _audit_ok(services)
+
+
+def test_held_units_return_through_the_sweeper_when_the_schedule_is_lost(
+    config, services, shopper, make_product, spawn, drain
+):
+    config.HOLD_TTL_SECONDS = 2
+    config.SWEEP_INTERVAL_SECONDS = 1
+    make_product("EXP-2", on_hand=4)
+    shopper.add("EXP-2", 2)
+    drain()
+    scheduled = services.redis.zrange(Scheduler.scheduled_jobs_key, 0, -1)
+    assert len(scheduled) == 1
+    services.redis.delete(Scheduler.scheduled_jobs_key, *[b"rq:job:" + job_id for job_id in scheduled])
+    spawn("workers.consumer")
+    spawn("workers.schedule")
+    assert _wait_until(lambda: _available(services, "EXP-2") == 4, timeout_s=15)
+    _audit_ok(services)
+
+
+def test_expiring_a_hold_twice_changes_nothing_the_second_time(services, make_product):
+    make_product("EXP-3", on_hand=4)
+    now = utcnow()
+    hold = QueuedRequest("h-1", "hold", {"cart_id": "c" * 40, "sku": "EXP-3", "qty": 2}, 1)
+    with services.db.writing() as session:
+        hold_id = apply_stock_requests(session, "EXP-3", 1, [hold], timedelta(seconds=1), now)[0]["hold_id"]
+    later = now + timedelta(seconds=5)
+    expire = [
+        QueuedRequest(f"x-{i}", "expire_hold", {"hold_id": hold_id, "sku": "EXP-3"}, 2 + i) for i in range(2)
+    ]
+    with services.db.writing() as session:
+        outcomes = apply_stock_requests(session, "EXP-3", 1, expire, timedelta(seconds=1), later)
+    assert [o["outcome"] for o in outcomes] == ["expired", "noop"]
+    assert _available(services, "EXP-3") == 4
+    _audit_ok(services)
+
+
+def test_an_expiry_that_arrives_after_checkout_is_a_no_op(services, shopper, make_product, drain):
+    make_product("EXP-4", on_hand=4)
+    shopper.add("EXP-4", 2)
+    drain()
+    shopper.checkout()
+    drain()
+    with services.db.reading() as session:
+        hold = session.query(Hold).one()
+    expire = QueuedRequest("late", "expire_hold", {"hold_id": hold.id, "sku": "EXP-4"}, 99)
+    with services.db.writing() as session:
+        outcome = apply_stock_requests(
+            session, "EXP-4", 1, [expire], timedelta(seconds=1), utcnow() + timedelta(hours=1)
+        )[0]
+    assert outcome == {"outcome": "noop", "hold_id": hold.id, "reason": "hold is ordered"}
+    assert _available(services, "EXP-4") == 2
+    _audit_ok(services)
+
+
+def test_an_unpaid_order_returns_its_units_after_the_payment_deadline(
+    config, services, shopper, make_product, spawn, drain
+):
+    config.PAYMENT_TTL_SECONDS = 2
+    make_product("EXP-5", on_hand=3)
+    shopper.add("EXP-5", 2)
+    drain()
+    shopper.checkout()
+    drain()
+    assert _available(services, "EXP-5") == 1
+    spawn("workers.consumer", PAYMENT_TTL_SECONDS=2)
+    spawn("workers.schedule", PAYMENT_TTL_SECONDS=2)
+    assert _wait_until(lambda: _available(services, "EXP-5") == 3, timeout_s=15)
+    with services.db.reading() as session:
+        assert session.query(Order).one().status == OrderStatus.EXPIRED
+        assert session.query(Hold).one().status == HoldStatus.EXPIRED
+    _audit_ok(services)
