@@ -70,6 +70,7 @@ class Config:
 class TestConfig(Config):
     """Settings for the test suite: short timers, no rate limits unless a test turns them on."""
 
+    __test__ = False  # not a pytest test class, despite the name
     ENV_NAME = "test"
     TESTING = True
     SECRET_KEY = "test-secret-key"

@@ -42,9 +42,7 @@ def main() -> int:
         say(f"started {os.path.basename(redis.binary)} on {redis.url} (data is not kept)")
     if not env.get("SECRET_KEY"):
         env["SECRET_KEY"] = secrets.token_urlsafe(32)
-        say(
-            "generated a SECRET_KEY for this run; set SECRET_KEY to keep carts across restarts"
-        )
+        say("generated a SECRET_KEY for this run; set SECRET_KEY to keep carts across restarts")
     if not env.get("OPERATOR_PASSWORD"):
         env["OPERATOR_PASSWORD"] = secrets.token_urlsafe(12)
         say(f"operator login: {env.get('OPERATOR_USER', 'operator')} / {env['OPERATOR_PASSWORD']}")

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from shop import admission
 from shop.catalog import find_product, product_view
 from shop.errors import Conflict
+from shop.models import Product
 from shop.operators import operator_required
 from shop.products import ProductChange, create_or_update_product
 from shop.web import json_body, services, valid_sku
@@ -24,30 +25,36 @@ def put_product(sku: str) -> Response:
     sku = valid_sku(sku)
     change = ProductChange.from_json(json_body())
     svc = services()
-    with svc.db.writing() as session:
-        product, created = create_or_update_product(session, sku, change)
-    svc.lanes.cache_product(product.sku, product.max_per_cart)
+    with svc.db.reading() as session:
+        exists = session.get(Product, sku) is not None
     stock = None
-    if change.on_hand is not None and not created:
-        stock = _change_stock(sku, change.on_hand)
+    if exists and change.on_hand is not None:
+        # Stock and details change together in the SKU's line: a refused change alters nothing.
+        stock = _change_stock(sku, change.on_hand, change.fields)
         if stock.get("outcome") == "conflict":
             raise Conflict(
                 "on_hand cannot go below the units reserved in carts and unpaid orders.",
                 code="below_reserved",
                 **{k: v for k, v in stock.items() if k != "outcome"},
             )
+        created = False
+    else:
+        with svc.db.writing() as session:
+            _product, created = create_or_update_product(session, sku, change)
     with svc.db.reading() as session:
-        body = product_view(find_product(session, sku))
+        product = find_product(session, sku)
+        body = product_view(product)
+    svc.lanes.cache_product(product.sku, product.max_per_cart)
     body["stock_change"] = stock
     response = jsonify(body)
     response.status_code = 201 if created else (202 if stock and stock.get("outcome") == "queued" else 200)
     return response
 
 
-def _change_stock(sku: str, on_hand: int) -> dict:
+def _change_stock(sku: str, on_hand: int, fields: dict) -> dict:
     """Queue the stock change and wait briefly for its turn, so the operator sees the result."""
     svc = services()
-    adm = admission.request_stock_change(svc, sku, on_hand)
+    adm = admission.request_stock_change(svc, sku, on_hand, fields)
     deadline = time.monotonic() + current_app.config["ADMIN_WAIT_SECONDS"]
     while time.monotonic() < deadline:
         state = svc.lanes.view(adm.job_id)

@@ -64,9 +64,12 @@ def request_quantity(services: Services, cart_id: str, sku: str, qty: int) -> Ad
     return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty)
 
 
-def request_stock_change(services: Services, sku: str, on_hand: int) -> Admission:
-    """Put an operator's new on-hand figure in the SKU's line, so it keeps order with holds."""
-    return _admit_for_sku(services, sku, RequestKind.SET_STOCK, {"sku": sku, "on_hand": on_hand}, "", 0)
+def request_stock_change(
+    services: Services, sku: str, on_hand: int, fields: dict[str, Any] | None = None
+) -> Admission:
+    """Put an operator's new on-hand figure (and any detail changes) in the SKU's line."""
+    params = {"sku": sku, "on_hand": on_hand, "fields": dict(fields or {})}
+    return _admit_for_sku(services, sku, RequestKind.SET_STOCK, params, "", 0)
 
 
 def request_checkout(services: Services, cart_id: str, idempotency_key: str | None) -> Admission:

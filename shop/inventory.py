@@ -32,9 +32,8 @@ class RequestKind:
     SET_STOCK = "set_stock"
 
 
-STOCK_KINDS = frozenset(
-    {RequestKind.HOLD, RequestKind.SET_QUANTITY, RequestKind.EXPIRE_HOLD, RequestKind.SET_STOCK}
-)
+# Product details an operator may change together with the stock (validated before queueing).
+PRODUCT_DETAIL_FIELDS = frozenset({"name", "category", "description", "image", "price", "max_per_cart"})
 
 
 def sku_lane(sku: str) -> str:
@@ -320,6 +319,9 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
             "requested": on_hand,
         }
     state.on_hand = on_hand
+    for name, value in request.params.get("fields", {}).items():
+        if name in PRODUCT_DETAIL_FIELDS:
+            setattr(state.product, name, value)
     return {
         "outcome": "stock_set",
         "sku": sku,

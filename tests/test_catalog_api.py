@@ -195,6 +195,12 @@ def test_search_matches_name_and_description_ignoring_case(client, catalog, term
     assert body["total"] == 2
 
 
+@pytest.mark.parametrize("term", ["Écran", "écran", "ÉCRAN"])
+def test_search_ignores_case_of_accented_letters_too(client, make_product, term):
+    make_product("SCREEN-1", name="Écran Plat 24", category="electronic")
+    assert skus(listing(client, search=term)) == ["SCREEN-1"]
+
+
 def test_search_finds_words_only_in_the_description(client, catalog):
     assert skus(listing(client, search="silent")) == ["MS-1"]
 

@@ -62,8 +62,8 @@ def expire_hold(hold_id: int, sku: str) -> Outcome:
     return _apply_stock(RequestKind.EXPIRE_HOLD, sku, {"hold_id": hold_id, "sku": sku})
 
 
-def set_stock(sku: str, on_hand: int) -> Outcome:
-    return _apply_stock(RequestKind.SET_STOCK, sku, {"sku": sku, "on_hand": on_hand})
+def set_stock(sku: str, on_hand: int, fields: dict[str, Any] | None = None) -> Outcome:
+    return _apply_stock(RequestKind.SET_STOCK, sku, {"sku": sku, "on_hand": on_hand, "fields": fields or {}})
 
 
 def _apply_order(kind: str, cart_id: str, params: dict[str, Any]) -> Outcome:
