@@ -89,7 +89,7 @@ def add_to_cart() -> Response:
 @limiter.limit(cart_limit)
 def set_cart_quantity(sku: str, qty: str) -> Response:
     sku = valid_sku(sku)
-    quantity = valid_qty(qty, minimum=0)
+    quantity = valid_qty(qty, minimum=0, from_path=True)
     token, cart_id = cart_from_request(create=True)
     return _accepted(admission.request_quantity(services(), cart_id, sku, quantity), token)
 

@@ -42,6 +42,9 @@ class CartTokens:
             raw = self._signer.unsign(token).decode()
         except BadSignature:
             raise NotFound("Unknown cart.", code="unknown_cart") from None
+        if self._signer.sign(raw).decode() != token:
+            # base64 has spare bits: only the exact token we issued names the cart.
+            raise NotFound("Unknown cart.", code="unknown_cart")
         return self.cart_id(raw)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +57,9 @@ class CatalogQuery:
 
 
 def _positive_int(raw: str, name: str, maximum: int) -> int:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be a whole number.", code=f"invalid_{name}") from None
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise BadRequest(f"{name} must be a whole number.", code=f"invalid_{name}")
+    value = int(raw)
     if not 1 <= value <= maximum:
         raise BadRequest(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
     return value

@@ -53,9 +53,9 @@ def valid_sku(raw: Any) -> str:
     return raw
 
 
-def valid_qty(raw: Any, minimum: int) -> int:
-    """Accept a whole number of units in range; booleans and floats are refused, not rounded."""
-    if isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
+def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
+    """Accept a whole number of units in range; booleans, floats and (in JSON) strings are refused."""
+    if from_path and isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= MAX_QTY:
         raise Unprocessable(

@@ -42,9 +42,7 @@ def set_product(services, sku: str, **values: Any) -> None:
 def catalog(services, make_product) -> dict[str, tuple[str, str, int, int, int, str]]:
     start = datetime(2024, 1, 1, tzinfo=UTC)
     for index, (sku, (name, category, price, on_hand, sales, description)) in enumerate(CATALOG.items()):
-        make_product(
-            sku, on_hand=on_hand, name=name, category=category, price=price, description=description
-        )
+        make_product(sku, on_hand=on_hand, name=name, category=category, price=price, description=description)
         set_product(services, sku, sales=sales, created_at=start + timedelta(hours=index))
     return CATALOG
 

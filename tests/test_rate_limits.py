@@ -53,7 +53,8 @@ def test_reads_have_their_own_looser_limit(limited_client, make_product):
     for _ in range(3):
         _add(limited_client, "10.0.0.4")
     statuses = [
-        limited_client.get("/catalogs", environ_base={"REMOTE_ADDR": "10.0.0.4"}).status_code for _ in range(6)
+        limited_client.get("/catalogs", environ_base={"REMOTE_ADDR": "10.0.0.4"}).status_code
+        for _ in range(6)
     ]
     assert statuses == [200] * 5 + [429]
 
