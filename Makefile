@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(PY) -m devtools.run_local
 
 test: $(STAMP)
+	@bash devtools/ensure_chromium.sh
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -25,6 +26,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The benchmark suite (bench/README.md): a few minutes; PostgreSQL on 127.0.0.1:5432 for all but SQLite.
+# BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="--profile"` or "--only hot_sku".
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

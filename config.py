@@ -42,6 +42,9 @@ class Config:
     # How long finished job results stay readable by their cart (seconds).
     RESULT_TTL_SECONDS = _int("RESULT_TTL_SECONDS", 86_400)
 
+    # How long a SQLite writer waits for the database lock before the attempt fails and is retried.
+    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
+
     # The consumer: requests applied per transaction, and the lease that makes it the only one.
     BATCH_SIZE = _int("BATCH_SIZE", 200)
     LEASE_TTL_MS = _int("LEASE_TTL_MS", 10_000)
@@ -54,13 +57,18 @@ class Config:
     TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
 
     OPERATOR_USER = _str("OPERATOR_USER", "operator")
-    OPERATOR_PASSWORD = _str("OPERATOR_PASSWORD")
+    # "disabled" turns the operator area off (404) whatever the password; see ProductionConfig.
+    OPERATOR_AREA = _str("OPERATOR_AREA", "enabled")
+    OPERATOR_PASSWORD = "" if OPERATOR_AREA == "disabled" else _str("OPERATOR_PASSWORD")
 
     MAX_CONTENT_LENGTH = 64 * 1024
     # Seconds a client is told to wait when Redis or the database is unreachable.
     RETRY_AFTER_SECONDS = 2
     # Seconds an operator's stock change waits for its turn in the SKU's line before answering 202.
     ADMIN_WAIT_SECONDS = _int("ADMIN_WAIT_SECONDS", 5)
+
+    # Test hook only: while this file exists a consumer stalls inside its apply transaction.
+    APPLY_PAUSE_FILE = _str("SHOP_TEST_APPLY_PAUSE_FILE")
 
     def __init__(self, **overrides: object) -> None:
         for key, value in overrides.items():
@@ -81,14 +89,39 @@ class TestConfig(Config):
 
 
 class ProductionConfig(Config):
-    """Settings for a deployed shop: refuses to start on development defaults."""
+    """Settings for a deployed shop: refuses to start without its secrets.
+
+    SECRET_KEY signs cart tokens, so the development default would let anyone forge carts.
+    OPERATOR_PASSWORD is required too, unless OPERATOR_AREA=disabled says explicitly that this
+    shop runs without its operator area: a forgotten password then never means a silently
+    missing (or open) operator area.
+    """
 
     ENV_NAME = "production"
 
     def __init__(self, **overrides: object) -> None:
         super().__init__(**overrides)
-        if not _str("SECRET_KEY") and "SECRET_KEY" not in overrides:
-            raise RuntimeError("SECRET_KEY must be set in production")
+        # Read when the app starts, not when this module was imported.
+        secret = str(overrides.get("SECRET_KEY", _str("SECRET_KEY")))
+        if not secret.strip():
+            raise RuntimeError(
+                "SECRET_KEY must be set in production: a long random value that signs cart tokens "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        area = str(overrides.get("OPERATOR_AREA", _str("OPERATOR_AREA", "enabled")))
+        if area not in ("enabled", "disabled"):
+            raise RuntimeError(f"OPERATOR_AREA must be enabled or disabled, got {area!r}.")
+        password = str(overrides.get("OPERATOR_PASSWORD", _str("OPERATOR_PASSWORD")))
+        if area == "disabled":
+            password = ""
+        if area == "enabled" and not password:
+            raise RuntimeError(
+                "OPERATOR_PASSWORD must be set in production, or OPERATOR_AREA=disabled to run the shop "
+                "without its operator area."
+            )
+        self.SECRET_KEY = secret
+        self.OPERATOR_AREA = area
+        self.OPERATOR_PASSWORD = password
 
 
 def config_from_env() -> Config:

@@ -6,6 +6,7 @@ server keeps nothing on disk and listens on loopback only.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -50,6 +51,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        os.makedirs(self._dir, exist_ok=True)  # stop() removes it; starting again gets an empty one
         self.process = subprocess.Popen(
             [
                 self.binary,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
@@ -14,8 +14,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, config_from_env
 from shop.carts import CartTokens
 from shop.errors import ShopError, Unavailable
-from shop.extensions import limiter
+from shop.extensions import csrf, limiter
+from shop.monitoring import count_rate_limited
 from shop.operators import challenge, password_hash
+from shop.security import init_security
 from shop.services import Services, build_services
 from shop.web import error_response
 
@@ -36,6 +38,8 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         # With Redis down, fall back to per-process in-memory limits instead of failing requests.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if config.TRUSTED_PROXY_COUNT > 0:
@@ -48,19 +52,52 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         password_hash(config.OPERATOR_PASSWORD) if config.OPERATOR_PASSWORD else None
     )
     limiter.init_app(app)
+    csrf.init_app(app)
 
-    from shop import admin, api, health
+    from shop import admin, api, board, health, openapi, pages
 
+    csrf.exempt(api.bp)
+    csrf.exempt(admin.bp)
+    # The board checks auth first (401/404), then CSRF itself (shop.board.protect_form).
+    csrf.exempt(board.bp)
     app.register_blueprint(health.bp)
+    # Before the API: a browser asking for /cart or /orders/<id> gets the page, API clients the JSON.
+    app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(board.bp)
+    _mount_rq_dashboard(app)
     _register_error_handlers(app)
     app.after_request(challenge)
+    init_security(app)
 
     from shop.cli import shop_cli
 
     app.cli.add_command(shop_cli)
     return app
+
+
+def _mount_rq_dashboard(app: Flask) -> None:
+    """Serve rq-dashboard at /rq, on the app's Redis, behind operator authentication."""
+    import rq_dashboard
+    from rq_dashboard.web import setup_rq_connection
+
+    from shop.operators import protect_blueprint_before_request
+
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
+    app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", 2500)
+    setup_rq_connection(app)
+
+    @app.before_request
+    def guard_rq_dashboard() -> Response | None:
+        if request.blueprint == "rq_dashboard":
+            return protect_blueprint_before_request()
+        return None
+
+    # Its own script posts without a CSRF token; the guard above refuses cross-site posts instead.
+    csrf.exempt(rq_dashboard.blueprint)
+    app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -72,6 +109,7 @@ def _register_error_handlers(app: Flask) -> None:
             ShopError("Too many requests; slow down and retry shortly.", code="rate_limited")
         )
         response.status_code = 429
+        count_rate_limited(app.extensions["shop"].redis)
         retry_after = getattr(error, "retry_after", None)
         response.headers["Retry-After"] = str(retry_after or app.config["RETRY_AFTER_SECONDS"])
         return response

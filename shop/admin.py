@@ -1,25 +1,29 @@
-"""The operator API: create products and change stock (through the SKU's line)."""
+"""The operator API: products and stock, live per-SKU figures, pause/resume, audit, Prometheus metrics."""
 
 from __future__ import annotations
 
 import time
 
 from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from shop import admission
+from shop import admission, monitoring
+from shop.audit import audit
 from shop.catalog import find_product, product_view
 from shop.errors import Conflict
+from shop.inventory import sku_lane
 from shop.models import Product
 from shop.operators import operator_required
 from shop.products import ProductChange, create_or_update_product
 from shop.web import json_body, services, valid_sku
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__)
 
 STOCK_POLL_S = 0.05
 
 
-@bp.put("/products/<sku>")
+@bp.put("/admin/products/<sku>")
 @operator_required
 def put_product(sku: str) -> Response:
     sku = valid_sku(sku)
@@ -30,7 +34,7 @@ def put_product(sku: str) -> Response:
     stock = None
     if exists and change.on_hand is not None:
         # Stock and details change together in the SKU's line: a refused change alters nothing.
-        stock = _change_stock(sku, change.on_hand, change.fields)
+        stock = change_stock(sku, change.on_hand, change.fields)
         if stock.get("outcome") == "conflict":
             raise Conflict(
                 "on_hand cannot go below the units reserved in carts and unpaid orders.",
@@ -51,14 +55,60 @@ def put_product(sku: str) -> Response:
     return response
 
 
-def _change_stock(sku: str, on_hand: int, fields: dict) -> dict:
-    """Queue the stock change and wait briefly for its turn, so the operator sees the result."""
+def change_stock(sku: str, on_hand: int, fields: dict, wait_s: float | None = None) -> dict:
+    """Queue a stock change and wait briefly for its turn, so the operator sees the result."""
     svc = services()
     adm = admission.request_stock_change(svc, sku, on_hand, fields)
-    deadline = time.monotonic() + current_app.config["ADMIN_WAIT_SECONDS"]
+    wait = current_app.config["ADMIN_WAIT_SECONDS"] if wait_s is None else wait_s
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         state = svc.lanes.view(adm.job_id)
         if state is not None and state.result is not None:
             return state.result
         time.sleep(STOCK_POLL_S)
     return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
+
+
+@bp.get("/admin/skus")
+@operator_required
+def skus() -> Response:
+    return jsonify({"skus": monitoring.sale_board(services())})
+
+
+def _known_sku(sku: str) -> str:
+    sku = valid_sku(sku)
+    with services().db.reading() as session:
+        find_product(session, sku)
+    return sku
+
+
+@bp.post("/admin/skus/<sku>/pause")
+@operator_required
+def pause(sku: str) -> Response:
+    sku = _known_sku(sku)
+    services().lanes.pause(sku_lane(sku))
+    return jsonify({"sku": sku, "paused": True})
+
+
+@bp.post("/admin/skus/<sku>/resume")
+@operator_required
+def resume(sku: str) -> Response:
+    sku = _known_sku(sku)
+    services().lanes.resume(sku_lane(sku))
+    return jsonify({"sku": sku, "paused": False})
+
+
+@bp.post("/admin/audit")
+@operator_required
+def run_audit() -> Response:
+    with services().db.writing() as session:
+        report = audit(session)
+    return jsonify(report.to_dict())
+
+
+@bp.get("/metrics")
+@operator_required
+def metrics() -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(monitoring.ShopCollector(services().redis))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

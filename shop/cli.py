@@ -9,9 +9,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from shop.admin import change_stock
 from shop.audit import audit
+from shop.catalog import find_product
 from shop.demo import seed_demo_catalog
+from shop.errors import NotFound
 from shop.expiry import sweep
+from shop.inventory import sku_lane
 from shop.migrate import upgrade
 
 shop_cli = AppGroup("shop", help="Operate the shop: database, demo data, audit, expiry.")
@@ -46,6 +50,43 @@ def audit_command() -> None:
         report = audit(session)
     click.echo(json.dumps(report.to_dict(), indent=2))
     sys.exit(0 if report.ok else 1)
+
+
+@shop_cli.command("set-stock")
+@click.argument("sku")
+@click.argument("on_hand", type=click.IntRange(0, 10_000_000))
+@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the change's turn.")
+def set_stock_command(sku: str, on_hand: int, wait: float) -> None:
+    """Set SKU's units on hand, through its line (never below what is reserved)."""
+    outcome = change_stock(sku, on_hand, {}, wait_s=wait)
+    click.echo(json.dumps(outcome))
+    if outcome.get("outcome") == "conflict":
+        sys.exit(1)
+
+
+@shop_cli.command("pause")
+@click.argument("sku")
+def pause_command(sku: str) -> None:
+    """Keep accepting SKU's requests into line but apply none until resumed."""
+    _services().lanes.pause(_lane_of(sku))
+    click.echo(f"{sku} paused: requests queue up until `shop resume {sku}`")
+
+
+@shop_cli.command("resume")
+@click.argument("sku")
+def resume_command(sku: str) -> None:
+    """Apply SKU's line again, in order."""
+    _services().lanes.resume(_lane_of(sku))
+    click.echo(f"{sku} resumed")
+
+
+def _lane_of(sku: str) -> str:
+    with _services().db.reading() as session:
+        try:
+            find_product(session, sku)
+        except NotFound:
+            raise click.ClickException(f"no product with SKU {sku!r}") from None
+    return sku_lane(sku)
 
 
 @shop_cli.command("sweep")

@@ -7,18 +7,18 @@ once under the row lock. The 37th unit goes to the 37th in line, never to a late
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop.ledger import (
     Outcome,
     QueuedRequest,
     claim_fence,
-    insert_ignoring_conflicts,
     record_outcomes,
     recorded_outcomes,
 )
@@ -51,6 +51,8 @@ class _StockState:
     holds_by_cart: dict[str, Hold]
     hold_ttl: timedelta
     now: datetime
+    # Carts with expired lines of this SKU still shown: only their new holds need to dismiss them.
+    stale_carts: set[str] = field(default_factory=set)
 
     @property
     def available(self) -> int:
@@ -64,8 +66,13 @@ def apply_stock_requests(
     requests: Sequence[QueuedRequest],
     hold_ttl: timedelta,
     now: datetime | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> list[Outcome]:
-    """Apply a batch of one SKU's requests in line order, in one transaction; return each outcome."""
+    """Apply a batch of one SKU's requests in line order, in one transaction; return each outcome.
+
+    ``before_commit`` runs inside the transaction after every decision is written; the fault tests
+    use it to stall (and kill) a consumer mid-apply.
+    """
     now = now or utcnow()
     lane = sku_lane(sku)
     with session.begin():
@@ -88,6 +95,8 @@ def apply_stock_requests(
             session.flush()
             _fill_hold_ids(applied)
             record_outcomes(session, lane, applied, now)
+            if before_commit is not None:
+                before_commit()
     return [outcomes[r.request_id] for r in requests]
 
 
@@ -110,8 +119,9 @@ def _load_state(
     if product is None:
         return None
     cart_ids = sorted({r.params["cart_id"] for r in requests if "cart_id" in r.params})
-    insert_ignoring_conflicts(session, Cart, [{"id": c, "created_at": now} for c in cart_ids])
+    _create_carts(session, cart_ids, now)
     holds_by_cart: dict[str, Hold] = {}
+    stale_carts: set[str] = set()
     for start in range(0, len(cart_ids), 500):
         chunk = cart_ids[start : start + 500]
         rows = session.scalars(
@@ -125,6 +135,19 @@ def _load_state(
             .with_for_update()
         )
         holds_by_cart.update({hold.cart_id: hold for hold in rows})
+        # Expired lines only come from this lane (whose row lock we hold), so this stays true all batch.
+        stale_carts.update(
+            session.scalars(
+                select(Hold.cart_id)
+                .where(
+                    Hold.sku == sku,
+                    Hold.cart_id.in_(chunk),
+                    Hold.in_cart.is_(True),
+                    Hold.status == HoldStatus.EXPIRED,
+                )
+                .distinct()
+            )
+        )
     return _StockState(
         product=product,
         on_hand=product.on_hand,
@@ -132,7 +155,22 @@ def _load_state(
         holds_by_cart=holds_by_cart,
         hold_ttl=hold_ttl,
         now=now,
+        stale_carts=stale_carts,
     )
+
+
+def _create_carts(session: Session, cart_ids: Sequence[str], now: datetime) -> None:
+    """Record the batch's carts, skipping known ones, with one statement executed per row.
+
+    A multi-row VALUES list is compiled (and, on PostgreSQL, parsed by the driver) afresh for every
+    batch; this statement is compiled once, and executemany runs it in C (SQLite) or pipelined
+    (psycopg). See bench/README.md.
+    """
+    if not cart_ids:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    rows = [{"id": cart_id, "created_at": now} for cart_id in cart_ids]
+    session.execute(dialect.insert(Cart).on_conflict_do_nothing(), rows)
 
 
 def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
@@ -186,6 +224,9 @@ def _held(hold: Hold, added: int, **extra: object) -> Outcome:
 
 def _dismiss_stale_lines(session: Session, state: _StockState, cart_id: str) -> None:
     """Take expired lines of this SKU out of the cart when the shopper acts on the SKU again."""
+    if cart_id not in state.stale_carts:
+        return  # nothing to dismiss: skip a statement (and the autoflush before it) per request
+    state.stale_carts.discard(cart_id)
     session.execute(
         update(Hold)
         .where(
@@ -303,6 +344,7 @@ def _expire_hold(session: Session, state: _StockState, request: QueuedRequest) -
     hold.updated_at = state.now
     state.reserved -= hold.qty
     state.holds_by_cart.pop(hold.cart_id, None)
+    state.stale_carts.add(hold.cart_id)  # the line stays in the cart, shown as expired
     return {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": hold.qty}
 
 

@@ -44,7 +44,7 @@ class SimulatedGateway:
 
 def luhn_valid(number: str) -> bool:
     """Check a card number's Luhn digit, so typos are refused before any charge."""
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for index, char in enumerate(reversed(number)):

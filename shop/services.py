@@ -45,7 +45,7 @@ def build_services(config: Config) -> Services:
     redis = connect_redis(config.REDIS_URL)
     return Services(
         config=config,
-        db=Database(config.DATABASE_URL),
+        db=Database(config.DATABASE_URL, busy_timeout_ms=config.SQLITE_BUSY_TIMEOUT_MS),
         redis=redis,
         lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS),
     )

@@ -48,7 +48,7 @@ def valid_sku(raw: Any) -> str:
     """Accept a SKU-shaped string; anything else cannot name a product."""
     if not isinstance(raw, str) or not raw:
         raise BadRequest("sku is required and must be a string.", code="invalid_sku")
-    if not SKU_PATTERN.match(raw):
+    if not SKU_PATTERN.fullmatch(raw):
         raise UnknownSku(raw[:80])
     return raw
 

@@ -30,10 +30,11 @@ from rq import Worker
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from config import config_from_env
-from shop import expiry
+from shop import expiry, monitoring
 from shop.errors import StaleFence
 from shop.inventory import apply_stock_requests
 from shop.ledger import Outcome, QueuedRequest, current_fence
+from shop.models import utcnow
 from shop.orders import apply_order_requests
 from shop.queueing import TakenRequest
 from shop.services import Services, build_services
@@ -60,6 +61,7 @@ class Consumer:
         self._worker = Worker([], connection=services.redis, name=self.name)
         self._last_rescue = 0.0
         self._last_heartbeat = 0.0
+        self._registered = False
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -72,15 +74,17 @@ class Consumer:
                 self._housekeeping()
                 try:
                     lane = self.lanes.next_ready(timeout=0.2 if burst else idle_timeout)
+                    if lane is None:
+                        if burst and self.lanes.rescue() == 0:
+                            break
+                        continue
+                    applied += self.serve(lane)
                 except (RedisConnectionError, RedisTimeoutError) as exc:
+                    # Redis restarting: nothing is lost that the lease, the in-flight list and
+                    # the ledger do not recover; wait and carry on rather than exit.
                     log.warning("redis unavailable: %s", exc)
                     time.sleep(1)
-                    continue
-                if lane is None:
-                    if burst and self.lanes.rescue() == 0:
-                        break
-                    continue
-                applied += self.serve(lane)
+                    self._registered = False
         finally:
             self._unregister()
         return applied
@@ -96,6 +100,9 @@ class Consumer:
         applied = 0
         started = time.monotonic()
         while not self._stopping:
+            if self.lanes.is_paused(lane):
+                self.lanes.release_paused(lane, self.name)
+                return applied
             taken = self.lanes.take(lane, self.name, self.batch_size, self.lease_ms)
             if taken is None:
                 log.warning("lost the lease on %s", lane)
@@ -114,9 +121,8 @@ class Consumer:
                 lane, self.name, taken, outcomes, self.lease_ms, self._expiries(taken, outcomes)
             )
             elapsed = time.monotonic() - began
-            self.lanes.record_rate(lane, len(taken), elapsed)
+            self._record(lane, taken, outcomes, elapsed)
             applied += len(taken)
-            self._log_batch(lane, taken, outcomes, elapsed)
             if time.monotonic() - started > DRAIN_SLICE_S:
                 self.lanes.yield_lane(lane, self.name)
                 return applied
@@ -185,7 +191,12 @@ class Consumer:
         try:
             if lane.startswith("sku:"):
                 return apply_stock_requests(
-                    session, lane[4:], token, requests, timedelta(seconds=config.HOLD_TTL_SECONDS)
+                    session,
+                    lane[4:],
+                    token,
+                    requests,
+                    timedelta(seconds=config.HOLD_TTL_SECONDS),
+                    before_commit=self._before_commit,
                 )
             if lane.startswith("checkout:"):
                 return apply_order_requests(
@@ -196,6 +207,17 @@ class Consumer:
             return [{"outcome": "rejected", "reason": f"no consumer for lane {lane!r}"} for _ in requests]
         finally:
             session.close()
+
+    def _before_commit(self) -> None:
+        """Test hook: with APPLY_PAUSE_FILE present, stall inside the apply transaction (to be killed)."""
+        marker = self.config.APPLY_PAUSE_FILE
+        if not marker or not os.path.exists(marker):
+            return
+        with open(marker + ".reached", "w") as reached:
+            reached.write(self.name)
+        deadline = time.monotonic() + 60
+        while os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _maintenance(self, request: QueuedRequest) -> Outcome:
         if request.kind == "sweep":
@@ -229,8 +251,10 @@ class Consumer:
             if now - self._last_rescue > RESCUE_INTERVAL_S:
                 self._last_rescue = now
                 self.lanes.rescue()
-            if now - self._last_heartbeat > HEARTBEAT_INTERVAL_S:
+            if now - self._last_heartbeat > HEARTBEAT_INTERVAL_S or not self._registered:
                 self._last_heartbeat = now
+                if not self._registered:
+                    self._register()
                 self._worker.heartbeat()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("redis unavailable during housekeeping: %s", exc)
@@ -238,7 +262,10 @@ class Consumer:
     def _register(self) -> None:
         try:
             self._worker.register_birth()
-        except (RedisConnectionError, RedisTimeoutError, ValueError) as exc:
+            self._registered = True
+        except ValueError:
+            self._registered = True  # still registered from before a brief Redis outage
+        except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("could not register with RQ: %s", exc)
 
     def _unregister(self) -> None:
@@ -247,31 +274,43 @@ class Consumer:
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("could not unregister from RQ: %s", exc)
 
-    def _log_batch(
+    def _record(
         self,
         lane: str,
         taken: Sequence[TakenRequest],
         outcomes: dict[str, Outcome | BaseException],
         elapsed: float,
     ) -> None:
+        """Feed the batch into the lane's metrics and log one JSON line per applied request."""
+        now = utcnow()
+        labels = [_label(outcomes.get(item.job_id)) for item in taken]
+        waits = [(now - item.enqueued_at).total_seconds() for item in taken if item.enqueued_at]
+        try:
+            monitoring.record_batch(self.services.redis, lane, labels, waits, len(taken), elapsed)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("could not record metrics: %s", exc)
         if not log.isEnabledFor(logging.INFO):
             return
-        per_request_ms = round(elapsed * 1000 / max(1, len(taken)), 3)
-        for item in taken:
-            outcome = outcomes.get(item.job_id)
-            label = outcome.get("outcome") if isinstance(outcome, dict) else "error"
-            ticket = item.request.ticket if item.request else None
-            log.info(
-                json.dumps(
-                    {
-                        "lane": lane,
-                        "job": item.job_id,
-                        "ticket": ticket,
-                        "outcome": label,
-                        "apply_ms": per_request_ms,
-                    }
-                )
-            )
+        apply_ms = round(elapsed * 1000 / max(1, len(taken)), 3)
+        for item, label in zip(taken, labels, strict=True):
+            wait_ms = round((now - item.enqueued_at).total_seconds() * 1000, 1) if item.enqueued_at else None
+            line = {
+                "lane": lane,
+                "sku": lane[4:] if lane.startswith("sku:") else None,
+                "job": item.job_id,
+                "ticket": item.request.ticket if item.request else None,
+                "outcome": label,
+                "wait_ms": wait_ms,
+                "apply_ms": apply_ms,
+                "worker": self.name,
+            }
+            log.info(json.dumps(line))
+
+
+def _label(outcome: Outcome | BaseException | None) -> str:
+    if isinstance(outcome, dict):
+        return str(outcome.get("outcome", "unknown"))
+    return "error" if outcome is not None else "missing"
 
 
 def _transient(exc: DBAPIError) -> bool:

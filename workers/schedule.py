@@ -13,17 +13,21 @@ import argparse
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq_scheduler import Scheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from config import config_from_env
 from shop.expiry import MAINTENANCE_LANE, SWEEPER_JOB_ID
+from shop.monitoring import SAMPLE_EVERY_S, record_samples
 from shop.queueing import JOB_FUNC_PREFIX, LaneQueue
-from shop.services import connect_redis
+from shop.services import build_services
 
 log = logging.getLogger("shop.scheduler")
 
@@ -33,11 +37,19 @@ class LaneScheduler(Scheduler):
 
     queue_class = LaneQueue
 
-    def __init__(self, connection: Redis, interval: float, sweep_interval: int) -> None:
+    def __init__(
+        self,
+        connection: Redis,
+        interval: float,
+        sweep_interval: int,
+        sampler: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(
             queue_name=MAINTENANCE_LANE, connection=connection, interval=interval, queue_class=LaneQueue
         )
         self.sweep_interval = sweep_interval
+        self.sampler = sampler
+        self._last_sample = 0.0
 
     def ensure_sweeper(self) -> None:
         """(Re-)register the periodic sweeper under its stable id."""
@@ -56,10 +68,55 @@ class LaneScheduler(Scheduler):
     def enqueue_jobs(self) -> list:
         try:
             self.ensure_sweeper()
+            self._sample()
             return super().enqueue_jobs()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("redis unavailable: %s", exc)
             return []
+
+    def run(self, burst: bool = False) -> None:
+        """rq-scheduler's loop, made to ride out Redis restarts instead of exiting on the first error."""
+        self._install_signal_handlers()
+        registered = False
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    if not registered:
+                        registered = self._register()
+                    self.heartbeat()
+                    if self.acquire_lock():
+                        self.enqueue_jobs()
+                        self.remove_lock()
+                        if burst:
+                            return
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    log.warning("redis unavailable: %s", exc)
+                    registered = False
+                time.sleep(max(0.0, self._interval - (time.monotonic() - started)))
+        finally:
+            try:
+                self.remove_lock()
+                self.register_death()
+            except (RedisConnectionError, RedisTimeoutError):
+                pass
+
+    def _register(self) -> bool:
+        try:
+            self.register_birth()
+        except ValueError:
+            pass  # our own registration survived a brief outage
+        return True
+
+    def _sample(self) -> None:
+        """Record the sale board's sparkline points (only the scheduler holding the lock does this)."""
+        if self.sampler is None or time.monotonic() - self._last_sample < SAMPLE_EVERY_S:
+            return
+        self._last_sample = time.monotonic()
+        try:
+            self.sampler()
+        except SQLAlchemyError as exc:
+            log.warning("could not sample the board figures: %s", exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="move what is due once and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"), stream=sys.stdout)
-    config = config_from_env()
+    services = build_services(config_from_env())
     scheduler = LaneScheduler(
-        connect_redis(config.REDIS_URL),
-        interval=config.SCHEDULER_INTERVAL_SECONDS,
-        sweep_interval=config.SWEEP_INTERVAL_SECONDS,
+        services.redis,
+        interval=services.config.SCHEDULER_INTERVAL_SECONDS,
+        sweep_interval=services.config.SWEEP_INTERVAL_SECONDS,
+        sampler=lambda: record_samples(services),
     )
     scheduler.run(burst=args.burst)
     return 0

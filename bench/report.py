@@ -1,0 +1,212 @@
+"""The bench's table and its verdict on the issue's targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, int | float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in pairs)
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"
+
+
+def _arrow(pair: list[int]) -> str:
+    return f"{pair[0]:,} -> {pair[1]:,}"
+
+
+def _errors(http: dict[str, Any]) -> str:
+    return f"{http['5xx']} / {http['429']} / {http['errors']}"
+
+
+def _ms(figures: dict[str, Any] | None, *keys: str) -> str:
+    if not figures:
+        return "-"
+    return " / ".join(_n(figures.get(k)) for k in keys)
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 5 with the figure measured in this run and whether it holds."""
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, measured: str, holds: bool | None) -> None:
+        found.append({"target": name, "measured": measured, "holds": holds})
+
+    for db in results.get("hot_sku", []):
+        kind = db["database"]
+        sw, raw = db["consumer_vs_simple_worker"], db["consumer_vs_raw_db"]
+        add(f"hot_sku {kind}: consumer >= 10x SimpleWorker", _x(sw), sw is not None and sw >= 10)
+        add(f"hot_sku {kind}: consumer >= 0.5x raw DB loop", _x(raw), raw is not None and raw >= 0.5)
+        add(f"hot_sku {kind}: invariants after every run", _n(db["invariants_ok"]), db["invariants_ok"])
+    spike = results.get("spike")
+    if spike:
+        runs = spike["runs"] + [spike["catalog"]["spike"]]
+        oversell = sum(r["oversell"] for r in runs)
+        add(
+            "spike: zero oversell (units held == 100, audit clean)",
+            f"oversell {oversell}",
+            oversell == 0 and all(r["audit_ok"] and r["held_units"] == 100 for r in runs),
+        )
+        fives = sum(r["http"]["5xx"] for r in runs)
+        add("spike: zero 5xx", str(fives), fives == 0)
+        answered = [f"{r['answered']}/{r['shoppers']}" for r in spike["runs"]]
+        add(
+            "spike: every shopper answered",
+            ", ".join(answered),
+            all(r["answered"] == r["shoppers"] for r in spike["runs"]),
+        )
+        p99 = max(r["admit_ms"]["p99"] or 0 for r in spike["runs"])
+        add("spike: admit p99 < 100 ms", f"{p99:,.0f} ms", p99 < 100)
+        sync = (results.get("baseline_sync") or {}).get("locked")
+        if sync and sync["answer_ms"]["p99"]:
+            ours = max(r["answer_ms"]["p99"] or 0 for r in spike["runs"])
+            theirs = sync["answer_ms"]["p99"]
+            add(
+                "spike: answer p99 <= 0.5x sync baseline p99",
+                f"{ours:,.0f} vs {theirs:,.0f} ms ({ours / theirs:.2f}x)",
+                ours <= 0.5 * theirs,
+            )
+        add(
+            "memory: no growth across two spikes",
+            "growth" if spike["memory"]["growth"] else "none",
+            not spike["memory"]["growth"],
+        )
+    admit = results.get("admit")
+    if admit:
+        add(
+            "POST /chart >= 0.7x bare enqueue route",
+            _x(admit["chart_vs_bare"]),
+            admit["chart_vs_bare"] is not None and admit["chart_vs_bare"] >= 0.7,
+        )
+    return found  # fmt: skip
+
+
+def render(results: dict[str, Any]) -> str:
+    out: list[str] = []
+    m = results["machine"]
+    out.append(
+        f"\nMachine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, Python {m['python']}, "
+        f"load average at start {', '.join(f'{x:.2f}' for x in m['load_avg_at_start'])}. "
+        f"Bench took {results['seconds']}s.\n"
+        "Figures are medians of the rounds; ratios compare runs made side by side in this one run.\n"
+    )
+    hot = results.get("hot_sku")
+    if hot:
+        sizes = results["sizes"]
+        out.append(
+            f"\nhot_sku: one SKU, distinct carts, every request a hold that succeeds; per round "
+            f"{sizes['n']:,} through the consumer (batch {hot[0]['batch_size']}), {sizes['sw_n']:,} through "
+            f"RQ SimpleWorker, {sizes['raw_n']:,} raw; {sizes['rounds']} rounds interleaved\n"
+        )
+        rows = []
+        for db in hot:
+            rates = ("admit_per_s", "consumer_holds_per_s", "simple_worker_holds_per_s", "raw_db_holds_per_s")
+            rows.append(
+                [db["database"], *(_n(db[k]) for k in rates)]
+                + [_x(db["consumer_vs_simple_worker"]), _x(db["consumer_vs_raw_db"])]
+                + ["ok" if db["invariants_ok"] else "VIOLATED"]
+            )
+        out.append(
+            _table(
+                [
+                    "database",
+                    "admit/s",
+                    "consumer holds/s",
+                    "SimpleWorker/s",
+                    "raw DB/s",
+                    "vs SW",
+                    "vs raw",
+                    "audit",
+                ],
+                rows,
+            )
+        )
+    spike = results.get("spike")
+    sync = results.get("baseline_sync") or {}
+    if spike or sync:
+        sizes = results["sizes"]
+        out.append(
+            f"\nspike: {sizes['shoppers']:,} shoppers arriving within {sizes['arrival_s']} s for 100 units, "
+            "PostgreSQL, gunicorn 2 workers x 8 threads (gthread); shop: 2 consumers + scheduler; "
+            "rate limits on but generous\n"
+        )
+        columns: list[tuple[str, dict[str, Any]]] = []
+        if spike:
+            columns += [(f"shop run {i + 1}", r) for i, r in enumerate(spike["runs"])]
+        if sync.get("locked"):
+            columns.append(("sync FOR UPDATE", sync["locked"]))
+        if sync.get("naive"):
+            columns.append(("sync naive", sync["naive"]))
+        rows = [
+            ["admitted req/s"] + [_n(r.get("admitted_per_s")) for _, r in columns],
+            ["admit ms p50 / p99"] + [_ms(r.get("admit_ms"), "p50", "p99") for _, r in columns],
+            ["answer ms p50 / p99 / max"] + [_ms(r.get("answer_ms"), "p50", "p99", "max") for _, r in columns],  # noqa: E501
+            ["applied ms p50 / p99 (server)"] + [_ms(r.get("decision_ms"), "p50", "p99") for _, r in columns],
+            ["answered / shoppers"] + [f"{r['answered']:,} / {r['shoppers']:,}" for _, r in columns],
+            ["polls per shopper"] + [_n(r.get("polls_per_shopper"), 1) for _, r in columns],
+            ["5xx / 429 / conn errors"] + [_errors(r["http"]) for _, r in columns],
+            ["units held (of 100)"] + [_n(r.get("held_units")) for _, r in columns],
+            ["oversell"] + [_n(r.get("oversell")) for _, r in columns],
+            ["audit clean"] + [_n(r.get("audit_ok")) if "audit_ok" in r else "n/a" for _, r in columns],
+            ["load loop lag ms p99"] + [_ms(r.get("load_loop_lag_ms"), "p99") for _, r in columns],
+        ]  # fmt: skip
+        out.append(_table(["figure"] + [name for name, _ in columns], rows))
+    if spike:
+        cat = spike["catalog"]
+        during, idle = cat["during_spike"], cat["idle"]
+        out.append("\ncatalog: GET /catalogs (20 items, sorted by sales), 8 keep-alive browsers\n")
+        rows = [
+            [label, _n(f["per_s"]), _n(f["ms"]["p50"], 1), _n(f["ms"]["p99"], 1), _n(f["http"]["5xx"])]
+            for label, f in (("during a spike", during), ("idle", idle))
+        ]
+        out.append(_table(["when", "req/s", "p50 ms", "p99 ms", "5xx"], rows))
+        out.append("\nmemory (KiB): peak RSS (VmHWM) after spike 1 -> after spike 2; current RSS likewise\n")
+        rows = [
+            [name, _arrow(p["peak_kib"]), _arrow(p["rss_kib"]), f"{p['peak_growth_kib']:+,}"]
+            for name, p in spike["memory"]["processes"].items()
+        ]
+        out.append(_table(["process", "peak RSS", "RSS", "peak growth"], rows))
+    admit = results.get("admit")
+    if admit:
+        out.append("\nadmit: web tier alone (no consumers), 32 keep-alive clients, POST back to back\n")
+        bare = admit["per_s"]["bare_enqueue"]
+        rows = [
+            [name, _n(rate), _n(admit["p99_ms"][name], 1), _x(rate / bare if bare else None)]
+            for name, rate in admit["per_s"].items()
+        ]
+        out.append(_table(["route", "req/s", "p99 ms", "vs bare"], rows))
+    prof = results.get("profile")
+    if prof:
+        out.append("\nprofile (py-spy, share of samples; see bench/README.md)\n")
+        for name, section in prof.items():
+            out.append(f"  {name}:\n")
+            for row in section["top"][:12]:
+                out.append(f"    {row['share']:5.1f}%  {row['frame']}\n")
+    found = results.get("targets") or []
+    if found:
+        out.append("\ntargets (issue 5)\n")
+        out.append(
+            _table(
+                ["target", "measured", "holds"],
+                [[t["target"], t["measured"], "yes" if t["holds"] else "NO"] for t in found],
+            )
+        )
+    return "".join(out)

@@ -1,0 +1,266 @@
+"""spike, baseline_sync, catalog and admit-vs-bare: the whole stack on PostgreSQL, loaded over loopback.
+
+The stack is what the Procfile runs (gunicorn with its settings, two lane consumers, the scheduler),
+with rate limits kept on but generous (one load process is one client address; the shop's defaults
+would answer it 429 after 20 requests). The load comes from ``bench.load`` in a separate process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from rq.job import Job
+from rq.utils import utcparse
+from sqlalchemy import func, select
+
+from bench.common import child_env, create_product, make_services, median, percentile, ratio, say
+from bench.stack import Stack
+from config import BASE_DIR
+from shop.audit import audit
+from shop.demo import seed_demo_catalog
+from shop.models import Hold, HoldStatus, Product
+from shop.services import Services
+
+# Generous limits: the limiter still runs (its cost is measured) but never refuses the load process.
+GENEROUS = "1000000/second;100000000/minute"
+CATALOG_PATH = "/catalogs?page=1&limit=20&sortBy=sales&sortDir=desc"
+
+
+def run_load(spec: dict[str, Any]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.load", json.dumps(spec)],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def shop_env(database_url: str, redis_url: str, **extra: Any) -> dict[str, str]:
+    return child_env(
+        database_url,
+        redis_url,
+        RATE_LIMIT_CART=GENEROUS,
+        RATE_LIMIT_READ=GENEROUS,
+        RATE_LIMIT_PAYMENT=GENEROUS,
+        **extra,
+    )
+
+
+def _decisions_ms(services: Services, job_ids: list[str]) -> dict[str, Any]:
+    """Server-side time from admission to applied, from each RQ job hash (enqueued_at, ended_at)."""
+    pipe = services.redis.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(Job.key_for(job_id), "enqueued_at", "ended_at")
+    waits = []
+    for enqueued, ended in pipe.execute():
+        if enqueued and ended:
+            waits.append((utcparse(ended.decode()) - utcparse(enqueued.decode())).total_seconds() * 1000)
+    return {"p50": percentile(waits, 50), "p99": percentile(waits, 99), "max": max(waits, default=None)}
+
+
+def _stock(services: Services, sku: str) -> dict[str, int]:
+    with services.db.reading() as session:
+        product = session.get(Product, sku)
+        holds = session.scalar(
+            select(func.coalesce(func.sum(Hold.qty), 0)).where(
+                Hold.sku == sku, Hold.status == HoldStatus.ACTIVE
+            )
+        )
+    return {"on_hand": product.on_hand, "reserved": product.reserved, "held_units": int(holds or 0)}
+
+
+def _spike_once(services: Services, stack: Stack, sku: str, shoppers: int, arrival_s: float, browsers: int):
+    create_product(services, sku, on_hand=100, max_per_cart=1)
+    result = run_load(
+        {
+            "mode": "spike",
+            "port": stack.port,
+            "path": "/chart",
+            "sku": sku,
+            "shoppers": shoppers,
+            "arrival_s": arrival_s,
+            "browsers": browsers,
+            "browse_path": CATALOG_PATH,
+        }
+    )
+    time.sleep(0.5)  # let the scheduler and consumers settle before reading memory
+    result["decision_ms"] = _decisions_ms(services, result.pop("job_ids"))
+    stock = _stock(services, sku)
+    with services.db.writing() as session:
+        report = audit(session)
+    held = result["outcomes"].get("held", 0)
+    result.update(
+        stock,
+        audit_ok=report.ok,
+        violations=report.violations[:5],
+        oversell=max(0, stock["held_units"] - stock["on_hand"]),
+        held_answers=held,
+        ok=report.ok and stock["held_units"] == 100 and held == 100 and result["answered"] == shoppers,
+        memory=stack.memory(),
+        processes_alive=stack.alive(),
+    )
+    return result
+
+
+def _memory_growth(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Compare each process's peak and current RSS after two identical spikes."""
+    rows = {}
+    grew = False
+    for name, before in first.items():
+        after = second.get(name)
+        if not after:
+            continue
+        delta_peak = after["peak_kib"] - before["peak_kib"]
+        delta_rss = after["rss_kib"] - before["rss_kib"]
+        # Allow allocator noise: 5% or 2 MiB, whichever is larger.
+        limit = max(2048, before["peak_kib"] * 0.05)
+        grew = grew or delta_peak > limit
+        rows[name] = {
+            "peak_kib": [before["peak_kib"], after["peak_kib"]],
+            "rss_kib": [before["rss_kib"], after["rss_kib"]],
+            "peak_growth_kib": delta_peak,
+            "rss_growth_kib": delta_rss,
+        }
+    return {"processes": rows, "growth": grew}
+
+
+def run_shop_spikes(
+    database_url: str, redis_url: str, shoppers: int, arrival_s: float, steady: tuple[int, float]
+) -> dict[str, Any]:
+    """Three identical spikes on the real stack (two for the leak check, one with browsers), then a
+    steady load the web tier can keep up with."""
+    services = make_services(database_url, redis_url)
+    try:
+        with services.db.writing() as session:
+            for product in seed_demo_catalog(session):
+                services.lanes.cache_product(product.sku, product.max_per_cart)
+        with Stack(shop_env(database_url, redis_url)) as stack:
+            stack.start_web()
+            stack.start_workers(consumers=2, scheduler=True)
+            time.sleep(1.0)
+            runs = []
+            for index in range(2):
+                say(f"spike {index + 1}/2: {shoppers} shoppers within {arrival_s}s for 100 units")
+                runs.append(_spike_once(services, stack, f"SPIKE-{index + 1}", shoppers, arrival_s, 0))
+            say(f"catalog: the same spike with 8 shoppers browsing GET {CATALOG_PATH}")
+            browsed = _spike_once(services, stack, "SPIKE-3", shoppers, arrival_s, 8)
+            say("catalog: idle, for comparison")
+            spec = {"mode": "throughput", "port": stack.port, "method": "GET", "path": CATALOG_PATH}
+            idle = run_load({**spec, "body": None, "connections": 8, "requests": 2000})
+            say(f"steady: {steady[0]} shoppers within {steady[1]}s for 100 units")
+            calm = _spike_once(services, stack, "STEADY-1", steady[0], steady[1], 0)
+    finally:
+        services.close()
+    return {
+        "runs": runs,
+        "memory": _memory_growth(runs[0]["memory"], runs[1]["memory"]),
+        "catalog": {"during_spike": browsed["browse"], "idle": idle, "spike": _brief(browsed)},
+        "steady": calm,
+    }
+
+
+def _brief(run: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "admitted_per_s",
+        "admit_ms",
+        "answer_ms",
+        "answered",
+        "held_units",
+        "oversell",
+        "audit_ok",
+        "http",
+    )
+    return {key: run.get(key) for key in keys}
+
+
+def run_sync_baseline(
+    database_url: str, redis_url: str, shoppers: int, arrival_s: float, steady: tuple[int, float]
+) -> dict[str, Any]:
+    """The same spikes against the synchronous checkout, and its naive read-check-write twin."""
+    services = make_services(database_url, redis_url)
+    try:
+        with Stack(child_env(database_url, redis_url)) as stack:
+            stack.start_web("bench.sync_app:create_app()")
+            plan = (
+                ("locked", "/hold", shoppers, arrival_s),
+                ("naive", "/hold-naive", shoppers, arrival_s),
+                ("steady", "/hold", *steady),
+            )
+            results = {}
+            for name, path, count, seconds in plan:
+                say(f"baseline_sync {name}: {count} shoppers within {seconds}s, 100 units, POST {path}")
+                results[name] = _sync_once(services, stack, f"SYNC-{name.upper()}", path, count, seconds)
+    finally:
+        services.close()
+    return results
+
+
+def _sync_once(services: Services, stack: Stack, sku: str, path: str, shoppers: int, arrival_s: float):
+    create_product(services, sku, on_hand=100, max_per_cart=1)
+    spec = {"mode": "spike", "port": stack.port, "path": path, "sku": sku, "shoppers": shoppers}
+    result = run_load({**spec, "arrival_s": arrival_s, "browsers": 0, "browse_path": "/"})
+    result.pop("job_ids")
+    stock = _stock(services, sku)
+    result.update(
+        stock,
+        oversell=max(0, stock["held_units"] - stock["on_hand"]),
+        held_answers=result["outcomes"].get("held", 0),
+        memory=stack.memory(),
+    )
+    return result
+
+
+def run_admit_vs_bare(database_url: str, redis_url: str, rounds: int, requests: int) -> dict[str, Any]:
+    """Web tier alone (no consumers): POST /chart against a route that only does Queue.enqueue."""
+    services = make_services(database_url, redis_url)
+    variants = {
+        "chart": ("wsgi:app", "/chart", {}),
+        "chart_no_limiter": ("wsgi:app", "/chart", {"RATE_LIMIT_ENABLED": "0"}),
+        "bare_enqueue": ("bench.enqueue_app:create_app()", "/enqueue", {}),
+    }
+    figures: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    try:
+        sku = create_product(services, "ADMIT-1", on_hand=1_000_000, max_per_cart=1000)
+        stacks = {}
+        for name, (app, _path, extra) in variants.items():
+            stacks[name] = Stack(shop_env(database_url, redis_url, **extra))
+            stacks[name].start_web(app)
+        try:
+            for round_no in range(rounds):
+                for name, (_app, path, _extra) in variants.items():
+                    say(f"admit vs bare, round {round_no + 1}/{rounds}: {name}, {requests} requests")
+                    figures[name].append(
+                        run_load(
+                            {
+                                "mode": "throughput",
+                                "port": stacks[name].port,
+                                "method": "POST",
+                                "path": path,
+                                "body": {"sku": sku, "qty": 1},
+                                "connections": 32,
+                                "requests": requests,
+                            }
+                        )  # fmt: skip
+                    )
+        finally:
+            for stack in stacks.values():
+                stack.stop()
+    finally:
+        services.close()
+    medians = {name: median([r["per_s"] for r in runs]) for name, runs in figures.items()}
+    p99 = {name: median([r["ms"]["p99"] for r in runs]) for name, runs in figures.items()}
+    return {
+        "per_s": medians,
+        "p99_ms": p99,
+        "chart_vs_bare": ratio(medians["chart"], medians["bare_enqueue"]),
+        "chart_no_limiter_vs_bare": ratio(medians["chart_no_limiter"], medians["bare_enqueue"]),
+        "errors_5xx": sum(r["http"]["5xx"] for runs in figures.values() for r in runs),
+        "runs": figures,
+    }

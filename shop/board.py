@@ -1,0 +1,102 @@
+"""The operators' pages: login, the live sale board, pause/resume buttons."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+
+from shop import monitoring
+from shop.errors import NotFound
+from shop.extensions import csrf
+from shop.inventory import sku_lane
+from shop.operators import (
+    SESSION_FLAG,
+    Forbidden,
+    check_operator,
+    login_page,
+    operator_area_enabled,
+    operator_page,
+    same_origin,
+)
+from shop.web import services
+
+bp = Blueprint("board", __name__, url_prefix="/admin")
+
+BOARD_REFRESH_S = 5
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 28
+
+
+def protect_form() -> None:
+    """Refuse a cross-site form post: a session needs the CSRF token, Basic auth a same-origin request."""
+    if session.get(SESSION_FLAG):
+        csrf.protect()
+    elif not same_origin():
+        raise Forbidden("Cross-site request refused.", code="cross_site")
+
+
+def sparkline(values: list[int]) -> str:
+    """Return SVG polyline points for a series, scaled into the sparkline box."""
+    if not values:
+        return ""
+    high = max(values) or 1
+    step = SPARK_WIDTH / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{SPARK_HEIGHT - 2 - (v / high) * (SPARK_HEIGHT - 4):.1f}"
+        for i, v in enumerate(values)
+    )
+
+
+@bp.get("")
+@operator_page
+def board() -> str:
+    rows = monitoring.sale_board(services())
+    for row in rows:
+        row["queue_points"] = sparkline([p["queue"] for p in row["history"]])
+        row["available_points"] = sparkline([p["available"] for p in row["history"]])
+    return render_template(
+        "admin/board.html", rows=rows, refresh=BOARD_REFRESH_S, width=SPARK_WIDTH, height=SPARK_HEIGHT
+    )
+
+
+@bp.get("/login")
+def login_form() -> Response:
+    if not operator_area_enabled():
+        raise NotFound("Not found.")
+    return login_page(status=200)
+
+
+@bp.post("/login")
+def login() -> Response:
+    if not operator_area_enabled():
+        raise NotFound("Not found.")
+    csrf.protect()
+    if not check_operator(request.form.get("username", ""), request.form.get("password", "")):
+        return login_page(status=401, error="Wrong user name or password.")
+    session.clear()
+    session[SESSION_FLAG] = True
+    target = request.form.get("next", "")
+    # Only ever go back to a page of this site.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("board.board")
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    csrf.protect()
+    session.pop(SESSION_FLAG, None)
+    return redirect(url_for("board.login_form"), code=303)
+
+
+@bp.post("/board/<sku>/<action>")
+@operator_page
+def toggle(sku: str, action: str) -> Response:
+    if action not in ("pause", "resume"):
+        raise NotFound("Not found.")
+    protect_form()
+    lane = sku_lane(sku)
+    if action == "pause":
+        services().lanes.pause(lane)
+    else:
+        services().lanes.resume(lane)
+    return redirect(url_for("board.board"), code=303)

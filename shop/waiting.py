@@ -1,0 +1,108 @@
+"""The waiting room as a shopper sees it: place in line, units left, a wait estimate, the outcome.
+
+Read from the same job view the JSON API polls (one Redis round trip), plus the product's live
+``available`` figure for requests in a SKU's line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rq.job import JobStatus
+
+from shop.admission import UNKNOWN_JOB_MESSAGE
+from shop.catalog import CatalogQuery, list_products, product_view
+from shop.errors import NotFound
+from shop.models import Product, utcnow
+from shop.services import Services
+
+SKU_LANE_PREFIX = "sku:"
+# Outcomes after which the shopper is sent on at once rather than shown a result on the waiting page.
+FORWARDED_OUTCOMES = frozenset({"order_created", "released"})
+SIMILAR_LIMIT = 4
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One request in line, as its shopper sees it."""
+
+    job_id: str
+    status: str
+    ahead: int | None
+    poll_after_ms: int
+    rate: float | None
+    result: dict[str, Any] | None
+    product: dict[str, Any] | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.FINISHED, JobStatus.FAILED)
+
+    @property
+    def is_checkout(self) -> bool:
+        return self.product is None
+
+    @property
+    def place(self) -> int | None:
+        """The shopper's number in line: 1 when nobody is ahead."""
+        return None if self.ahead is None else self.ahead + 1
+
+    @property
+    def serving_now(self) -> bool:
+        return self.status == JobStatus.STARTED
+
+    @property
+    def outcome(self) -> str | None:
+        """The result's outcome once finished ("error" when it failed or its result is gone)."""
+        if not self.finished:
+            return None
+        if not isinstance(self.result, dict):
+            return "error"
+        return str(self.result.get("outcome", "error"))
+
+    @property
+    def wait_seconds(self) -> float | None:
+        """Estimate the wait from the lane's recent apply rate (requests per second); None if unknown."""
+        if self.finished or self.place is None or not self.rate or self.rate <= 0:
+            return None
+        return math.ceil(self.place / self.rate)
+
+
+def find_wait(services: Services, cart_id: str, job_id: str) -> Wait:
+    """Describe a request to the cart that made it; anyone else (or a forgotten job) gets NotFound."""
+    state = services.lanes.view(job_id)
+    if state is None or not state.cart_id or state.cart_id != cart_id:
+        raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    product = None
+    if state.lane.startswith(SKU_LANE_PREFIX):
+        with services.db.reading() as session:
+            row = session.get(Product, state.lane[len(SKU_LANE_PREFIX) :])
+            product = product_view(row) if row is not None else None
+    return Wait(
+        job_id=job_id,
+        status=state.status,
+        ahead=state.position,
+        poll_after_ms=state.poll_after_ms,
+        rate=state.rate,
+        result=state.result if isinstance(state.result, dict) else None,
+        product=product,
+    )
+
+
+def seconds_held(wait: Wait, now: datetime | None = None) -> int:
+    """Seconds left on the hold a finished request made (0 if it made none)."""
+    if wait.outcome != "held" or wait.result is None or "expires_at" not in wait.result:
+        return 0
+    expires_at = datetime.fromisoformat(wait.result["expires_at"])
+    return max(0, int((expires_at - (now or utcnow())).total_seconds()))
+
+
+def similar_products(services: Services, product: dict[str, Any], limit: int = SIMILAR_LIMIT) -> list[dict]:
+    """Suggest best-selling items of the same category that can still be put in a cart."""
+    query = CatalogQuery(limit=limit * 3, sort_by="sales", sort_dir="desc", category=product["category"])
+    with services.db.reading() as session:
+        items = list_products(session, query)["items"]
+    return [p for p in items if p["sku"] != product["sku"] and p["available"] > 0][:limit]

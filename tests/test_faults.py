@@ -1,0 +1,271 @@
+"""Faults with real processes: a consumer killed mid-apply, Redis restarting, the database locked,
+the scheduler killed or doubled, several consumers on one SKU. Nothing is lost, nothing applied twice."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rq_scheduler import Scheduler
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from config import TestConfig
+from devtools.redis_server import RedisServer
+from shop import create_app
+from shop.admission import request_hold
+from shop.audit import audit
+from shop.inventory import sku_lane
+from shop.models import AppliedRequest, Hold, HoldStatus, Product
+from shop.services import build_services
+
+LEASE_MS = 2000
+TERMINATE = text(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
+)
+# A dead consumer's lane is taken over once its lease runs out and a survivor's rescue pass
+# (every 2 s) re-announces the lane: at most LEASE_MS + 2 s, plus process start-up in the test.
+TAKEOVER_BOUND_S = LEASE_MS / 1000 + 2 + 3
+
+
+def wait_until(predicate, timeout_s: float = 20.0, every_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every_s)
+    return bool(predicate())
+
+
+def finished(services, job_id: str) -> bool:
+    state = services.lanes.view(job_id)
+    return state is not None and state.status == "finished"
+
+
+def assert_audit_clean(services) -> None:
+    with services.db.writing() as session:
+        report = audit(session)
+    assert report.ok, report.violations
+
+
+def cart(n: int) -> str:
+    return f"cart{n:036d}"
+
+
+def test_a_consumer_killed_mid_apply_leaves_the_request_applied_exactly_once(
+    services, make_product, spawn, tmp_path
+):
+    make_product("KILL-1", on_hand=5)
+    pause = tmp_path / "pause"
+    pause.touch()
+    victim = spawn("workers.consumer", SHOP_TEST_APPLY_PAUSE_FILE=pause, LEASE_TTL_MS=LEASE_MS)
+    first = request_hold(services, cart(1), "KILL-1", 2)
+    assert wait_until(lambda: Path(f"{pause}.reached").exists())
+
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed_at = time.monotonic()
+    pause.unlink()
+    spawn("workers.consumer", LEASE_TTL_MS=LEASE_MS)
+    later = request_hold(services, cart(2), "KILL-1", 1)
+
+    assert wait_until(lambda: finished(services, first.job_id), timeout_s=TAKEOVER_BOUND_S + 5)
+    assert time.monotonic() - killed_at < TAKEOVER_BOUND_S
+    assert wait_until(lambda: finished(services, later.job_id))
+    assert services.lanes.view(first.job_id).result["outcome"] == "held"
+    assert services.lanes.view(later.job_id).result["outcome"] == "held"
+    with services.db.reading() as session:
+        assert session.get(Product, "KILL-1").reserved == 3
+        assert session.scalar(select(func.count()).select_from(Hold)) == 2
+        assert session.scalar(select(func.count()).select_from(AppliedRequest)) == 2
+    assert_audit_clean(services)
+
+
+@pytest.fixture
+def own_redis():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_redis_restart_loses_only_queued_requests_and_everything_recovers(
+    config, make_product, spawn, own_redis, services
+):
+    cfg = TestConfig(
+        DATABASE_URL=config.DATABASE_URL,
+        REDIS_URL=own_redis.url,
+        HOLD_TTL_SECONDS=3,
+        SWEEP_INTERVAL_SECONDS=1,
+    )
+    svc = build_services(cfg)
+    client = create_app(cfg, services=svc).test_client()
+    make_product("RST-1", on_hand=6)
+    svc.lanes.cache_product("RST-1", 5)
+    env = {"REDIS_URL": own_redis.url, "HOLD_TTL_SECONDS": 3, "SWEEP_INTERVAL_SECONDS": 1}
+    spawn("workers.consumer", **env)
+    spawn("workers.schedule", **env)
+
+    held = request_hold(svc, cart(1), "RST-1", 2)
+    assert wait_until(lambda: finished(svc, held.job_id))
+    svc.lanes.pause(sku_lane("RST-1"))
+    queued = client.post("/chart", json={"sku": "RST-1", "qty": 1})
+    assert queued.status_code == 202
+
+    own_redis.stop()
+    down = client.post("/chart", json={"sku": "RST-1", "qty": 1})
+    assert down.status_code == 503 and down.headers["Retry-After"]
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/catalogs/RST-1").get_json()["available"] == 4
+
+    own_redis.start()
+    assert wait_until(lambda: client.get("/readyz").status_code == 200)
+    lost = client.get(
+        f"/jobs/{queued.get_json()['job_id']}", headers={"X-Cart-Token": queued.headers["X-Cart-Token"]}
+    )
+    assert lost.status_code == 404
+    assert lost.get_json()["error"]["details"]["retry"] is True
+
+    retried = client.post(
+        "/chart", json={"sku": "RST-1", "qty": 1}, headers={"X-Cart-Token": queued.headers["X-Cart-Token"]}
+    )
+    assert retried.status_code == 202
+    assert wait_until(lambda: finished(svc, retried.get_json()["job_id"]))
+    assert svc.lanes.view(retried.get_json()["job_id"]).result["outcome"] == "held"
+    # The first hold's scheduled expiry died with Redis; the sweeper expires both from the database.
+    assert wait_until(lambda: client.get("/catalogs/RST-1").get_json()["available"] == 6, timeout_s=25)
+    assert_audit_clean(svc)
+    svc.close()
+
+
+def test_a_locked_database_delays_requests_but_loses_and_doubles_none(config, services, make_product, spawn):
+    if make_url(config.DATABASE_URL).get_backend_name() != "sqlite":
+        pytest.skip("the lock is SQLite's; PostgreSQL is covered by the connection-refusal test")
+    make_product("LOCK-1", on_hand=50)
+    spawn("workers.consumer", SQLITE_BUSY_TIMEOUT_MS=200)
+    path = make_url(config.DATABASE_URL).database
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    admitted = [request_hold(services, cart(i), "LOCK-1", 1) for i in range(20)]
+    time.sleep(3)
+    assert not any(finished(services, a.job_id) for a in admitted)
+    blocker.execute("COMMIT")
+    blocker.close()
+    assert wait_until(lambda: all(finished(services, a.job_id) for a in admitted))
+    with services.db.reading() as session:
+        assert session.get(Product, "LOCK-1").reserved == 20
+        assert session.scalar(select(func.count()).select_from(AppliedRequest)) == 20
+    assert_audit_clean(services)
+
+
+@pytest.mark.postgres
+def test_a_database_refusing_connections_turns_readiness_red_then_green(
+    config, services, make_product, spawn, client
+):
+    url = make_url(config.DATABASE_URL)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    make_product("PGDOWN-1", on_hand=50)
+    spawn("workers.consumer")
+    name = url.database
+    admin = build_services(
+        TestConfig(
+            DATABASE_URL=url.set(database="postgres").render_as_string(False), REDIS_URL=config.REDIS_URL
+        )
+    )
+
+    def refuse(refused: bool) -> None:
+        with admin.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if refused else "true"}'))
+            if refused:
+                conn.execute(TERMINATE, {"d": name})
+
+    refuse(True)
+    try:
+        admitted = [request_hold(services, cart(i), "PGDOWN-1", 1) for i in range(10)]
+        assert wait_until(lambda: client.get("/readyz").status_code == 503, timeout_s=10)
+        time.sleep(2)
+    finally:
+        refuse(False)
+    assert wait_until(lambda: client.get("/readyz").status_code == 200)
+    assert wait_until(lambda: all(finished(services, a.job_id) for a in admitted), timeout_s=30)
+    with services.db.reading() as session:
+        assert session.get(Product, "PGDOWN-1").reserved == 10
+        assert session.scalar(select(func.count()).select_from(AppliedRequest)) == 10
+    assert_audit_clean(services)
+    admin.close()
+
+
+def test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire_once(
+    config, services, make_product, spawn, drain
+):
+    config.HOLD_TTL_SECONDS = 2
+    make_product("SCH-1", on_hand=10)
+    env = {"HOLD_TTL_SECONDS": 2, "SWEEP_INTERVAL_SECONDS": 1}
+    scheduler = spawn("workers.schedule", **env)
+    admitted = [request_hold(services, cart(i), "SCH-1", 2) for i in range(3)]
+    drain()
+    scheduler.send_signal(signal.SIGKILL)
+    scheduler.wait()
+    time.sleep(3)  # the holds are overdue and nobody moves their expiries
+    with services.db.reading() as session:
+        assert session.get(Product, "SCH-1").available == 4
+
+    spawn("workers.consumer", **env)
+    spawn("workers.schedule", **env)
+    spawn("workers.schedule", **env)  # started twice by mistake
+    assert wait_until(lambda: _available(services, "SCH-1") == 10)
+    time.sleep(3)  # let both schedulers and the sweeper have several more goes
+    with services.db.reading() as session:
+        expired = session.scalars(
+            select(AppliedRequest.outcome).where(AppliedRequest.kind == "expire_hold")
+        ).all()
+        assert sum('"outcome": "expired"' in o for o in expired) == len(admitted)
+        assert (
+            session.scalar(select(func.count()).select_from(Hold).where(Hold.status == HoldStatus.EXPIRED))
+            == 3
+        )
+    assert _available(services, "SCH-1") == 10
+    assert Scheduler.scheduled_jobs_key
+    assert_audit_clean(services)
+
+
+def _available(services, sku: str) -> int:
+    with services.db.reading() as session:
+        return session.get(Product, sku).available
+
+
+def test_several_consumers_on_one_sku_apply_it_one_at_a_time_in_ticket_order(services, make_product, spawn):
+    make_product("MANY-1", on_hand=100, max_per_cart=1)
+    for _ in range(3):
+        spawn("workers.consumer", BATCH_SIZE=7)
+    admitted = []
+
+    def admit(offset: int) -> None:
+        for i in range(100):
+            admitted.append(request_hold(services, cart(offset + i), "MANY-1", 1))
+
+    threads = [threading.Thread(target=admit, args=(k * 1000,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wait_until(lambda: all(finished(services, a.job_id) for a in admitted), timeout_s=60)
+    by_ticket = sorted(admitted, key=lambda a: a.ticket)
+    outcomes = [services.lanes.view(a.job_id).result["outcome"] for a in by_ticket]
+    assert outcomes == ["held"] * 100 + ["sold_out"] * 200
+    with services.db.reading() as session:
+        ledger = (
+            session.execute(
+                select(AppliedRequest.ticket)
+                .where(AppliedRequest.lane == "sku:MANY-1")
+                .order_by(AppliedRequest.applied_at, AppliedRequest.ticket)
+            )
+            .scalars()
+            .all()
+        )
+    assert ledger == sorted(ledger)
+    assert_audit_clean(services)

@@ -1,0 +1,286 @@
+"""The shopper pages in a real browser: Debian's headless Chromium driven by Playwright.
+
+The app is served over real HTTP (``tests/http_server.serve``) and its requests are applied by a
+real lane consumer, one request at a time where a test watches the line move. Screenshots go to
+``test-artifacts/screenshots/``; the run prints that folder in its summary. Without
+/usr/bin/chromium (``devtools/ensure_chromium.sh`` installs it as root) these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config import BASE_DIR
+from shop.admission import request_hold
+from shop.carts import CartTokens
+from shop.demo import seed_demo_catalog
+from shop.inventory import sku_lane
+from tests.http_server import serve
+from workers import consumer as consumer_module
+from workers.consumer import Consumer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = BASE_DIR / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE_SCREEN = {"width": 360, "height": 780}
+MOUSE = "MOUSE-WL-01"
+SHOES = "FLASH-SHOE-02"
+
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(
+        f"browser tests skipped: Debian's chromium is not installed at {CHROMIUM} "
+        "(as root, `bash devtools/ensure_chromium.sh` installs it)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev)")
+expect = sync_api.expect
+
+
+class ScreenshotFolder:
+    """Says where the screenshots are at the end of the run (a pytest plugin registered on first use)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        shots = sorted(p.name for p in self.folder.glob("*.png"))
+        if shots:
+            terminalreporter.write_sep("-", "shopper page screenshots")
+            terminalreporter.write_line(f"{len(shots)} screenshots in {self.folder}: {', '.join(shots)}")
+
+
+@pytest.fixture(scope="session")
+def screenshots(pytestconfig) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if not pytestconfig.pluginmanager.has_plugin("shop-screenshots"):
+        pytestconfig.pluginmanager.register(ScreenshotFolder(SCREENSHOTS), "shop-screenshots")
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(app, services) -> Iterator[str]:
+    """Serve the app with the demo catalog over real HTTP; yield its base URL."""
+    with services.db.writing() as session:
+        seed_demo_catalog(session)
+    with serve(app) as host:
+        yield f"http://{host}"
+
+
+@pytest.fixture
+def new_page(browser, live):
+    """Open pages in fresh browser contexts (own cookies): English on a desktop unless told otherwise."""
+    contexts = []
+
+    def open_page(locale: str = "en-US", viewport: dict | None = None, javascript: bool = True):
+        context = browser.new_context(
+            base_url=live,
+            locale=locale,
+            viewport=viewport or DESKTOP,
+            java_script_enabled=javascript,
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.js_errors = errors
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def serve_one(services, monkeypatch):
+    """Apply exactly one request of a lane, as the lane's consumer would, then stop."""
+    monkeypatch.setattr(consumer_module, "DRAIN_SLICE_S", 0.0)  # hand the lane back after one batch
+
+    def run(sku: str) -> int:
+        return Consumer(services, batch_size=1).serve(sku_lane(sku))
+
+    return run
+
+
+def others_in_line(services, sku: str, count: int) -> None:
+    """Put other shoppers' requests for ``sku`` in line ahead of ours."""
+    tokens = CartTokens("someone-else")
+    for _ in range(count):
+        request_hold(services, tokens.issue()[1], sku, 1)
+
+
+def shoot(page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def seconds_on(countdown) -> int:
+    minutes, seconds = countdown.inner_text().strip().split(":")[-2:]
+    return int(minutes) * 60 + int(seconds)
+
+
+def add_to_cart(page, sku: str, qty: int = 1) -> None:
+    page.goto(f"/p/{sku}")
+    page.get_by_label(re.compile("Quantity|Jumlah")).select_option(str(qty))
+    page.get_by_role("button", name=re.compile("Add to cart|Tambah ke keranjang")).click()
+    page.wait_for_url(re.compile(r"/wait/"))
+
+
+def checkout_to_order_page(page, drain) -> None:
+    page.goto("/cart")
+    page.get_by_role("button", name="Checkout").click()
+    page.wait_for_url(re.compile(r"/wait/"))
+    assert drain() == 1
+    page.wait_for_url(re.compile(r"/orders/ord_"))
+    expect(page.get_by_role("heading", name="Complete your payment")).to_be_visible()
+
+
+# --- the journeys ------------------------------------------------------------------------------
+
+
+def test_a_shopper_browses_waits_in_line_holds_checks_out_and_pays(
+    new_page, services, serve_one, drain, screenshots
+):
+    page = new_page()
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Today's flash sale")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("36 products")
+    expect(page.locator(".card .price").first).to_have_text(re.compile(r"^Rp \d{1,3}(\.\d{3})+$"))
+    shoot(page, screenshots, "01-storefront")
+
+    page.get_by_role("navigation", name="Categories").get_by_role("link", name="Electronics").click()
+    page.wait_for_url(re.compile(r"category=electronic"))
+    page.get_by_label("Sort by").select_option("price")  # applies at once with scripting on
+    page.wait_for_url(re.compile(r"sort=price"))
+    shown = page.locator(".card .price").all_inner_texts()
+    prices = [int(price.removeprefix("Rp ").replace(".", "")) for price in shown]
+    assert prices == sorted(prices) and len(prices) == 11
+
+    page.get_by_role("searchbox", name="Search products").fill("mouse")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"search=mouse"))
+    expect(page.get_by_role("status")).to_contain_text("results for “mouse”")
+    page.get_by_role("link", name=re.compile("Logi Silent Wireless Mouse")).click()
+    expect(page.get_by_role("heading", name="Logi Silent Wireless Mouse")).to_be_visible()
+
+    others_in_line(services, MOUSE, 3)
+    page.get_by_label("Quantity").select_option("2")
+    page.get_by_role("button", name="Add to cart").click()
+    place = page.locator("#place")
+    expect(place).to_have_text("You are number 4 in line")
+    expect(page.get_by_text("120 left")).to_be_visible()
+    shoot(page, screenshots, "02-waiting-in-line")
+
+    for number in (3, 2, 1):
+        assert serve_one(MOUSE) == 1
+        expect(place).to_have_text(f"You are number {number} in line")
+    expect(page.get_by_text("117 left")).to_be_visible()
+    assert serve_one(MOUSE) == 1
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    expect(page.get_by_text("2 × Logi Silent Wireless Mouse is in your cart.")).to_be_visible()
+
+    page.get_by_role("link", name="Go to cart").click()
+    countdown = page.locator(".line [data-countdown]")
+    expect(countdown).to_have_text(re.compile(r"^(9:\d\d|10:00)$"))
+    before = seconds_on(countdown)
+    page.wait_for_timeout(2100)
+    assert 1 <= before - seconds_on(countdown) <= 3
+    expect(page.locator(".summary")).to_contain_text("Rp 298.000")
+    shoot(page, screenshots, "03-cart")
+
+    checkout_to_order_page(page, drain)
+    expect(page.locator(".deadline [data-countdown]")).to_have_text(re.compile(r"^1[45]:\d\d$"))
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay Rp 298.000").click()
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
+    expect(page.locator(".summary")).to_contain_text("Paid")
+    shoot(page, screenshots, "04-paid")
+    assert page.js_errors == []
+
+
+def test_a_shopper_behind_the_last_units_is_told_plainly_and_offered_similar_items(
+    new_page, services, drain, screenshots
+):
+    page = new_page(locale="id-ID", viewport=PHONE_SCREEN)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Flash sale hari ini")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "05-storefront-360px")
+
+    others_in_line(services, SHOES, 5)  # the last five pairs, all ahead of us
+    add_to_cart(page, SHOES)
+    expect(page.locator("#place")).to_have_text("Anda nomor 6 dalam antrean")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "06-waiting-360px")
+
+    assert drain() == 6
+    expect(page.get_by_role("heading", name="Stok habis")).to_be_visible()
+    expect(page.get_by_text("Urban Runner Sneakers (Flash Sale) habis sebelum giliran Anda")).to_be_visible()
+    similar = page.get_by_role("region", name=re.compile("Produk serupa di Fesyen"))
+    expect(similar.get_by_role("listitem")).to_have_count(4)
+    expect(similar).not_to_contain_text("(Flash Sale)")  # not the sold-out item itself
+    shoot(page, screenshots, "07-sold-out-360px")
+    assert page.js_errors == []
+
+
+def test_a_declined_card_is_explained_and_another_card_can_still_pay(new_page, drain, screenshots):
+    page = new_page(viewport=PHONE_SCREEN)
+    add_to_cart(page, MOUSE, 1)
+    assert drain() == 1
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    page.goto("/cart")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "08-cart-360px")
+    checkout_to_order_page(page, drain)
+
+    page.get_by_label("Card number").fill("4000 0000 0000 0002")
+    page.get_by_role("button", name="Pay Rp 149.000").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Your card was declined. Nothing was charged; you can try another card."
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "09-declined-360px")
+    page.get_by_label("Card number").fill("4242424242424242")
+    page.get_by_role("button", name="Pay Rp 149.000").click()
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
+    assert page.js_errors == []
+
+
+def test_the_waiting_page_moves_on_by_itself_with_javascript_off(
+    new_page, services, serve_one, drain, screenshots
+):
+    page = new_page(javascript=False)
+    others_in_line(services, MOUSE, 2)
+    add_to_cart(page, MOUSE, 1)
+    place = page.locator("#place")
+    expect(place).to_have_text("You are number 3 in line")
+    assert serve_one(MOUSE) == 1
+    expect(place).to_have_text("You are number 2 in line")  # the <noscript> refresh re-rendered it
+    assert drain() == 2
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    shoot(page, screenshots, "10-held-without-javascript")
+    page.get_by_role("link", name="Go to cart").click()
+    expect(page.locator(".line")).to_contain_text("Logi Silent Wireless Mouse")
