@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -129,6 +129,14 @@ def _register_error_handlers(app: Flask) -> None:
         log.warning("redis unavailable: %s", error)
         return error_response(
             Unavailable("The waiting room is briefly unavailable; retry shortly.", code="redis_unavailable")
+        )
+
+    @app.errorhandler(DataError)
+    def data_refused(error: Exception) -> Response:
+        # The database refused a value the validators let through (e.g. a NUL in PostgreSQL text).
+        log.warning("database refused a value: %s", error)
+        return error_response(
+            ShopError("The request contains a value that cannot be stored.", code="invalid_value")
         )
 
     @app.errorhandler(OperationalError)

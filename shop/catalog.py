@@ -49,6 +49,8 @@ class CatalogQuery:
             raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
         category = (args.get("category") or "").strip() or None
         search = (args.get("search") or "").strip() or None
+        if "\x00" in (search or "") + (category or ""):
+            raise BadRequest("search and category cannot contain NUL characters.", code="invalid_text")
         if search and len(search) > MAX_SEARCH_LENGTH:
             raise BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
         if category and len(category) > 64:
@@ -104,7 +106,7 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
 
 def find_product(session: Session, sku: str) -> Product:
     """Return the product with this SKU or raise NotFound."""
-    product = session.get(Product, sku)
+    product = None if "\x00" in sku else session.get(Product, sku)
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
     return product

@@ -335,7 +335,7 @@ def _forward_to(wait: waiting.Wait) -> str | None:
 def _start_ahead(wait: waiting.Wait) -> int:
     """How many were ahead when the shopper joined (for the progress bar), never fewer than now."""
     raw = request.args.get("ahead", "")
-    start = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+    start = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else 0
     return max(start, wait.ahead or 0)
 
 
@@ -523,7 +523,7 @@ def pay(order_id: str) -> Response:
     if not luhn_valid(card):
         return _order_page(order_id, 422, t("order.invalid_card"))
     amount = request.form.get("amount", "")
-    if not amount.isdigit() or len(amount) > 15:
+    if not (amount.isascii() and amount.isdigit()) or len(amount) > 15:
         raise BadRequest("amount must be a whole number of Rupiah.", code="invalid_amount")
     svc = services()
     cart_id = current_cart()

@@ -35,6 +35,7 @@ class ProductChange:
                 if (
                     not isinstance(value, str)
                     or len(value) > limit
+                    or "\x00" in value
                     or (name in ("name", "category") and not value.strip())
                 ):
                     raise Unprocessable(

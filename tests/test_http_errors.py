@@ -33,3 +33,12 @@ def test_errors_never_leak_a_stack_trace(client):
     response = client.post("/chart", data="{not json", content_type="application/json")
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_nul_characters_are_refused_not_crashed_on(client, make_product):
+    make_product("NUL-1", on_hand=1)
+    assert client.get("/catalogs?search=a%00b").status_code == 400
+    assert client.get("/catalogs?category=a%00b").status_code == 400
+    assert client.get("/catalogs/a%00b").status_code == 404
+    auth = {"Authorization": "Basic b3BlcmF0b3I6dGVzdC1vcGVyYXRvci1wYXNzd29yZA=="}
+    assert client.put("/admin/products/NUL-1", json={"name": "a\u0000b"}, headers=auth).status_code == 422
