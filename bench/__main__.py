@@ -62,15 +62,16 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in (("sqlite", "postgres") if has_pg else ("sqlite",))
             ]  # fmt: skip
         if has_pg and {"spike", "baseline_sync", "admit"} & set(chosen):
+            steady = (size["steady_shoppers"], size["steady_arrival_s"])
             with scratch_database("postgres") as url:
                 if "spike" in chosen:
                     _fresh(redis)
                     results["spike"] = spike.run_shop_spikes(
-                        url, redis.url, size["shoppers"], size["arrival_s"]
+                        url, redis.url, size["shoppers"], size["arrival_s"], steady
                     )
                 if "baseline_sync" in chosen:
                     results["baseline_sync"] = spike.run_sync_baseline(
-                        url, redis.url, size["shoppers"], size["arrival_s"]
+                        url, redis.url, size["shoppers"], size["arrival_s"], steady
                     )
                 if "admit" in chosen:
                     _fresh(redis)

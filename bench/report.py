@@ -84,6 +84,23 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{ours:,.0f} vs {theirs:,.0f} ms ({ours / theirs:.2f}x)",
                 ours <= 0.5 * theirs,
             )
+        calm = spike.get("steady")
+        calm_sync = (results.get("baseline_sync") or {}).get("steady")
+        if calm:
+            p99 = calm["admit_ms"]["p99"] or 0
+            add("steady load: admit p99 < 100 ms", f"{p99:,.0f} ms", p99 < 100)
+            add(
+                "steady load: zero oversell, every shopper answered",
+                f"oversell {calm['oversell']}, {calm['answered']}/{calm['shoppers']}",
+                calm["oversell"] == 0 and calm["audit_ok"] and calm["answered"] == calm["shoppers"],
+            )
+        if calm and calm_sync and calm_sync["answer_ms"]["p99"]:
+            ours, theirs = calm["answer_ms"]["p99"], calm_sync["answer_ms"]["p99"]
+            add(
+                "steady load: answer p99 <= 0.5x sync p99",
+                f"{ours:,.0f} vs {theirs:,.0f} ms ({ours / theirs:.2f}x)",
+                ours <= 0.5 * theirs,
+            )
         add(
             "memory: no growth across two spikes",
             "growth" if spike["memory"]["growth"] else "none",
@@ -96,7 +113,24 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             _x(admit["chart_vs_bare"]),
             admit["chart_vs_bare"] is not None and admit["chart_vs_bare"] >= 0.7,
         )
-    return found  # fmt: skip
+    return found
+
+
+def _spike_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
+    rows = [
+        ["admitted req/s"] + [_n(r.get("admitted_per_s")) for _, r in columns],
+        ["admit ms p50 / p99"] + [_ms(r.get("admit_ms"), "p50", "p99") for _, r in columns],
+        ["answer ms p50 / p99 / max"] + [_ms(r.get("answer_ms"), "p50", "p99", "max") for _, r in columns],  # noqa: E501
+        ["applied ms p50 / p99 (server)"] + [_ms(r.get("decision_ms"), "p50", "p99") for _, r in columns],
+        ["answered / shoppers"] + [f"{r['answered']:,} / {r['shoppers']:,}" for _, r in columns],
+        ["polls per shopper"] + [_n(r.get("polls_per_shopper"), 1) for _, r in columns],
+        ["5xx / 429 / conn errors"] + [_errors(r["http"]) for _, r in columns],
+        ["units held (of 100)"] + [_n(r.get("held_units")) for _, r in columns],
+        ["oversell"] + [_n(r.get("oversell")) for _, r in columns],
+        ["audit clean"] + [_n(r.get("audit_ok")) if "audit_ok" in r else "n/a" for _, r in columns],
+        ["load loop lag ms p99"] + [_ms(r.get("load_loop_lag_ms"), "p99") for _, r in columns],
+    ]  # fmt: skip
+    return _table(["figure"] + [name for name, _ in columns], rows)
 
 
 def render(results: dict[str, Any]) -> str:
@@ -155,20 +189,19 @@ def render(results: dict[str, Any]) -> str:
             columns.append(("sync FOR UPDATE", sync["locked"]))
         if sync.get("naive"):
             columns.append(("sync naive", sync["naive"]))
-        rows = [
-            ["admitted req/s"] + [_n(r.get("admitted_per_s")) for _, r in columns],
-            ["admit ms p50 / p99"] + [_ms(r.get("admit_ms"), "p50", "p99") for _, r in columns],
-            ["answer ms p50 / p99 / max"] + [_ms(r.get("answer_ms"), "p50", "p99", "max") for _, r in columns],  # noqa: E501
-            ["applied ms p50 / p99 (server)"] + [_ms(r.get("decision_ms"), "p50", "p99") for _, r in columns],
-            ["answered / shoppers"] + [f"{r['answered']:,} / {r['shoppers']:,}" for _, r in columns],
-            ["polls per shopper"] + [_n(r.get("polls_per_shopper"), 1) for _, r in columns],
-            ["5xx / 429 / conn errors"] + [_errors(r["http"]) for _, r in columns],
-            ["units held (of 100)"] + [_n(r.get("held_units")) for _, r in columns],
-            ["oversell"] + [_n(r.get("oversell")) for _, r in columns],
-            ["audit clean"] + [_n(r.get("audit_ok")) if "audit_ok" in r else "n/a" for _, r in columns],
-            ["load loop lag ms p99"] + [_ms(r.get("load_loop_lag_ms"), "p99") for _, r in columns],
-        ]  # fmt: skip
-        out.append(_table(["figure"] + [name for name, _ in columns], rows))
+        out.append(_spike_table(columns))
+    if (spike and spike.get("steady")) or sync.get("steady"):
+        sizes = results["sizes"]
+        out.append(
+            f"\nsteady: {sizes['steady_shoppers']:,} shoppers arriving within {sizes['steady_arrival_s']} s "
+            "(a rate the web tier keeps up with), same stacks\n"
+        )
+        columns = []
+        if spike and spike.get("steady"):
+            columns.append(("shop", spike["steady"]))
+        if sync.get("steady"):
+            columns.append(("sync FOR UPDATE", sync["steady"]))
+        out.append(_spike_table(columns))
     if spike:
         cat = spike["catalog"]
         during, idle = cat["during_spike"], cat["idle"]

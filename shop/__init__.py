@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, Response, request
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,7 +34,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     app.config.update(
         RATELIMIT_STORAGE_URI=config.REDIS_URL,
         RATELIMIT_ENABLED=config.RATE_LIMIT_ENABLED,
-        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_HEADERS_ENABLED=config.RATE_LIMIT_HEADERS,
         RATELIMIT_STRATEGY="fixed-window",
         RATELIMIT_KEY_PREFIX="shop-limits",
         # With Redis down, fall back to per-process in-memory limits instead of failing requests.
@@ -100,6 +102,14 @@ def _mount_rq_dashboard(app: Flask) -> None:
     app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
 
 
+def _seconds_until_reset(app: Flask) -> int:
+    """Seconds until the breached limit's window resets (at least 1), for Retry-After."""
+    current = limiter.current_limit
+    if current is None:
+        return int(app.config["RETRY_AFTER_SECONDS"])
+    return max(1, math.ceil(current.reset_at - time.time()))
+
+
 def _register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ShopError, error_response)
 
@@ -110,8 +120,7 @@ def _register_error_handlers(app: Flask) -> None:
         )
         response.status_code = 429
         count_rate_limited(app.extensions["shop"].redis)
-        retry_after = getattr(error, "retry_after", None)
-        response.headers["Retry-After"] = str(retry_after or app.config["RETRY_AFTER_SECONDS"])
+        response.headers["Retry-After"] = str(_seconds_until_reset(app))
         return response
 
     @app.errorhandler(HTTPException)

@@ -44,6 +44,7 @@ LANES_SET = "shop:lanes"
 CATALOG_HASH = "shop:catalog:max_per_cart"
 JOB_FUNC_PREFIX = "workers.jobs."
 MIN_POLL_MS = 500
+FASTEST_POLL_MS = 200
 MAX_POLL_MS = 10_000
 POLL_MS_PER_POSITION = 20
 
@@ -265,10 +266,17 @@ class JobState:
 
     @property
     def poll_after_ms(self) -> int:
-        """Tell far-back shoppers to poll less often, so the line's polling stays affordable."""
+        """Poll about twice per expected wait: soon near the front, rarely far back.
+
+        The lane's measured apply rate gives the expected wait; without one (a new lane) the
+        interval grows with the position instead. Either way the line's polling stays affordable.
+        """
         position = self.position
         if position is None:
             return MIN_POLL_MS
+        if self.rate:
+            expected_ms = (position + 1) / self.rate * 1000
+            return int(min(MAX_POLL_MS, max(FASTEST_POLL_MS, expected_ms / 2)))
         return min(MAX_POLL_MS, MIN_POLL_MS + POLL_MS_PER_POSITION * position)
 
 

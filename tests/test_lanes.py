@@ -150,3 +150,23 @@ def test_the_consumer_is_registered_as_an_rq_worker(services):
         assert "visible-consumer" in [w.name for w in Worker.all(connection=services.redis)]
     finally:
         consumer._unregister()
+
+
+def test_a_request_that_cannot_be_applied_fails_alone_and_the_line_moves_on(services, product, drain):
+    broken = services.lanes.admit(LANE, "hold", {"cart_id": _cart(1), "sku": product, "qty": "many"})
+    fine = request_hold(services, _cart(2), product, 1)
+    assert drain() == 2
+    failed = services.lanes.view(broken.job_id)
+    assert failed.status == "failed"
+    assert failed.result["outcome"] == "error"
+    assert services.lanes.view(fine.job_id).result["outcome"] == "held"
+    assert services.redis.llen(lane_key(LANE, "inflight")) == 0
+
+
+def test_far_back_shoppers_are_told_to_poll_less_often(services, product):
+    admitted = [request_hold(services, _cart(i), product, 1) for i in range(300)]
+    near, far = services.lanes.view(admitted[1].job_id), services.lanes.view(admitted[299].job_id)
+    assert near.poll_after_ms < far.poll_after_ms <= 10_000
+    services.redis.hset(lane_key(LANE, "stats"), "rate", "100")
+    measured = services.lanes.view(admitted[299].job_id)
+    assert measured.poll_after_ms == 1500  # 300 ahead at 100/s: about 3 s, polled twice
