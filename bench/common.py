@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from config import BASE_DIR, Config
+from devtools.databases import own_postgres_database
 from shop.migrate import upgrade
 from shop.products import ProductChange, create_or_update_product
 from shop.services import Services, build_services
@@ -52,18 +52,9 @@ def scratch_database(kind: str) -> Iterator[str]:
             upgrade(url)
             yield url
         return
-    name = f"shop_bench_{secrets.token_hex(4)}"
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with own_postgres_database(PG_SERVER_URL, "shop_bench") as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def bench_config(database_url: str, redis_url: str, **overrides: Any) -> Config:

@@ -7,8 +7,6 @@ workers go with their master); nothing is started that the bench does not stop.
 from __future__ import annotations
 
 import http.client
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +16,7 @@ from typing import Any
 
 from bench.common import children, memory_kib
 from config import BASE_DIR
+from devtools.processes import stop_all
 from devtools.redis_server import free_port
 
 # The Procfile's web settings (WEB_WORKERS and WEB_THREADS at their defaults).
@@ -109,20 +108,7 @@ class Stack:
         return all(process.poll() is None for _name, process in self.processes)
 
     def stop(self) -> None:
-        for _name, process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + 15
-        for _name, process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            try:
-                os.killpg(process.pid, signal.SIGKILL)  # orphaned gunicorn workers, if any
-            except ProcessLookupError:
-                pass
+        stop_all(process for _name, process in self.processes)
         self.processes.clear()
         self.log.close()
 

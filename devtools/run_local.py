@@ -15,6 +15,7 @@ import sys
 import time
 
 from config import BASE_DIR
+from devtools.processes import stop_all
 from devtools.redis_server import RedisServer
 
 CONSUMERS = int(os.environ.get("CONSUMERS", "2"))
@@ -92,21 +93,7 @@ def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
 
 
 def _stop(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    """Stop each process gracefully, then make sure nothing of its process group survives."""
-    for _name, process in processes:
-        if process.poll() is None:
-            process.terminate()
-    deadline = time.monotonic() + 15
-    for _name, process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # stragglers such as orphaned web workers
-        except ProcessLookupError:
-            pass
+    stop_all(process for _name, process in processes)
 
 
 if __name__ == "__main__":

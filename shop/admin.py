@@ -82,20 +82,23 @@ def _known_sku(sku: str) -> str:
     return sku
 
 
+def _set_paused(sku: str, paused: bool) -> Response:
+    sku = _known_sku(sku)
+    lanes = services().lanes
+    (lanes.pause if paused else lanes.resume)(sku_lane(sku))
+    return jsonify({"sku": sku, "paused": paused})
+
+
 @bp.post("/admin/skus/<sku>/pause")
 @operator_required
 def pause(sku: str) -> Response:
-    sku = _known_sku(sku)
-    services().lanes.pause(sku_lane(sku))
-    return jsonify({"sku": sku, "paused": True})
+    return _set_paused(sku, True)
 
 
 @bp.post("/admin/skus/<sku>/resume")
 @operator_required
 def resume(sku: str) -> Response:
-    sku = _known_sku(sku)
-    services().lanes.resume(sku_lane(sku))
-    return jsonify({"sku": sku, "paused": False})
+    return _set_paused(sku, False)
 
 
 @bp.post("/admin/audit")

@@ -8,7 +8,6 @@ database named in the URL.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -17,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from config import BASE_DIR, TestConfig
+from devtools.databases import own_postgres_database
 from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.migrate import upgrade
@@ -37,26 +35,11 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-def _postgres_database(server_url: str) -> Iterator[str]:
-    """Create a database of our own on the given server, and drop it afterwards."""
-    name = f"shop_test_{secrets.token_hex(4)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     server_url = os.environ.get("DATABASE_URL", "")
     if server_url.startswith("postgresql"):
-        for url in _postgres_database(server_url):
+        with own_postgres_database(server_url, "shop_test") as url:
             upgrade(url)
             yield url
         return
