@@ -7,10 +7,11 @@ not know a SKU (after a restart, or a product created elsewhere) is the database
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from shop.catalog import find_product
-from shop.errors import NotFound, UnknownSku, Unprocessable
+from shop.errors import Conflict, NotFound, UnknownSku, Unprocessable
 from shop.inventory import RequestKind, sku_lane
 from shop.orders import OrderKind, checkout_lane
 from shop.queueing import Admission, OverLimit, UnknownProduct
@@ -98,6 +99,34 @@ def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
         "poll_after_ms": state.poll_after_ms,
         "result": state.result,
     }
+
+
+def job_receipt(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
+    """Describe what became of a finished request, for the cart that made it."""
+    receipt = services.lanes.receipt(job_id)
+    if receipt is None or not receipt.cart_id or receipt.cart_id != cart_id:
+        raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    if receipt.status not in ("finished", "failed") or receipt.result is None:
+        raise Conflict(
+            "This request has not been decided yet; its receipt is issued when it is.",
+            code="not_finished",
+            status=receipt.status,
+        )
+    return {
+        "job_id": job_id,
+        "sku": receipt.lane.removeprefix("sku:") if receipt.lane.startswith("sku:") else None,
+        "lane": receipt.lane,
+        "ticket": receipt.ticket,
+        "position_when_joined": receipt.position_when_joined,
+        "enqueued_at": _iso(receipt.enqueued_at),
+        "applied_at": _iso(receipt.applied_at),
+        "outcome": receipt.result,
+        "ledger_seq": receipt.ledger_seq,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:

@@ -115,6 +115,15 @@ def job(job_id: str) -> Response:
     return with_cart(jsonify(admission.job_status(services(), cart_id, job_id)), token)
 
 
+@bp.get("/jobs/<job_id>/receipt")
+@limiter.limit(read_limit)
+def job_receipt(job_id: str) -> Response:
+    token, cart_id = cart_from_request(create=False)
+    if not JOB_ID_PATTERN.match(job_id):
+        raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    return with_cart(jsonify(admission.job_receipt(services(), cart_id, job_id)), token)
+
+
 @bp.post("/checkout")
 @limiter.limit(cart_limit)
 def checkout() -> Response:

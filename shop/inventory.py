@@ -18,9 +18,13 @@ from sqlalchemy.orm import Session
 from shop.ledger import (
     Outcome,
     QueuedRequest,
+    StockEntry,
     claim_fence,
+    last_seq,
     record_outcomes,
+    record_stock_entries,
     recorded_outcomes,
+    recorded_seqs,
 )
 from shop.models import Cart, Hold, HoldStatus, Product, utcnow
 
@@ -42,8 +46,18 @@ def sku_lane(sku: str) -> str:
 
 
 @dataclass
+class BatchEffects:
+    """What a batch did besides its outcomes, for the consumer to publish after the commit."""
+
+    # Each request's place in the SKU's ledger (for its receipt).
+    seqs: dict[str, int] = field(default_factory=dict)
+    # The SKU's (available, held in carts and unpaid orders) after the batch.
+    stock: tuple[int, int] | None = None
+
+
+@dataclass
 class _StockState:
-    """The SKU's figures as the batch walks its requests, and the holds it touched."""
+    """The SKU's figures as the batch walks its requests, the holds it touched, and its ledger entries."""
 
     product: Product
     on_hand: int
@@ -53,10 +67,36 @@ class _StockState:
     now: datetime
     # Carts with expired lines of this SKU still shown: only their new holds need to dismiss them.
     stale_carts: set[str] = field(default_factory=set)
+    # Ledger entries in the order they happened, numbered from the SKU's last sequence number.
+    journal: list[StockEntry] = field(default_factory=list)
+    seq: int = 0
 
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+    def note(
+        self,
+        request_id: str,
+        kind: str,
+        outcome: Outcome,
+        ticket: int | None = None,
+        params: dict | None = None,
+    ) -> None:
+        """Append a ledger entry with the figures as they stand now."""
+        self.seq += 1
+        self.journal.append(
+            StockEntry(
+                request_id=request_id,
+                kind=kind,
+                outcome=outcome,
+                seq=self.seq,
+                on_hand=self.on_hand,
+                reserved=self.reserved,
+                ticket=ticket,
+                params=dict(params or {}),
+            )
+        )
 
 
 def apply_stock_requests(
@@ -67,19 +107,26 @@ def apply_stock_requests(
     hold_ttl: timedelta,
     now: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
+    effects: BatchEffects | None = None,
 ) -> list[Outcome]:
     """Apply a batch of one SKU's requests in line order, in one transaction; return each outcome.
 
-    ``before_commit`` runs inside the transaction after every decision is written; the fault tests
-    use it to stall (and kill) a consumer mid-apply.
+    Every decision is also an entry of the SKU's ledger, with the figures after it. ``effects``
+    (if given) collects what the consumer publishes besides the outcomes. ``before_commit`` runs
+    inside the transaction after every decision is written; the fault tests use it to stall (and
+    kill) a consumer mid-apply.
     """
     now = now or utcnow()
     lane = sku_lane(sku)
+    effects = effects if effects is not None else BatchEffects()
     with session.begin():
         claim_fence(session, lane, fence_token)
         done = recorded_outcomes(session, [r.request_id for r in requests])
         fresh = _unseen(requests, done)
         outcomes: dict[str, Outcome] = dict(done)
+        if done:
+            effects.seqs.update(recorded_seqs(session, done))
+        state = None
         if fresh:
             state = _load_state(session, sku, fresh, hold_ttl, now)
             applied: list[tuple[QueuedRequest, Outcome]] = []
@@ -88,16 +135,30 @@ def apply_stock_requests(
                     outcome: Outcome = {"outcome": "unknown_sku", "sku": sku}
                 else:
                     outcome = _apply_one(session, state, request)
+                    state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
                 outcomes[request.request_id] = outcome
                 applied.append((request, outcome))
             if state is not None:
                 _write_stock(session, state)
             session.flush()
             _fill_hold_ids(applied)
-            record_outcomes(session, lane, applied, now)
+            if state is None:
+                record_outcomes(session, lane, applied, now)
+            else:
+                record_stock_entries(session, lane, sku, state.journal, now)
+                effects.seqs.update({e.request_id: e.seq for e in state.journal})
             if before_commit is not None:
                 before_commit()
+        effects.stock = _stock_after(session, sku, state)
     return [outcomes[r.request_id] for r in requests]
+
+
+def _stock_after(session: Session, sku: str, state: _StockState | None) -> tuple[int, int] | None:
+    """The SKU's (available, held) after the batch, for the waiting room's odds."""
+    if state is not None:
+        return state.available, state.reserved
+    row = session.execute(select(Product.on_hand, Product.reserved).where(Product.sku == sku)).first()
+    return None if row is None else (row.on_hand - row.reserved, row.reserved)
 
 
 def _unseen(requests: Sequence[QueuedRequest], done: dict[str, Outcome]) -> list[QueuedRequest]:
@@ -156,6 +217,7 @@ def _load_state(
         hold_ttl=hold_ttl,
         now=now,
         stale_carts=stale_carts,
+        seq=last_seq(session, sku),
     )
 
 
@@ -197,6 +259,12 @@ def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | 
         hold.in_cart = False
         state.reserved -= hold.qty
         del state.holds_by_cart[cart_id]
+        state.note(
+            f"inline-expire-h{hold.id}",
+            RequestKind.EXPIRE_HOLD,
+            {"outcome": "expired", "hold_id": hold.id, "sku": hold.sku, "qty": hold.qty, "inline": True},
+            params={"hold_id": hold.id, "sku": hold.sku},
+        )
         return None
     return hold
 

@@ -195,14 +195,30 @@ class Payment(Base):
 
 
 class AppliedRequest(Base):
-    """One row per applied queued request: makes applying idempotent and is the audit ledger."""
+    """One row per applied queued request: makes applying idempotent and is the audit ledger.
+
+    Rows that change a SKU's stock figures, or are decided against them, also form that SKU's
+    append-only ledger: ``seq`` numbers them 1, 2, 3, ... per SKU (issued under the product's row
+    lock), and ``on_hand_after``/``reserved_after`` are the figures once the row was applied, so the
+    audit can replay every SKU from its first row to today's figures. Besides queued requests, the
+    ledger holds rows for a product's creation, inline expiries, waitlist hand-offs, payments and
+    order expiries (their ``request_id`` names what they record, e.g. ``sold-h42``).
+    """
 
     __tablename__ = "applied_requests"
-    __table_args__ = (Index("ix_applied_requests_lane_ticket", "lane", "ticket"),)
+    __table_args__ = (
+        Index("ix_applied_requests_lane_ticket", "lane", "ticket"),
+        Index("ix_applied_requests_sku_seq", "sku", "seq", unique=True),
+    )
 
-    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lane: Mapped[str] = mapped_column(String(80))
     ticket: Mapped[int | None] = mapped_column(BigInteger, default=None)
     kind: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(Text)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sku: Mapped[str | None] = mapped_column(String(64), default=None)
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    params: Mapped[str | None] = mapped_column(Text, default=None)
+    on_hand_after: Mapped[int | None] = mapped_column(Integer, default=None)
+    reserved_after: Mapped[int | None] = mapped_column(Integer, default=None)

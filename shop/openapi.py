@@ -63,6 +63,7 @@ STR: Schema = {"type": "string"}
 BOOL: Schema = {"type": "boolean"}
 MONEY: Schema = {**_int(0), "description": "Whole Rupiah."}
 COUNT: Schema = _int(0)
+NULLABLE_COUNT: Schema = {"type": ["integer", "null"], "minimum": 0}
 TIME: Schema = {"type": "string", "format": "date-time"}
 IDR: Schema = {"const": "IDR"}
 SKU: Schema = {"type": "string", "pattern": SKU_PATTERN.pattern, "examples": ["FLASH-PHONE-01"]}
@@ -294,6 +295,29 @@ def _components() -> Schema:
                 "result": _ref("JobResult"),
             }
         ),
+        "Receipt": _obj(
+            {
+                "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
+                "sku": {"type": ["string", "null"], "description": "The SKU, for a request in a SKU's line."},
+                "lane": {**STR, "description": "The line the request waited in (`sku:<SKU>`, `checkout:N`)."},
+                "ticket": {**NULLABLE_COUNT, "description": "The request's ticket in its line."},
+                "position_when_joined": {
+                    **NULLABLE_COUNT,
+                    "description": "Requests ahead of it in the same line when it joined.",
+                },
+                "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
+                "applied_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When its outcome was published.",
+                },
+                "outcome": _ref("JobResult"),
+                "ledger_seq": {
+                    **NULLABLE_COUNT,
+                    "description": "Its entry in the SKU's ledger, which the audit replays.",
+                },
+            }
+        ),
         "PaymentRequest": {
             "type": "object",
             "description": "Other properties are ignored.",
@@ -358,7 +382,9 @@ def _components() -> Schema:
         "AuditReport": _obj(
             {
                 "ok": BOOL,
-                "checked": _obj({"products": COUNT, "holds": COUNT, "orders": COUNT}),
+                "checked": _obj(
+                    {"products": COUNT, "holds": COUNT, "orders": COUNT, "ledger_entries": COUNT}
+                ),
                 "violations": {"type": "array", "items": STR},
             }
         ),
@@ -587,6 +613,20 @@ def _paths() -> Schema:
                 "responses": {
                     "200": _answer("The job.", _ref("Job"), **with_token),
                     **_refusals(400, 404, 429, 503),
+                },
+            }
+        },
+        "/jobs/{job_id}/receipt": {
+            "get": {
+                "operationId": "get_job_receipt",
+                "tags": ["cart"],
+                "summary": "A decided request's receipt: ticket, times, outcome, place when it joined.",
+                "description": "Kept as long as the job's result (RESULT_TTL_SECONDS, a day). Only the "
+                "cart that made the job may read it; 409 `not_finished` while it is still in line.",
+                "parameters": [_param("JobId"), _param("CartTokenRequired")],
+                "responses": {
+                    "200": _answer("The receipt.", _ref("Receipt"), **with_token),
+                    **_refusals(400, 404, 409, 429, 503),
                 },
             }
         },

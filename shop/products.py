@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from shop.errors import BadRequest, Unprocessable
 from shop.inventory import sku_lane
-from shop.ledger import insert_ignoring_conflicts
+from shop.ledger import insert_ignoring_conflicts, record_creation
 from shop.models import Product, SkuFence, utcnow
 
 TEXT_FIELDS = {"name": 200, "category": 64, "description": 4000, "image": 300}
@@ -79,6 +79,8 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
                 **{"description": "", "image": "", "max_per_cart": 5, **change.fields},
             )
             session.add(product)
+            session.flush()
+            record_creation(session, sku, product.on_hand)
             insert_ignoring_conflicts(session, SkuFence, [{"lane": sku_lane(sku), "token": 0}])
             return product, True
         for name, value in change.fields.items():

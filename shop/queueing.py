@@ -82,6 +82,7 @@ if ARGV[5] ~= '' then
 end
 if redis.call('SADD', KEYS[6], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[5], ARGV[1]) end
 local serving = tonumber(redis.call('GET', KEYS[4]) or '0')
+redis.call('HSET', KEYS[2], 'shop_joined', math.max(0, ticket - serving - 1))
 return {ticket, serving}
 """
 
@@ -140,10 +141,11 @@ local job_prefix, result_prefix, ended, ttl = ARGV[1], ARGV[2], ARGV[3], tonumbe
 local owner, registry, registry_score = ARGV[5], ARGV[6], ARGV[7]
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
-  local id, value, pending = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
+  local id, value, pending, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  i = i + 4
   local key = job_prefix .. id
   redis.call('HSET', key, 'status', 'finished', 'ended_at', ended)
+  if seq ~= '' then redis.call('HSET', key, 'shop_seq', seq) end
   redis.call('EXPIRE', key, ttl)
   local results = result_prefix .. id
   redis.call('XADD', results, 'MAXLEN', '~', 10, '*', 'type', 1, 'worker_name', owner, 'return_value', value)
@@ -272,6 +274,34 @@ class JobState:
         return min(MAX_POLL_MS, MIN_POLL_MS + POLL_MS_PER_POSITION * position)
 
 
+RECEIPT_FIELDS = (
+    "status",
+    "shop_cart",
+    "shop_lane",
+    "shop_ticket",
+    "shop_joined",
+    "enqueued_at",
+    "ended_at",
+    "shop_seq",
+)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What happened to one request, from its job in Redis (kept as long as its result)."""
+
+    job_id: str
+    status: str
+    cart_id: str
+    lane: str
+    ticket: int | None
+    position_when_joined: int | None
+    enqueued_at: datetime | None
+    applied_at: datetime | None
+    ledger_seq: int | None
+    result: Any
+
+
 @dataclass(frozen=True)
 class TakenRequest:
     job_id: str
@@ -397,10 +427,7 @@ class Lanes:
         if result_rows:
             result_id, payload = result_rows[0]
             fields = dict(zip(payload[::2], payload[1::2], strict=True))
-            restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
-            result = restored.return_value
-            if restored.type == Result.Type.FAILED:
-                result = {"outcome": "error", "message": "The request could not be applied."}
+            result = self._restore(job_id, result_id, fields)
         return JobState(
             job_id=job_id,
             status=status.decode(),
@@ -411,6 +438,41 @@ class Lanes:
             result=result,
             rate=float(rate) if rate else None,
         )
+
+    def receipt(self, job_id: str) -> Receipt | None:
+        """Read what a request's receipt says, in one round trip (None if Redis forgot the job)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(Job.key_for(job_id), RECEIPT_FIELDS)
+        pipe.xrevrange(Result.get_key(job_id), "+", "-", count=1)
+        (fields, result_rows) = pipe.execute()
+        status, cart, lane, ticket, joined, enqueued, ended, seq = (
+            value.decode() if value is not None else None for value in fields
+        )
+        if status is None:
+            return None
+        result = None
+        if result_rows:
+            result_id, payload = result_rows[0]
+            result = self._restore(job_id, result_id, payload)
+        return Receipt(
+            job_id=job_id,
+            status=status,
+            cart_id=cart or "",
+            lane=lane or "",
+            ticket=int(ticket) if ticket else None,
+            position_when_joined=int(joined) if joined else None,
+            enqueued_at=parse_rq_time(enqueued.encode()) if enqueued else None,
+            applied_at=parse_rq_time(ended.encode()) if ended else None,
+            ledger_seq=int(seq) if seq else None,
+            result=result,
+        )
+
+    def _restore(self, job_id: str, result_id: bytes, fields: dict[bytes, bytes]) -> Any:
+        """Turn a stored RQ result into what the shopper is told (a failure as an error outcome)."""
+        restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
+        if restored.type == Result.Type.FAILED:
+            return {"outcome": "error", "message": "The request could not be applied."}
+        return restored.return_value
 
     def pending_jobs(self, cart_id: str) -> list[str]:
         """Return the ids of the cart's requests that are still in line."""
@@ -485,8 +547,13 @@ class Lanes:
         outcomes: dict[str, Outcome | BaseException],
         lease_ms: int,
         expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
+        seqs: dict[str, int] | None = None,
     ) -> None:
-        """Write every job's result, schedule expiries and advance now-serving: one round trip."""
+        """Write every job's result, schedule expiries and advance now-serving: one round trip.
+
+        ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt.
+        """
+        seqs = seqs or {}
         pipe = self.redis.pipeline(transaction=False)
         failed = FailedJobRegistry(lane, connection=self.redis)
         ended = utcformat(utcnow())
@@ -519,7 +586,8 @@ class Lanes:
                     pipe.srem(pending, item.job_id)
             else:
                 # Result.serialize's return_value: the default serializer's bytes, base64-encoded.
-                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending))
+                seq = seqs.get(item.job_id, "")
+                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending, seq))
         # Expiry jobs are made by schedule_job as before; their hashes share most fields, sent once.
         recorder = _WriteRecorder()
         for job_id, func, kwargs, when in expiries:
@@ -533,7 +601,7 @@ class Lanes:
                 owner,
                 FinishedJobRegistry(lane, connection=self.redis).key,
                 current_timestamp() + self.result_ttl,  # the score FinishedJobRegistry.add gives
-                len(finished) // 3,
+                len(finished) // 4,
                 *finished,
                 *recorder.script_args(),
             ],
