@@ -13,6 +13,7 @@ from typing import Any
 from shop.catalog import find_product
 from shop.errors import Conflict, NotFound, UnknownSku, Unprocessable
 from shop.inventory import RequestKind, sku_lane
+from shop.models import Product
 from shop.orders import OrderKind, checkout_lane
 from shop.queueing import Admission, OverLimit, UnknownProduct
 from shop.services import Services
@@ -24,12 +25,18 @@ UNKNOWN_JOB_MESSAGE = (
 
 
 def _admit_for_sku(
-    services: Services, sku: str, kind: str, params: dict[str, Any], cart_id: str, qty: int
+    services: Services,
+    sku: str,
+    kind: str,
+    params: dict[str, Any],
+    cart_id: str,
+    qty: int,
+    demand: int = 0,
 ) -> Admission:
     lane = sku_lane(sku)
     for _attempt in range(2):
         try:
-            return services.lanes.admit(lane, kind, params, cart_id=cart_id, sku=sku, qty=qty)
+            return services.lanes.admit(lane, kind, params, cart_id=cart_id, sku=sku, qty=qty, demand=demand)
         except UnknownProduct:
             refresh_product_cache(services, sku)
         except OverLimit as over:
@@ -48,7 +55,14 @@ def refresh_product_cache(services: Services, sku: str) -> None:
             product = find_product(session, sku)
         except NotFound:
             raise UnknownSku(sku) from None
-        services.lanes.cache_product(product.sku, product.max_per_cart)
+        cache_product(services, product)
+
+
+def cache_product(services: Services, product: Product) -> None:
+    """Put a product's admission facts (and a first stock snapshot for the odds) in Redis."""
+    services.lanes.cache_product(
+        product.sku, product.max_per_cart, stock=(product.on_hand - product.reserved, product.reserved)
+    )
 
 
 def request_hold(
@@ -56,7 +70,7 @@ def request_hold(
 ) -> Admission:
     """Put 'add qty units of sku to my cart' in the SKU's line."""
     params = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
-    return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty)
+    return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty)
 
 
 def request_quantity(services: Services, cart_id: str, sku: str, qty: int) -> Admission:
@@ -92,11 +106,14 @@ def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
     state = services.lanes.view(job_id)
     if state is None or not state.cart_id or state.cart_id != cart_id:
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    odds, eta = state.odds, state.eta
     return {
         "job_id": job_id,
         "status": state.status,
         "position": state.position,
         "poll_after_ms": state.poll_after_ms,
+        "odds": odds.to_dict() if odds else None,
+        "eta_seconds": eta.to_dict() if eta else None,
         "result": state.result,
     }
 
@@ -135,6 +152,8 @@ def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:
         "status": "queued",
         "position": admission.position,
         "ticket": admission.ticket,
+        "odds": admission.odds.to_dict() if admission.odds else None,
+        "eta_seconds": admission.eta.to_dict() if admission.eta else None,
         "status_url": f"/jobs/{admission.job_id}",
         "cart_token": cart_token,
     }

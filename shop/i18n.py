@@ -74,6 +74,11 @@ EN: dict[str, str] = {
     "wait.your_turn": "It's your turn: checking stock now…",
     "wait.your_turn_checkout": "It's your turn: creating your order now…",
     "wait.units_left": "{n} left",
+    "wait.units_held": "{n} in other carts, may come back",
+    "wait.odds.likely": "Good chance: there is enough for everyone ahead of you, and for you.",
+    "wait.odds.uncertain": "Uncertain: you get it only if units in other carts come back.",
+    "wait.odds.unlikely": "You are on the waitlist: the shoppers ahead of you asked for more than "
+    "there is, even counting the units in carts.",
     "wait.progress": "Progress in line",
     "wait.ticket": "Your place",
     "wait.joined": "You joined",
@@ -181,6 +186,8 @@ EN: dict[str, str] = {
     "duration.second": "1 second",
     "duration.minutes": "{n} minutes",
     "duration.minute": "1 minute",
+    "duration.seconds_range": "{low}–{high} s",
+    "duration.minutes_range": "{low}–{high} min",
     "category.electronic": "Electronics",
     "category.fashion": "Fashion",
     "category.groceries": "Groceries",
@@ -246,6 +253,11 @@ ID: dict[str, str] = {
     "wait.your_turn": "Giliran Anda: sedang memeriksa stok…",
     "wait.your_turn_checkout": "Giliran Anda: pesanan sedang dibuat…",
     "wait.units_left": "Sisa {n}",
+    "wait.units_held": "{n} di keranjang orang lain, bisa kembali",
+    "wait.odds.likely": "Peluang besar: stok cukup untuk semua yang antre di depan Anda, dan untuk Anda.",
+    "wait.odds.uncertain": "Belum pasti: Anda dapat jika barang di keranjang orang lain kembali.",
+    "wait.odds.unlikely": "Anda masuk daftar tunggu: yang antre di depan Anda meminta lebih banyak dari "
+    "stok yang ada, termasuk yang masih di keranjang.",
     "wait.progress": "Kemajuan antrean",
     "wait.ticket": "Posisi",
     "wait.joined": "Masuk antrean",
@@ -357,6 +369,8 @@ ID: dict[str, str] = {
     "duration.second": "1 detik",
     "duration.minutes": "{n} menit",
     "duration.minute": "1 menit",
+    "duration.seconds_range": "{low}–{high} detik",
+    "duration.minutes_range": "{low}–{high} menit",
     "category.electronic": "Elektronik",
     "category.fashion": "Fesyen",
     "category.groceries": "Kebutuhan dapur",
@@ -408,6 +422,17 @@ def duration(t: Callable[..., str], seconds: float) -> str:
         return t("duration.second") if whole == 1 else t("duration.seconds", n=whole)
     minutes = math.ceil(whole / 60)
     return t("duration.minute") if minutes == 1 else t("duration.minutes", n=minutes)
+
+
+def duration_range(t: Callable[..., str], low: float, high: float) -> str:
+    """Say a wait estimate as a range: "20–40 s", or whole minutes from a minute up ("2–4 min")."""
+    low, high = max(1, math.floor(low)), max(1, math.ceil(high))
+    if high < 60:
+        return duration(t, low) if low >= high else t("duration.seconds_range", low=low, high=high)
+    low_min, high_min = max(1, low // 60), math.ceil(high / 60)
+    if low_min >= high_min:
+        return duration(t, high)
+    return t("duration.minutes_range", low=low_min, high=high_min)
 
 
 def clock(seconds: int) -> str:

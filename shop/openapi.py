@@ -122,12 +122,39 @@ def _components() -> Schema:
             "max_per_cart": _int(1),
         }
     )
+    odds = {
+        "description": "For a request in a SKU's line until it is decided (`null` otherwise, or before "
+        "the SKU's first stock figures are known): units available now, units held in carts and "
+        "unpaid orders (they may come back), the quantity asked for by the requests ahead, and a "
+        "verdict from that line: `likely` (enough available for everyone ahead and you), `uncertain` "
+        "(only if held units come back), `unlikely` (more is asked for ahead than available plus held). "
+        "`waitlist` is true with `unlikely`: you are on the waitlist, not about to get the item.",
+        "anyOf": [
+            _obj(
+                {
+                    "available": COUNT,
+                    "held": COUNT,
+                    "requested_ahead": NULLABLE_COUNT,
+                    "verdict": {"enum": ["likely", "uncertain", "unlikely", None]},
+                    "waitlist": BOOL,
+                }
+            ),
+            {"type": "null"},
+        ],
+    }
+    eta = {
+        "description": "Estimated wait in seconds, as a range, from the line's measured apply rate; "
+        "`null` once decided, while the rate is unknown or the line is paused.",
+        "anyOf": [_obj({"low": COUNT, "high": _int(1)}), {"type": "null"}],
+    }
     admission = _obj(
         {
             "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
             "status": {"const": "queued"},
             "position": {**COUNT, "description": "Requests for the same line ahead of this one."},
             "ticket": COUNT,
+            "odds": _ref("Odds"),
+            "eta_seconds": _ref("Eta"),
             "status_url": STR,
             "cart_token": {"type": "string", "pattern": TOKEN_PATTERN.pattern},
         }
@@ -244,6 +271,8 @@ def _components() -> Schema:
                 },
             },
         },
+        "Odds": odds,
+        "Eta": eta,
         "Admission": admission,
         "CartView": _obj(
             {
@@ -292,6 +321,8 @@ def _components() -> Schema:
                     "description": "Requests ahead in the same line; 0 while applied, null when done.",
                 },
                 "poll_after_ms": {**_int(500, 10_000), "description": "Wait this long before polling again."},
+                "odds": _ref("Odds"),
+                "eta_seconds": _ref("Eta"),
                 "result": _ref("JobResult"),
             }
         ),

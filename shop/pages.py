@@ -316,11 +316,11 @@ def add_to_cart(sku: str) -> Response:
 # --- the waiting room --------------------------------------------------------------------------
 
 
-def _find_wait(job_id: str) -> waiting.Wait:
+def _find_wait(job_id: str, with_product: bool = True) -> waiting.Wait:
     cart_id = current_cart()
     if cart_id is None or not api.JOB_ID_PATTERN.match(job_id):
         raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job")
-    return waiting.find_wait(services(), cart_id, job_id)
+    return waiting.find_wait(services(), cart_id, job_id, with_product=with_product)
 
 
 def _forward_to(wait: waiting.Wait) -> str | None:
@@ -366,16 +366,25 @@ def wait(job_id: str) -> Response:
 @bp.get("/wait/<job_id>/status")
 @limiter.limit(read_limit)
 def wait_status(job_id: str) -> Response:
-    """Tell the waiting page's script where the request stands (same origin, so the cookie is the cart)."""
-    current = _find_wait(job_id)
+    """Tell the waiting page's script where the request stands (same origin, so the cookie is the cart).
+
+    While the request waits this reads Redis only (one round trip); the database is read once the
+    request is decided, to render its outcome.
+    """
+    current = _find_wait(job_id, with_product=False)
+    if current.finished:
+        current = _find_wait(job_id)
     t = i18n.translator(language())
+    odds = current.odds
     body: dict[str, Any] = {
         "status": current.status,
         "finished": current.finished,
         "ahead": current.ahead,
         "place": current.place,
         "poll_after_ms": current.poll_after_ms,
-        "units_left": current.product["available"] if current.product else None,
+        "units_left": current.units_left,
+        "odds": odds.to_dict() if odds else None,
+        "eta_seconds": current.eta.to_dict() if current.eta else None,
         "forward_to": _forward_to(current),
     }
     body.update(_wait_texts(t, current))
@@ -405,10 +414,22 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
         place = t("wait.your_turn_checkout" if checkout else "wait.your_turn")
     else:
         place = t("wait.place_checkout" if checkout else "wait.place", n=current.place)
-    seconds = current.wait_seconds
-    estimate = t("wait.estimate", d=i18n.duration(t, seconds)) if seconds else t("wait.estimating")
-    units = t("wait.units_left", n=current.product["available"]) if current.product else ""
-    return {"place_text": place, "estimate_text": estimate, "units_text": units}
+    eta = current.eta
+    estimate = (
+        t("wait.estimate", d=i18n.duration_range(t, eta.low, eta.high)) if eta else t("wait.estimating")
+    )
+    units = t("wait.units_left", n=current.units_left) if current.units_left is not None else ""
+    odds = current.odds
+    held = t("wait.units_held", n=odds.held) if odds and odds.held else ""
+    verdict = odds.verdict if odds and odds.verdict else None
+    return {
+        "place_text": place,
+        "estimate_text": estimate,
+        "units_text": units,
+        "held_text": held,
+        "verdict": str(verdict) if verdict else "",
+        "verdict_text": t(f"wait.odds.{verdict}") if verdict else "",
+    }
 
 
 def _outcome_context(current: waiting.Wait) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from rq_scheduler import Scheduler
 
 from shop.ledger import Outcome, QueuedRequest
 from shop.models import utcnow
+from shop.odds import Eta, Odds, estimate_wait, line_odds
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ READY_SET = "shop:ready:set"
 LANES_SET = "shop:lanes"
 CATALOG_HASH = "shop:catalog:max_per_cart"
 JOB_FUNC_PREFIX = "workers.jobs."
+SKU_LANE_PREFIX = "sku:"
 MIN_POLL_MS = 500
 MAX_POLL_MS = 10_000
 POLL_MS_PER_POSITION = 20
@@ -68,11 +70,16 @@ if ARGV[3] ~= '' then
   if tonumber(ARGV[4]) > tonumber(max) then return {-2, tonumber(max)} end
 end
 local ticket = redis.call('INCR', KEYS[3])
-local nfields = tonumber(ARGV[6])
+-- The quantity asked for ahead of this request, issued with its ticket (see shop.odds).
+local demand = tonumber(ARGV[6])
+local before = tonumber(redis.call('GET', KEYS[11]) or '0')
+if demand > 0 then redis.call('INCRBY', KEYS[11], demand) end
+local nfields = tonumber(ARGV[7])
 local fields = {}
-for i = 7, 6 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+for i = 8, 7 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1])
+redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1], 'shop_ahead_qty', before,
+  'shop_demand', demand)
 redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[7], KEYS[1])
 redis.call('SADD', KEYS[8], ARGV[1])
@@ -83,7 +90,11 @@ end
 if redis.call('SADD', KEYS[6], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[5], ARGV[1]) end
 local serving = tonumber(redis.call('GET', KEYS[4]) or '0')
 redis.call('HSET', KEYS[2], 'shop_joined', math.max(0, ticket - serving - 1))
-return {ticket, serving}
+local served = redis.call('GET', KEYS[12]) or '0'
+local stock = redis.call('HMGET', KEYS[13], 'available', 'held')
+local rate = redis.call('HGET', KEYS[14], 'rate') or ''
+local paused = redis.call('EXISTS', KEYS[15])
+return {ticket, serving, before, served, stock[1] or '', stock[2] or '', rate, paused}
 """
 
 ACQUIRE = """
@@ -99,6 +110,8 @@ end
 return 0
 """
 
+TAKEN_FIELDS = 5  # what TAKE returns per job besides its id: data, ticket, enqueued, ahead, demand
+
 TAKE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
@@ -113,14 +126,12 @@ end
 local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[5] .. id
-  local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at')
+  local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at', 'shop_ahead_qty', 'shop_demand')
   if v[1] then
     redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[4], 'worker_name', ARGV[1])
   end
   out[#out + 1] = id
-  out[#out + 1] = v[1] or ''
-  out[#out + 1] = v[2] or ''
-  out[#out + 1] = v[3] or ''
+  for f = 1, 5 do out[#out + 1] = v[f] or '' end
 end
 return out
 """
@@ -132,6 +143,13 @@ local ticket = tonumber(ARGV[2])
 local issued = tonumber(redis.call('GET', KEYS[4]) or '0')
 local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
 if ticket > serving and ticket <= issued then redis.call('SET', KEYS[2], ticket) end
+-- The quantity served advances with now-serving: to the cumulative quantity of the last applied.
+local upto = tonumber(ARGV[4])
+local requested = tonumber(redis.call('GET', KEYS[6]) or '0')
+if upto > tonumber(redis.call('GET', KEYS[5]) or '0') and upto <= requested then
+  redis.call('SET', KEYS[5], upto)
+end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[7], 'available', ARGV[5], 'held', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
@@ -222,14 +240,21 @@ return rescued
 """
 
 VIEW = """
-local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart')
+local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart', 'shop_ahead_qty',
+  'shop_demand')
 if not v[1] then return false end
-local serving = '0'
-if v[3] then serving = redis.call('GET', 'shop:lane:' .. v[3] .. ':serving') or '0' end
+local serving, served, stock, rate, paused = '0', '0', {}, false, 0
+if v[3] then
+  local lane = 'shop:lane:' .. v[3] .. ':'
+  serving = redis.call('GET', lane .. 'serving') or '0'
+  served = redis.call('GET', lane .. 'served') or '0'
+  stock = redis.call('HMGET', lane .. 'stock', 'available', 'held')
+  rate = redis.call('HGET', lane .. 'stats', 'rate')
+  paused = redis.call('EXISTS', lane .. 'paused')
+end
 local result = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-local rate = false
-if v[3] then rate = redis.call('HGET', 'shop:lane:' .. v[3] .. ':stats', 'rate') end
-return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or ''}
+return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or '', v[5] or '', v[6] or '',
+  served, stock[1] or '', stock[2] or '', paused}
 """
 
 
@@ -241,6 +266,8 @@ class Admission:
     lane: str
     ticket: int
     position: int
+    odds: Odds | None = None
+    eta: Eta | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +280,30 @@ class JobState:
     serving: int
     result: Any
     rate: float | None
+    # The quantity asked for ahead of this request when it joined, and by it (shop.odds).
+    ahead_before: int | None = None
+    demand: int = 0
+    served: int = 0
+    stock: tuple[int, int] | None = None
+    paused: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+    @property
+    def odds(self) -> Odds | None:
+        """Units available and held, and the verdict from the line ahead; None once decided."""
+        if not self.waiting or not self.lane.startswith(SKU_LANE_PREFIX):
+            return None
+        return line_odds(self.stock, self.ahead_before, self.served, self.demand)
+
+    @property
+    def eta(self) -> Eta | None:
+        """The wait estimate from the lane's apply rate; None once decided or while paused."""
+        if not self.waiting or self.paused:
+            return None
+        return estimate_wait(self.position, self.rate)
 
     @property
     def position(self) -> int | None:
@@ -307,6 +358,8 @@ class TakenRequest:
     job_id: str
     request: QueuedRequest | None
     enqueued_at: datetime | None = None
+    # The lane's cumulative requested quantity up to and including this request.
+    requested_through: int | None = None
 
 
 class UnknownProduct(Exception):
@@ -363,8 +416,13 @@ class Lanes:
         sku: str = "",
         qty: int = 0,
         job_id: str | None = None,
+        demand: int = 0,
     ) -> Admission:
-        """Put a request in line in one atomic step and return its ticket and position."""
+        """Put a request in line in one atomic step and return its ticket, position and odds.
+
+        ``demand`` is the quantity the request asks for, counted into the lane's requested total
+        so those behind it know how much is wanted ahead of them.
+        """
         job = Job.create(
             JOB_FUNC_PREFIX + kind,
             kwargs=params,
@@ -376,13 +434,15 @@ class Lanes:
             status=JobStatus.QUEUED,
             description=f"{kind} {_describe(params)}",
         )
-        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty)
+        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand)
 
     def push_existing(self, job: Job, lane: str) -> Admission:
         """Put an already created job (one rq-scheduler made) in line behind everyone else."""
         return self._push(job, lane)
 
-    def _push(self, job: Job, lane: str, *, cart_id: str = "", sku: str = "", qty: int = 0) -> Admission:
+    def _push(
+        self, job: Job, lane: str, *, cart_id: str = "", sku: str = "", qty: int = 0, demand: int = 0
+    ) -> Admission:
         job.origin = lane
         job.enqueued_at = utcnow()
         job._status = JobStatus.QUEUED
@@ -392,7 +452,7 @@ class Lanes:
         flat: list[Any] = []
         for key, value in mapping.items():
             flat.extend((key, value))
-        ticket, serving = self._admit(
+        raw = self._admit(
             keys=[
                 queue_key(lane),
                 job.key,
@@ -404,25 +464,48 @@ class Lanes:
                 LANES_SET,
                 CATALOG_HASH,
                 cart_pending_key(cart_id) if cart_id else lane_key(lane, "nocart"),
+                lane_key(lane, "requested"),
+                lane_key(lane, "served"),
+                lane_key(lane, "stock"),
+                lane_key(lane, "stats"),
+                lane_key(lane, "paused"),
             ],
-            args=[lane, job.id, sku, qty, cart_id, len(mapping), *flat],
+            args=[lane, job.id, sku, qty, cart_id, demand, len(mapping), *flat],
         )
+        ticket, serving = int(raw[0]), int(raw[1])
         if ticket == -1:
             raise UnknownProduct(sku)
         if ticket == -2:
             raise OverLimit(serving)
-        return Admission(job.id, lane, ticket, max(0, ticket - serving - 1))
+        _ticket, _serving, before, served, available, held, rate, paused = raw
+        position = max(0, ticket - serving - 1)
+        odds = None
+        if lane.startswith(SKU_LANE_PREFIX):
+            odds = line_odds(_stock(available, held), int(before), int(served), demand)
+        eta = None if paused else estimate_wait(position, float(rate) if rate else None)
+        return Admission(job.id, lane, ticket, position, odds, eta)
 
-    def cache_product(self, sku: str, max_per_cart: int) -> None:
-        """Remember a product's existence and per-cart limit so admission needs no database query."""
-        self.redis.hset(CATALOG_HASH, sku, max_per_cart)
+    def cache_product(self, sku: str, max_per_cart: int, stock: tuple[int, int] | None = None) -> None:
+        """Remember a product's existence and per-cart limit so admission needs no database query.
+
+        ``stock`` (available, held) starts the SKU's stock snapshot for the odds if no consumer has
+        written one yet; a consumer's snapshot is newer than any read the web tier made, so it stays.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(CATALOG_HASH, sku, max_per_cart)
+        if stock is not None:
+            stock_key = lane_key(SKU_LANE_PREFIX + sku, "stock")
+            pipe.hsetnx(stock_key, "available", stock[0])
+            pipe.hsetnx(stock_key, "held", stock[1])
+        pipe.execute()
 
     def view(self, job_id: str) -> JobState | None:
         """Read a job's status, position and result in one round trip (None if Redis forgot it)."""
         raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)])
         if not raw:
             return None
-        status, ticket, lane, cart, serving, result_rows, rate = raw
+        status, ticket, lane, cart, serving, result_rows, rate, ahead, demand, served = raw[:10]
+        available, held, paused = raw[10:]
         result = None
         if result_rows:
             result_id, payload = result_rows[0]
@@ -437,6 +520,11 @@ class Lanes:
             serving=int(serving or 0),
             result=result,
             rate=float(rate) if rate else None,
+            ahead_before=int(ahead) if ahead else None,
+            demand=int(demand or 0),
+            served=int(served or 0),
+            stock=_stock(available, held),
+            paused=bool(paused),
         )
 
     def receipt(self, job_id: str) -> Receipt | None:
@@ -504,11 +592,13 @@ class Lanes:
         if raw is None:
             return None
         taken = []
-        for index in range(0, len(raw), 4):
-            job_id, data, ticket, enqueued = raw[index : index + 4]
+        step = TAKEN_FIELDS + 1
+        for index in range(0, len(raw), step):
+            job_id, data, ticket, enqueued, ahead, demand = raw[index : index + step]
             job_id = job_id.decode()
             enqueued_at = parse_rq_time(enqueued) if enqueued else None
-            taken.append(TakenRequest(job_id, _decode_request(job_id, data, ticket), enqueued_at))
+            through = int(ahead) + int(demand or 0) if ahead else None
+            taken.append(TakenRequest(job_id, _decode_request(job_id, data, ticket), enqueued_at, through))
         return taken
 
     def bump_fence(self, lane: str, owner: str, floor: int) -> int:
@@ -548,12 +638,15 @@ class Lanes:
         lease_ms: int,
         expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
         seqs: dict[str, int] | None = None,
+        stock: tuple[int, int] | None = None,
     ) -> None:
         """Write every job's result, schedule expiries and advance now-serving: one round trip.
 
-        ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt.
+        ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
+        ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read.
         """
         seqs = seqs or {}
+        served_through = max((t.requested_through or 0 for t in taken), default=0)
         pipe = self.redis.pipeline(transaction=False)
         failed = FailedJobRegistry(lane, connection=self.redis)
         ended = utcformat(utcnow())
@@ -613,8 +706,11 @@ class Lanes:
                 lane_key(lane, "serving"),
                 lane_key(lane, "lease"),
                 lane_key(lane, "ticket"),
+                lane_key(lane, "served"),
+                lane_key(lane, "requested"),
+                lane_key(lane, "stock"),
             ],
-            args=[owner, max_ticket, lease_ms],
+            args=[owner, max_ticket, lease_ms, served_through, *(stock if stock else ("", ""))],
             client=pipe,
         )
         pipe.execute()
@@ -693,6 +789,13 @@ class _WriteRecorder:
             own = [(k, v) for k, v in mapping.items() if k not in common]
             args.extend((key, zset, member, score, len(own), *(x for pair in own for x in pair)))
         return args
+
+
+def _stock(available: bytes | str, held: bytes | str) -> tuple[int, int] | None:
+    """Read the SKU's stock snapshot as Redis returned it (None if none was written yet)."""
+    if available in (b"", "", None) or held in (b"", "", None):
+        return None
+    return int(available), int(held)
 
 
 def parse_rq_time(raw: bytes) -> datetime | None:

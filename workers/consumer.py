@@ -126,6 +126,7 @@ class Consumer:
                 self.lease_ms,
                 self._expiries(taken, outcomes),
                 seqs=effects.seqs,
+                stock=effects.stock,
             )
             elapsed = time.monotonic() - began
             self._record(lane, taken, outcomes, elapsed)
