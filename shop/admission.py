@@ -15,7 +15,7 @@ from shop.errors import Conflict, NotFound, UnknownSku, Unprocessable
 from shop.inventory import RequestKind, sku_lane
 from shop.models import Product
 from shop.orders import OrderKind, checkout_lane
-from shop.queueing import Admission, OverLimit, UnknownProduct
+from shop.queueing import Admission, OverCustomerLimit, OverLimit, UnknownProduct
 from shop.services import Services
 
 UNKNOWN_JOB_MESSAGE = (
@@ -34,9 +34,12 @@ def _admit_for_sku(
     demand: int = 0,
 ) -> Admission:
     lane = sku_lane(sku)
+    shopper = params.get("shopper", "")
     for _attempt in range(2):
         try:
-            return services.lanes.admit(lane, kind, params, cart_id=cart_id, sku=sku, qty=qty, demand=demand)
+            return services.lanes.admit(
+                lane, kind, params, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper
+            )
         except UnknownProduct:
             refresh_product_cache(services, sku)
         except OverLimit as over:
@@ -44,6 +47,14 @@ def _admit_for_sku(
                 f"At most {over.max_per_cart} of this item fit in one cart.",
                 code="limit_exceeded",
                 max_per_cart=over.max_per_cart,
+            ) from None
+        except OverCustomerLimit as over:
+            raise Unprocessable(
+                f"At most {over.max_per_customer} of this item per shopper, across all carts; "
+                f"{over.customer_has} are already yours or in line for you.",
+                code="customer_limit_exceeded",
+                max_per_customer=over.max_per_customer,
+                customer_has=over.customer_has,
             ) from None
     raise UnknownSku(sku)
 
@@ -61,21 +72,33 @@ def refresh_product_cache(services: Services, sku: str) -> None:
 def cache_product(services: Services, product: Product) -> None:
     """Put a product's admission facts (and a first stock snapshot for the odds) in Redis."""
     services.lanes.cache_product(
-        product.sku, product.max_per_cart, stock=(product.on_hand - product.reserved, product.reserved)
+        product.sku,
+        product.max_per_cart,
+        stock=(product.on_hand - product.reserved, product.reserved),
+        max_per_customer=product.max_per_customer,
     )
 
 
 def request_hold(
-    services: Services, cart_id: str, sku: str, qty: int, allow_partial: bool = False
+    services: Services,
+    cart_id: str,
+    sku: str,
+    qty: int,
+    allow_partial: bool = False,
+    shopper: str = "",
 ) -> Admission:
-    """Put 'add qty units of sku to my cart' in the SKU's line."""
-    params = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
+    """Put 'add qty units of sku to my cart' in the SKU's line (``shopper``: shop.shoppers key)."""
+    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
+    if shopper:
+        params["shopper"] = shopper
     return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty)
 
 
-def request_quantity(services: Services, cart_id: str, sku: str, qty: int) -> Admission:
+def request_quantity(services: Services, cart_id: str, sku: str, qty: int, shopper: str = "") -> Admission:
     """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
-    params = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    if shopper:
+        params["shopper"] = shopper
     return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty)
 
 

@@ -105,6 +105,9 @@ EN: dict[str, str] = {
     "outcome.try_fewer": "Choose a smaller quantity",
     "outcome.limit.title": "Cart limit reached",
     "outcome.limit.body": "At most {max} of this item fit in one cart; your cart already has {in_cart}.",
+    "outcome.customer_limit.title": "Limit per shopper reached",
+    "outcome.customer_limit.body": "At most {max} of this item per shopper, across all your carts; you "
+    "already have {has}.",
     "outcome.released.title": "Removed from your cart",
     "outcome.empty_cart.title": "Your cart is empty",
     "outcome.empty_cart.body": "There was nothing to check out.",
@@ -181,6 +184,8 @@ EN: dict[str, str] = {
     "error.unavailable.title": "Briefly unavailable",
     "error.unavailable.body": "The shop is briefly unavailable. Please try again in a few seconds.",
     "error.limit_exceeded": "At most {max} of this item fit in one cart.",
+    "error.customer_limit_exceeded": "At most {max} of this item per shopper, across all your carts; "
+    "{has} are already yours or in line for you.",
     "error.bad_request.title": "That request didn't look right",
     "duration.seconds": "{n} seconds",
     "duration.second": "1 second",
@@ -286,6 +291,9 @@ ID: dict[str, str] = {
     "outcome.try_fewer": "Pilih jumlah lebih sedikit",
     "outcome.limit.title": "Batas keranjang tercapai",
     "outcome.limit.body": "Maksimal {max} barang ini per keranjang; keranjang Anda sudah berisi {in_cart}.",
+    "outcome.customer_limit.title": "Batas per pembeli tercapai",
+    "outcome.customer_limit.body": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; Anda "
+    "sudah punya {has}.",
     "outcome.released.title": "Dihapus dari keranjang",
     "outcome.empty_cart.title": "Keranjang Anda kosong",
     "outcome.empty_cart.body": "Tidak ada yang bisa dibayar.",
@@ -364,6 +372,8 @@ ID: dict[str, str] = {
     "error.unavailable.title": "Sedang tidak tersedia",
     "error.unavailable.body": "Toko sedang tidak tersedia sebentar. Silakan coba lagi dalam beberapa detik.",
     "error.limit_exceeded": "Maksimal {max} barang ini per keranjang.",
+    "error.customer_limit_exceeded": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; "
+    "{has} sudah milik Anda atau sedang diantrekan.",
     "error.bad_request.title": "Permintaan tidak valid",
     "duration.seconds": "{n} detik",
     "duration.second": "1 detik",

@@ -86,6 +86,7 @@ class Product(Base):
         CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("max_per_cart >= 1", name="max_per_cart_positive"),
+        CheckConstraint("max_per_customer >= 1", name="max_per_customer_positive"),
         Index("ix_products_category", "category"),
     )
 
@@ -99,6 +100,8 @@ class Product(Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     sales: Mapped[int] = mapped_column(Integer, default=0)
     max_per_cart: Mapped[int] = mapped_column(Integer, default=5)
+    # Units one shopper may hold, order and buy across all their carts (None: no such limit).
+    max_per_customer: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -129,6 +132,7 @@ class Hold(Base):
         Index("ix_holds_sku_status", "sku", "status"),
         Index("ix_holds_cart_in_cart", "cart_id", "in_cart"),
         Index("ix_holds_status_expires", "status", "expires_at"),
+        Index("ix_holds_sku_shopper", "sku", "shopper_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -140,6 +144,8 @@ class Hold(Base):
     in_cart: Mapped[bool] = mapped_column(Boolean, default=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who asked for the units (shop.shoppers), for the per-customer limit; None for older holds.
+    shopper_key: Mapped[str | None] = mapped_column(String(64), default=None)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

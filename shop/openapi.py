@@ -22,7 +22,8 @@ from flask import Blueprint, Response, jsonify
 from shop.api import IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, ORDER_ID_PATTERN
 from shop.carts import TOKEN_PATTERN
 from shop.catalog import MAX_LIMIT, MAX_SEARCH_LENGTH, SORT_COLUMNS
-from shop.products import INT_FIELDS, TEXT_FIELDS
+from shop.products import INT_FIELDS, NULLABLE_INT_FIELDS, TEXT_FIELDS
+from shop.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN
 from shop.web import CART_HEADER, MAX_QTY, SKU_PATTERN
 
 bp = Blueprint("openapi", __name__)
@@ -120,6 +121,11 @@ def _components() -> Schema:
             "available": {**COUNT, "description": "on_hand - reserved: what can be held right now."},
             "sales": COUNT,
             "max_per_cart": _int(1),
+            "max_per_customer": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "Units one shopper may hold, order and buy across all carts; null: no limit.",
+            },
         }
     )
     odds = {
@@ -174,6 +180,10 @@ def _components() -> Schema:
         "sold_out": ({"sku": SKU, "available": {"const": 0}}, {}),
         "insufficient": ({"sku": SKU, "available": _int(1), "requested": _int(1)}, {}),
         "limit_exceeded": ({"sku": SKU, "max_per_cart": _int(1), "in_cart": COUNT}, {}),
+        "customer_limit_exceeded": (
+            {"sku": SKU, "max_per_customer": _int(1), "customer_has": COUNT},
+            {},
+        ),
         "released": ({"sku": SKU, "qty": {"const": 0}, "released": COUNT}, {}),
         "unknown_sku": ({"sku": SKU}, {}),
         "rejected": ({"reason": STR}, {}),
@@ -403,6 +413,10 @@ def _components() -> Schema:
             "properties": {
                 **text_fields,
                 **{name: _int(low, high) for name, (low, high) in INT_FIELDS.items()},
+                **{
+                    name: {"type": ["integer", "null"], "minimum": low, "maximum": high}
+                    for name, (low, high) in NULLABLE_INT_FIELDS.items()
+                },
             },
             "additionalProperties": False,
         },
@@ -506,6 +520,16 @@ def _parameters() -> Schema:
             "with a different body is 422 `idempotency_key_reused`.",
             "schema": key_schema,
         },
+        "CustomerId": {
+            "name": CUSTOMER_HEADER,
+            "in": "header",
+            "required": False,
+            "description": "The shopper's id, set by an authenticated upstream; counted by the per-customer "
+            "limit instead of the client address. Only read when the shop is configured to trust it "
+            "(TRUST_CUSTOMER_ID), and ignored otherwise; then it must be 1 to 128 printable ASCII "
+            f"characters (`{CUSTOMER_ID_PATTERN.pattern}`), or the answer is 400 `invalid_customer_id`.",
+            "schema": {"type": "string"},
+        },
         "Sku": {"name": "sku", "in": "path", "required": True, "schema": SKU},
         "JobId": {
             "name": "job_id",
@@ -570,7 +594,7 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"add_to_{spelling}",
                 "tags": tag,
                 "summary": "Put 'add qty units of sku to my cart' in the SKU's line.",
-                "parameters": [_param("CartToken")],
+                "parameters": [_param("CartToken"), _param("CustomerId")],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CartRequest")}}},
                 "responses": {"202": admitted, **_refusals(400, 404, 413, 422, 429, 503)},
             },
@@ -590,7 +614,7 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"set_{spelling}_quantity",
                 "tags": tag,
                 "summary": "Put 'my cart should hold exactly qty units of sku' in the SKU's line.",
-                "parameters": [_param("Sku"), _param("Qty"), _param("CartToken")],
+                "parameters": [_param("Sku"), _param("Qty"), _param("CartToken"), _param("CustomerId")],
                 "responses": {"202": admitted, **_refusals(400, 404, 422, 429, 503)},
             }
         },

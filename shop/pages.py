@@ -42,7 +42,15 @@ from shop.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unproc
 from shop.extensions import limiter
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
-from shop.web import CART_HEADER, cart_tokens, error_response, services, valid_qty, valid_sku
+from shop.web import (
+    CART_HEADER,
+    cart_tokens,
+    error_response,
+    services,
+    shopper_from_request,
+    valid_qty,
+    valid_sku,
+)
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +312,19 @@ def add_to_cart(sku: str) -> Response:
     cart_id = current_cart(create=True)
     assert cart_id is not None
     try:
-        adm = admission.request_hold(services(), cart_id, sku, qty)
+        adm = admission.request_hold(services(), cart_id, sku, qty, shopper=shopper_from_request())
     except Unprocessable as refused:
-        if refused.code != "limit_exceeded":
-            raise
         t = i18n.translator(language())
-        return _product_page(sku, 422, t("error.limit_exceeded", max=refused.details["max_per_cart"]))
+        if refused.code == "limit_exceeded":
+            return _product_page(sku, 422, t("error.limit_exceeded", max=refused.details["max_per_cart"]))
+        if refused.code == "customer_limit_exceeded":
+            message = t(
+                "error.customer_limit_exceeded",
+                max=refused.details["max_per_customer"],
+                has=refused.details["customer_has"],
+            )
+            return _product_page(sku, 422, message)
+        raise
     return _to_wait(adm)
 
 
@@ -398,6 +413,7 @@ OUTCOME_TITLES = {
     "sold_out": "outcome.sold_out.title",
     "insufficient": "outcome.insufficient.title",
     "limit_exceeded": "outcome.limit.title",
+    "customer_limit_exceeded": "outcome.customer_limit.title",
     "released": "outcome.released.title",
     "empty_cart": "outcome.empty_cart.title",
     "holds_expired": "outcome.holds_expired.title",
@@ -488,7 +504,7 @@ def change_line(sku: str) -> Response:
     qty = valid_qty(request.form.get("qty", ""), minimum=0, from_path=True)
     cart_id = current_cart(create=True)
     assert cart_id is not None
-    return _to_wait(admission.request_quantity(services(), cart_id, sku, qty))
+    return _to_wait(admission.request_quantity(services(), cart_id, sku, qty, shopper=shopper_from_request()))
 
 
 @bp.post("/cart/checkout")

@@ -63,23 +63,36 @@ def cart_pending_key(cart_id: str) -> str:
 
 
 ADMIT = """
-local max = nil
+-- The product's admission facts: "max_per_cart|max_per_customer" (0: no per-customer limit).
+local facts = {0, 0}
 if ARGV[3] ~= '' then
-  max = redis.call('HGET', KEYS[9], ARGV[3])
-  if not max then return {-1, 0} end
-  if tonumber(ARGV[4]) > tonumber(max) then return {-2, tonumber(max)} end
+  local cached = redis.call('HGET', KEYS[9], ARGV[3])
+  if not cached then return {-1, 0} end
+  local n = 0
+  for part in string.gmatch(cached, '[^|]+') do n = n + 1; facts[n] = tonumber(part) end
+  if tonumber(ARGV[4]) > facts[1] then return {-2, facts[1]} end
+end
+-- The per-customer limit counts the shopper's units held, ordered or sold (written by the
+-- consumer from the database) and those still in line for them (counted here, settled by FINISH).
+local shopper, demand = ARGV[7], tonumber(ARGV[6])
+local per_customer = facts[2] or 0
+if shopper ~= '' and per_customer > 0 then
+  if tonumber(ARGV[4]) > per_customer then return {-3, per_customer, 0} end
+  local has = tonumber(redis.call('HGET', KEYS[16], shopper) or '0')
+  has = has + tonumber(redis.call('HGET', KEYS[16], shopper .. ':q') or '0')
+  if has + demand > per_customer then return {-3, per_customer, has} end
 end
 local ticket = redis.call('INCR', KEYS[3])
 -- The quantity asked for ahead of this request, issued with its ticket (see shop.odds).
-local demand = tonumber(ARGV[6])
 local before = tonumber(redis.call('GET', KEYS[11]) or '0')
 if demand > 0 then redis.call('INCRBY', KEYS[11], demand) end
-local nfields = tonumber(ARGV[7])
+if shopper ~= '' and demand > 0 then redis.call('HINCRBY', KEYS[16], shopper .. ':q', demand) end
+local nfields = tonumber(ARGV[8])
 local fields = {}
-for i = 8, 7 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+for i = 9, 8 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1], 'shop_ahead_qty', before,
-  'shop_demand', demand)
+  'shop_demand', demand, 'shop_shopper', shopper)
 redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[7], KEYS[1])
 redis.call('SADD', KEYS[8], ARGV[1])
@@ -110,7 +123,8 @@ end
 return 0
 """
 
-TAKEN_FIELDS = 5  # what TAKE returns per job besides its id: data, ticket, enqueued, ahead, demand
+# What TAKE returns per job besides its id: data, ticket, enqueued_at, ahead, demand, shopper.
+TAKEN_FIELDS = 6
 
 TAKE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
@@ -126,12 +140,13 @@ end
 local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[5] .. id
-  local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at', 'shop_ahead_qty', 'shop_demand')
+  local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at', 'shop_ahead_qty', 'shop_demand',
+    'shop_shopper')
   if v[1] then
     redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[4], 'worker_name', ARGV[1])
   end
   out[#out + 1] = id
-  for f = 1, 5 do out[#out + 1] = v[f] or '' end
+  for f = 1, 6 do out[#out + 1] = v[f] or '' end
 end
 return out
 """
@@ -150,6 +165,16 @@ if upto > tonumber(redis.call('GET', KEYS[5]) or '0') and upto <= requested then
   redis.call('SET', KEYS[5], upto)
 end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[7], 'available', ARGV[5], 'held', ARGV[6]) end
+-- Shoppers' units in line leave the line; their units held, ordered or sold are the database's.
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  local field = ARGV[i] .. ':q'
+  local left = redis.call('HINCRBY', KEYS[8], field, -tonumber(ARGV[i + 1]))
+  if left <= 0 then redis.call('HDEL', KEYS[8], field) end
+  i = i + 2
+end
+local nset = tonumber(ARGV[i])
+for j = 1, nset do redis.call('HSET', KEYS[8], ARGV[i + 2 * j - 1], ARGV[i + 2 * j]) end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
@@ -360,6 +385,9 @@ class TakenRequest:
     enqueued_at: datetime | None = None
     # The lane's cumulative requested quantity up to and including this request.
     requested_through: int | None = None
+    # The shopper key and quantity the admit script counted against the per-customer limit.
+    shopper: str = ""
+    demand: int = 0
 
 
 class UnknownProduct(Exception):
@@ -370,6 +398,15 @@ class OverLimit(Exception):
     def __init__(self, max_per_cart: int) -> None:
         super().__init__(max_per_cart)
         self.max_per_cart = max_per_cart
+
+
+class OverCustomerLimit(Exception):
+    """The shopper's units (held, ordered, sold or in line) would exceed the per-customer limit."""
+
+    def __init__(self, max_per_customer: int, customer_has: int) -> None:
+        super().__init__(max_per_customer, customer_has)
+        self.max_per_customer = max_per_customer
+        self.customer_has = customer_has
 
 
 class LaneQueue(Queue):
@@ -417,6 +454,7 @@ class Lanes:
         qty: int = 0,
         job_id: str | None = None,
         demand: int = 0,
+        shopper: str = "",
     ) -> Admission:
         """Put a request in line in one atomic step and return its ticket, position and odds.
 
@@ -434,14 +472,22 @@ class Lanes:
             status=JobStatus.QUEUED,
             description=f"{kind} {_describe(params)}",
         )
-        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand)
+        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper)
 
     def push_existing(self, job: Job, lane: str) -> Admission:
         """Put an already created job (one rq-scheduler made) in line behind everyone else."""
         return self._push(job, lane)
 
     def _push(
-        self, job: Job, lane: str, *, cart_id: str = "", sku: str = "", qty: int = 0, demand: int = 0
+        self,
+        job: Job,
+        lane: str,
+        *,
+        cart_id: str = "",
+        sku: str = "",
+        qty: int = 0,
+        demand: int = 0,
+        shopper: str = "",
     ) -> Admission:
         job.origin = lane
         job.enqueued_at = utcnow()
@@ -469,14 +515,17 @@ class Lanes:
                 lane_key(lane, "stock"),
                 lane_key(lane, "stats"),
                 lane_key(lane, "paused"),
+                lane_key(lane, "shoppers"),
             ],
-            args=[lane, job.id, sku, qty, cart_id, demand, len(mapping), *flat],
+            args=[lane, job.id, sku, qty, cart_id, demand, shopper, len(mapping), *flat],
         )
         ticket, serving = int(raw[0]), int(raw[1])
         if ticket == -1:
             raise UnknownProduct(sku)
         if ticket == -2:
             raise OverLimit(serving)
+        if ticket == -3:
+            raise OverCustomerLimit(serving, int(raw[2]))
         _ticket, _serving, before, served, available, held, rate, paused = raw
         position = max(0, ticket - serving - 1)
         odds = None
@@ -485,14 +534,20 @@ class Lanes:
         eta = None if paused else estimate_wait(position, float(rate) if rate else None)
         return Admission(job.id, lane, ticket, position, odds, eta)
 
-    def cache_product(self, sku: str, max_per_cart: int, stock: tuple[int, int] | None = None) -> None:
-        """Remember a product's existence and per-cart limit so admission needs no database query.
+    def cache_product(
+        self,
+        sku: str,
+        max_per_cart: int,
+        stock: tuple[int, int] | None = None,
+        max_per_customer: int | None = None,
+    ) -> None:
+        """Remember a product's existence and limits so admission needs no database query.
 
         ``stock`` (available, held) starts the SKU's stock snapshot for the odds if no consumer has
         written one yet; a consumer's snapshot is newer than any read the web tier made, so it stays.
         """
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(CATALOG_HASH, sku, max_per_cart)
+        pipe.hset(CATALOG_HASH, sku, f"{max_per_cart}|{max_per_customer or 0}")
         if stock is not None:
             stock_key = lane_key(SKU_LANE_PREFIX + sku, "stock")
             pipe.hsetnx(stock_key, "available", stock[0])
@@ -594,11 +649,14 @@ class Lanes:
         taken = []
         step = TAKEN_FIELDS + 1
         for index in range(0, len(raw), step):
-            job_id, data, ticket, enqueued, ahead, demand = raw[index : index + step]
+            job_id, data, ticket, enqueued, ahead, demand, shopper = raw[index : index + step]
             job_id = job_id.decode()
             enqueued_at = parse_rq_time(enqueued) if enqueued else None
             through = int(ahead) + int(demand or 0) if ahead else None
-            taken.append(TakenRequest(job_id, _decode_request(job_id, data, ticket), enqueued_at, through))
+            request = _decode_request(job_id, data, ticket)
+            taken.append(
+                TakenRequest(job_id, request, enqueued_at, through, shopper.decode(), int(demand or 0))
+            )
         return taken
 
     def bump_fence(self, lane: str, owner: str, floor: int) -> int:
@@ -639,11 +697,13 @@ class Lanes:
         expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
         seqs: dict[str, int] | None = None,
         stock: tuple[int, int] | None = None,
+        shopper_units: dict[str, int] | None = None,
     ) -> None:
         """Write every job's result, schedule expiries and advance now-serving: one round trip.
 
         ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
-        ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read.
+        ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
+        ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit).
         """
         seqs = seqs or {}
         served_through = max((t.requested_through or 0 for t in taken), default=0)
@@ -709,8 +769,19 @@ class Lanes:
                 lane_key(lane, "served"),
                 lane_key(lane, "requested"),
                 lane_key(lane, "stock"),
+                lane_key(lane, "shoppers"),
             ],
-            args=[owner, max_ticket, lease_ms, served_through, *(stock if stock else ("", ""))],
+            args=[
+                owner,
+                max_ticket,
+                lease_ms,
+                served_through,
+                *(stock if stock else ("", "")),
+                *_counted_args(
+                    [(t.shopper, t.demand) for t in taken if t.shopper and t.demand],
+                    list((shopper_units or {}).items()),
+                ),
+            ],
             client=pipe,
         )
         pipe.execute()
@@ -789,6 +860,17 @@ class _WriteRecorder:
             own = [(k, v) for k, v in mapping.items() if k not in common]
             args.extend((key, zset, member, score, len(own), *(x for pair in own for x in pair)))
         return args
+
+
+def _counted_args(in_line: list[tuple[str, int]], units: list[tuple[str, int]]) -> list[Any]:
+    """FINISH's per-shopper arguments: quantities leaving the line, then units from the database."""
+    args: list[Any] = [len(in_line)]
+    for shopper, demand in in_line:
+        args.extend((shopper, demand))
+    args.append(len(units))
+    for shopper, count in units:
+        args.extend((shopper, count))
+    return args
 
 
 def _stock(available: bytes | str, held: bytes | str) -> tuple[int, int] | None:

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from config import config_from_env
 from shop import expiry, monitoring
 from shop.errors import StaleFence
-from shop.inventory import BatchEffects, apply_stock_requests
+from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
 from shop.ledger import Outcome, QueuedRequest, current_fence
 from shop.models import utcnow
 from shop.orders import apply_order_requests
@@ -127,7 +127,9 @@ class Consumer:
                 self._expiries(taken, outcomes),
                 seqs=effects.seqs,
                 stock=effects.stock,
+                shopper_units=effects.shopper_units,
             )
+            self._hand_off(taken, outcomes)
             elapsed = time.monotonic() - began
             self._record(lane, taken, outcomes, elapsed)
             applied += len(taken)
@@ -236,6 +238,22 @@ class Consumer:
             counts = expiry.sweep(self.services.db, self.lanes, self.config.CHECKOUT_LANES)
             return {"outcome": "swept", **counts}
         return {"outcome": "rejected", "reason": f"unknown maintenance job {request.kind!r}"}
+
+    def _hand_off(self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]) -> None:
+        """Tell each SKU's line about units an expired order returned, once that is committed.
+
+        The units are the SKU's again already; the hand-off request makes its consumer re-read the
+        stock and the order's shoppers (and serve the SKU's waitlist) before anyone newer in line.
+        A repeat (after a crash before this ran) has the same job id and is applied once.
+        """
+        for item in taken:
+            outcome = outcomes.get(item.job_id)
+            if not isinstance(outcome, dict) or outcome.get("outcome") != "order_expired":
+                continue
+            for sku in outcome.get("skus", []):
+                params = {"sku": sku, "order_id": outcome["order_id"]}
+                job_id = f"handoff-{outcome['order_id']}-{sku}"
+                self.lanes.admit(sku_lane(sku), RequestKind.HANDOFF, params, job_id=job_id)
 
     def _expiries(
         self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]
