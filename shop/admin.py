@@ -48,7 +48,7 @@ def put_product(sku: str) -> Response:
     with svc.db.reading() as session:
         product = find_product(session, sku)
         body = product_view(product)
-    svc.lanes.cache_product(product.sku, product.max_per_cart)
+    admission.cache_product(svc, product)
     body["stock_change"] = stock
     response = jsonify(body)
     response.status_code = 201 if created else (202 if stock and stock.get("outcome") == "queued" else 200)

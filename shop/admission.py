@@ -7,13 +7,15 @@ not know a SKU (after a restart, or a product created elsewhere) is the database
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from shop.catalog import find_product
-from shop.errors import NotFound, UnknownSku, Unprocessable
+from shop.errors import Conflict, NotFound, UnknownSku, Unprocessable
 from shop.inventory import RequestKind, sku_lane
+from shop.models import Product
 from shop.orders import OrderKind, checkout_lane
-from shop.queueing import Admission, OverLimit, UnknownProduct
+from shop.queueing import Admission, OverCustomerLimit, OverLimit, UnknownProduct
 from shop.services import Services
 
 UNKNOWN_JOB_MESSAGE = (
@@ -23,12 +25,21 @@ UNKNOWN_JOB_MESSAGE = (
 
 
 def _admit_for_sku(
-    services: Services, sku: str, kind: str, params: dict[str, Any], cart_id: str, qty: int
+    services: Services,
+    sku: str,
+    kind: str,
+    params: dict[str, Any],
+    cart_id: str,
+    qty: int,
+    demand: int = 0,
 ) -> Admission:
     lane = sku_lane(sku)
+    shopper = params.get("shopper", "")
     for _attempt in range(2):
         try:
-            return services.lanes.admit(lane, kind, params, cart_id=cart_id, sku=sku, qty=qty)
+            return services.lanes.admit(
+                lane, kind, params, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper
+            )
         except UnknownProduct:
             refresh_product_cache(services, sku)
         except OverLimit as over:
@@ -36,6 +47,14 @@ def _admit_for_sku(
                 f"At most {over.max_per_cart} of this item fit in one cart.",
                 code="limit_exceeded",
                 max_per_cart=over.max_per_cart,
+            ) from None
+        except OverCustomerLimit as over:
+            raise Unprocessable(
+                f"At most {over.max_per_customer} of this item per shopper, across all carts; "
+                f"{over.customer_has} are already yours or in line for you.",
+                code="customer_limit_exceeded",
+                max_per_customer=over.max_per_customer,
+                customer_has=over.customer_has,
             ) from None
     raise UnknownSku(sku)
 
@@ -47,20 +66,39 @@ def refresh_product_cache(services: Services, sku: str) -> None:
             product = find_product(session, sku)
         except NotFound:
             raise UnknownSku(sku) from None
-        services.lanes.cache_product(product.sku, product.max_per_cart)
+        cache_product(services, product)
+
+
+def cache_product(services: Services, product: Product) -> None:
+    """Put a product's admission facts (and a first stock snapshot for the odds) in Redis."""
+    services.lanes.cache_product(
+        product.sku,
+        product.max_per_cart,
+        stock=(product.on_hand - product.reserved, product.reserved),
+        max_per_customer=product.max_per_customer,
+    )
 
 
 def request_hold(
-    services: Services, cart_id: str, sku: str, qty: int, allow_partial: bool = False
+    services: Services,
+    cart_id: str,
+    sku: str,
+    qty: int,
+    allow_partial: bool = False,
+    shopper: str = "",
 ) -> Admission:
-    """Put 'add qty units of sku to my cart' in the SKU's line."""
-    params = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
-    return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty)
+    """Put 'add qty units of sku to my cart' in the SKU's line (``shopper``: shop.shoppers key)."""
+    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
+    if shopper:
+        params["shopper"] = shopper
+    return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty)
 
 
-def request_quantity(services: Services, cart_id: str, sku: str, qty: int) -> Admission:
+def request_quantity(services: Services, cart_id: str, sku: str, qty: int, shopper: str = "") -> Admission:
     """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
-    params = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    if shopper:
+        params["shopper"] = shopper
     return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty)
 
 
@@ -91,13 +129,44 @@ def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
     state = services.lanes.view(job_id)
     if state is None or not state.cart_id or state.cart_id != cart_id:
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    odds, eta = state.odds, state.eta
     return {
         "job_id": job_id,
         "status": state.status,
         "position": state.position,
         "poll_after_ms": state.poll_after_ms,
+        "odds": odds.to_dict() if odds else None,
+        "eta_seconds": eta.to_dict() if eta else None,
         "result": state.result,
     }
+
+
+def job_receipt(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
+    """Describe what became of a finished request, for the cart that made it."""
+    receipt = services.lanes.receipt(job_id)
+    if receipt is None or not receipt.cart_id or receipt.cart_id != cart_id:
+        raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    if receipt.status not in ("finished", "failed") or receipt.result is None:
+        raise Conflict(
+            "This request has not been decided yet; its receipt is issued when it is.",
+            code="not_finished",
+            status=receipt.status,
+        )
+    return {
+        "job_id": job_id,
+        "sku": receipt.lane.removeprefix("sku:") if receipt.lane.startswith("sku:") else None,
+        "lane": receipt.lane,
+        "ticket": receipt.ticket,
+        "position_when_joined": receipt.position_when_joined,
+        "enqueued_at": _iso(receipt.enqueued_at),
+        "applied_at": _iso(receipt.applied_at),
+        "outcome": receipt.result,
+        "ledger_seq": receipt.ledger_seq,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:
@@ -106,6 +175,8 @@ def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:
         "status": "queued",
         "position": admission.position,
         "ticket": admission.ticket,
+        "odds": admission.odds.to_dict() if admission.odds else None,
+        "eta_seconds": admission.eta.to_dict() if admission.eta else None,
         "status_url": f"/jobs/{admission.job_id}",
         "cart_token": cart_token,
     }

@@ -14,7 +14,15 @@ from shop.errors import BadRequest, NotFound, Unprocessable
 from shop.extensions import limiter
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
-from shop.web import cart_from_request, json_body, services, valid_qty, valid_sku, with_cart
+from shop.web import (
+    cart_from_request,
+    json_body,
+    services,
+    shopper_from_request,
+    valid_qty,
+    valid_sku,
+    with_cart,
+)
 
 bp = Blueprint("api", __name__)
 
@@ -80,8 +88,9 @@ def add_to_cart() -> Response:
     allow_partial = body.get("allow_partial", False)
     if not isinstance(allow_partial, bool):
         raise BadRequest("allow_partial must be true or false.", code="invalid_allow_partial")
+    shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
-    return _accepted(admission.request_hold(services(), cart_id, sku, qty, allow_partial), token)
+    return _accepted(admission.request_hold(services(), cart_id, sku, qty, allow_partial, shopper), token)
 
 
 @bp.put("/chart/<sku>/<qty>")
@@ -90,8 +99,9 @@ def add_to_cart() -> Response:
 def set_cart_quantity(sku: str, qty: str) -> Response:
     sku = valid_sku(sku)
     quantity = valid_qty(qty, minimum=0, from_path=True)
+    shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
-    return _accepted(admission.request_quantity(services(), cart_id, sku, quantity), token)
+    return _accepted(admission.request_quantity(services(), cart_id, sku, quantity, shopper), token)
 
 
 @bp.get("/chart")
@@ -113,6 +123,15 @@ def job(job_id: str) -> Response:
     if not JOB_ID_PATTERN.match(job_id):
         raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
     return with_cart(jsonify(admission.job_status(services(), cart_id, job_id)), token)
+
+
+@bp.get("/jobs/<job_id>/receipt")
+@limiter.limit(read_limit)
+def job_receipt(job_id: str) -> Response:
+    token, cart_id = cart_from_request(create=False)
+    if not JOB_ID_PATTERN.match(job_id):
+        raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    return with_cart(jsonify(admission.job_receipt(services(), cart_id, job_id)), token)
 
 
 @bp.post("/checkout")

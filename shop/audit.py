@@ -1,13 +1,20 @@
-"""The integrity audit: proves from the database alone that no unit was oversold or lost."""
+"""The integrity audit: proves from the database alone that no unit was oversold or lost.
+
+Besides the invariants over holds, orders and payments, it replays every SKU's ledger: entries
+numbered 1, 2, 3, ... without a gap, each one's figures following from the one before by what the
+entry says happened, and the last one's figures equal to the product's.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from shop.ledger import replay
 from shop.models import (
     AppliedRequest,
     Hold,
@@ -34,6 +41,7 @@ class AuditReport:
     products: int = 0
     holds: int = 0
     orders: int = 0
+    ledger_entries: int = 0
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -43,7 +51,12 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "checked": {"products": self.products, "holds": self.holds, "orders": self.orders},
+            "checked": {
+                "products": self.products,
+                "holds": self.holds,
+                "orders": self.orders,
+                "ledger_entries": self.ledger_entries,
+            },
             "violations": self.violations,
         }
 
@@ -56,6 +69,7 @@ def audit(session: Session) -> AuditReport:
         _check_holds(session, report)
         _check_orders(session, report)
         _check_payments(session, report)
+        _check_ledgers(session, report)
     return report
 
 
@@ -152,3 +166,58 @@ def _check_payments(session: Session, report: AuditReport) -> None:
             report.violations.append(f"order {order_id} is paid but has {count} paid payments ({amount})")
         if status != OrderStatus.PAID and count:
             report.violations.append(f"order {order_id} is {status} but has a paid payment")
+
+
+# A SKU whose ledger is broken gets at most this many violations reported, not one per entry.
+MAX_LEDGER_VIOLATIONS_PER_SKU = 5
+
+
+def _check_ledgers(session: Session, report: AuditReport) -> None:
+    """Replay every SKU's ledger and compare it with the product's figures."""
+    figures = {
+        sku: (on_hand, reserved)
+        for sku, on_hand, reserved in session.execute(select(Product.sku, Product.on_hand, Product.reserved))
+    }
+    rows = session.execute(
+        select(
+            AppliedRequest.sku,
+            AppliedRequest.seq,
+            AppliedRequest.request_id,
+            AppliedRequest.outcome,
+            AppliedRequest.on_hand_after,
+            AppliedRequest.reserved_after,
+        )
+        .where(AppliedRequest.sku.is_not(None))
+        .order_by(AppliedRequest.sku, AppliedRequest.seq)
+        .execution_options(yield_per=5000)
+    )
+    last: dict[str, tuple[int, tuple[int, int]]] = {}
+    problems: dict[str, int] = {}
+
+    def violation(sku: str, text: str) -> None:
+        problems[sku] = problems.get(sku, 0) + 1
+        if problems[sku] <= MAX_LEDGER_VIOLATIONS_PER_SKU:
+            report.violations.append(f"{sku} ledger: {text}")
+
+    for sku, seq, request_id, outcome, on_hand, reserved in rows:
+        report.ledger_entries += 1
+        recorded = (on_hand, reserved)
+        previous_seq, previous = last.get(sku, (0, None))
+        if seq != previous_seq + 1:
+            violation(sku, f"entry {seq} follows entry {previous_seq}")
+        expected = replay(previous, json.loads(outcome))
+        if expected is None:
+            violation(sku, f"entry {seq} ({request_id}) comes before the product's opening entry")
+        elif expected != recorded:
+            violation(
+                sku,
+                f"entry {seq} ({request_id}) records on_hand/reserved {recorded}, replay gives {expected}",
+            )
+        if not 0 <= reserved <= on_hand:
+            violation(sku, f"entry {seq} ({request_id}) records reserved {reserved} outside 0..{on_hand}")
+        last[sku] = (seq, recorded)
+    for sku, current in figures.items():
+        if sku not in last:
+            violation(sku, "the product has no ledger entries")
+        elif last[sku][1] != current:
+            violation(sku, f"replay ends at on_hand/reserved {last[sku][1]}, the product has {current}")

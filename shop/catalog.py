@@ -130,4 +130,5 @@ def product_view(product: Product) -> dict[str, Any]:
         "available": product.available,
         "sales": product.sales,
         "max_per_cart": product.max_per_cart,
+        "max_per_customer": product.max_per_customer,
     }

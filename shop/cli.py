@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from shop.admin import change_stock
+from shop.admission import cache_product
 from shop.audit import audit
 from shop.catalog import find_product
 from shop.demo import seed_demo_catalog
@@ -39,7 +40,7 @@ def seed() -> None:
     with services.db.writing() as session:
         added = seed_demo_catalog(session)
     for product in added:
-        services.lanes.cache_product(product.sku, product.max_per_cart)
+        cache_product(services, product)
     click.echo(f"demo catalog: {len(added)} products added")
 
 

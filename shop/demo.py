@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from shop.inventory import sku_lane
-from shop.ledger import insert_ignoring_conflicts
+from shop.ledger import insert_ignoring_conflicts, record_creation
 from shop.models import Product, SkuFence, utcnow
 
 # sku, name, category, price (Rp), on_hand, max_per_cart, sales so far, description
@@ -348,5 +348,8 @@ def seed_demo_catalog(session: Session) -> list[Product]:
             )
             session.add(product)
             added.append(product)
+        session.flush()
+        for product in added:
+            record_creation(session, product.sku, product.on_hand, now)
         insert_ignoring_conflicts(session, SkuFence, [{"lane": sku_lane(p.sku), "token": 0} for p in added])
     return added

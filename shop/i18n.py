@@ -74,6 +74,11 @@ EN: dict[str, str] = {
     "wait.your_turn": "It's your turn: checking stock now…",
     "wait.your_turn_checkout": "It's your turn: creating your order now…",
     "wait.units_left": "{n} left",
+    "wait.units_held": "{n} in other carts, may come back",
+    "wait.odds.likely": "Good chance: there is enough for everyone ahead of you, and for you.",
+    "wait.odds.uncertain": "Uncertain: you get it only if units in other carts come back.",
+    "wait.odds.unlikely": "You are on the waitlist: the shoppers ahead of you asked for more than "
+    "there is, even counting the units in carts.",
     "wait.progress": "Progress in line",
     "wait.ticket": "Your place",
     "wait.joined": "You joined",
@@ -100,6 +105,9 @@ EN: dict[str, str] = {
     "outcome.try_fewer": "Choose a smaller quantity",
     "outcome.limit.title": "Cart limit reached",
     "outcome.limit.body": "At most {max} of this item fit in one cart; your cart already has {in_cart}.",
+    "outcome.customer_limit.title": "Limit per shopper reached",
+    "outcome.customer_limit.body": "At most {max} of this item per shopper, across all your carts; you "
+    "already have {has}.",
     "outcome.released.title": "Removed from your cart",
     "outcome.empty_cart.title": "Your cart is empty",
     "outcome.empty_cart.body": "There was nothing to check out.",
@@ -176,11 +184,15 @@ EN: dict[str, str] = {
     "error.unavailable.title": "Briefly unavailable",
     "error.unavailable.body": "The shop is briefly unavailable. Please try again in a few seconds.",
     "error.limit_exceeded": "At most {max} of this item fit in one cart.",
+    "error.customer_limit_exceeded": "At most {max} of this item per shopper, across all your carts; "
+    "{has} are already yours or in line for you.",
     "error.bad_request.title": "That request didn't look right",
     "duration.seconds": "{n} seconds",
     "duration.second": "1 second",
     "duration.minutes": "{n} minutes",
     "duration.minute": "1 minute",
+    "duration.seconds_range": "{low}–{high} s",
+    "duration.minutes_range": "{low}–{high} min",
     "category.electronic": "Electronics",
     "category.fashion": "Fashion",
     "category.groceries": "Groceries",
@@ -246,6 +258,11 @@ ID: dict[str, str] = {
     "wait.your_turn": "Giliran Anda: sedang memeriksa stok…",
     "wait.your_turn_checkout": "Giliran Anda: pesanan sedang dibuat…",
     "wait.units_left": "Sisa {n}",
+    "wait.units_held": "{n} di keranjang orang lain, bisa kembali",
+    "wait.odds.likely": "Peluang besar: stok cukup untuk semua yang antre di depan Anda, dan untuk Anda.",
+    "wait.odds.uncertain": "Belum pasti: Anda dapat jika barang di keranjang orang lain kembali.",
+    "wait.odds.unlikely": "Anda masuk daftar tunggu: yang antre di depan Anda meminta lebih banyak dari "
+    "stok yang ada, termasuk yang masih di keranjang.",
     "wait.progress": "Kemajuan antrean",
     "wait.ticket": "Posisi",
     "wait.joined": "Masuk antrean",
@@ -274,6 +291,9 @@ ID: dict[str, str] = {
     "outcome.try_fewer": "Pilih jumlah lebih sedikit",
     "outcome.limit.title": "Batas keranjang tercapai",
     "outcome.limit.body": "Maksimal {max} barang ini per keranjang; keranjang Anda sudah berisi {in_cart}.",
+    "outcome.customer_limit.title": "Batas per pembeli tercapai",
+    "outcome.customer_limit.body": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; Anda "
+    "sudah punya {has}.",
     "outcome.released.title": "Dihapus dari keranjang",
     "outcome.empty_cart.title": "Keranjang Anda kosong",
     "outcome.empty_cart.body": "Tidak ada yang bisa dibayar.",
@@ -352,11 +372,15 @@ ID: dict[str, str] = {
     "error.unavailable.title": "Sedang tidak tersedia",
     "error.unavailable.body": "Toko sedang tidak tersedia sebentar. Silakan coba lagi dalam beberapa detik.",
     "error.limit_exceeded": "Maksimal {max} barang ini per keranjang.",
+    "error.customer_limit_exceeded": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; "
+    "{has} sudah milik Anda atau sedang diantrekan.",
     "error.bad_request.title": "Permintaan tidak valid",
     "duration.seconds": "{n} detik",
     "duration.second": "1 detik",
     "duration.minutes": "{n} menit",
     "duration.minute": "1 menit",
+    "duration.seconds_range": "{low}–{high} detik",
+    "duration.minutes_range": "{low}–{high} menit",
     "category.electronic": "Elektronik",
     "category.fashion": "Fesyen",
     "category.groceries": "Kebutuhan dapur",
@@ -408,6 +432,17 @@ def duration(t: Callable[..., str], seconds: float) -> str:
         return t("duration.second") if whole == 1 else t("duration.seconds", n=whole)
     minutes = math.ceil(whole / 60)
     return t("duration.minute") if minutes == 1 else t("duration.minutes", n=minutes)
+
+
+def duration_range(t: Callable[..., str], low: float, high: float) -> str:
+    """Say a wait estimate as a range: "20–40 s", or whole minutes from a minute up ("2–4 min")."""
+    low, high = max(1, math.floor(low)), max(1, math.ceil(high))
+    if high < 60:
+        return duration(t, low) if low >= high else t("duration.seconds_range", low=low, high=high)
+    low_min, high_min = max(1, low // 60), math.ceil(high / 60)
+    if low_min >= high_min:
+        return duration(t, high)
+    return t("duration.minutes_range", low=low_min, high=high_min)
 
 
 def clock(seconds: int) -> str:

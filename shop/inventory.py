@@ -7,22 +7,26 @@ once under the row lock. The 37th unit goes to the 37th in line, never to a late
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop.ledger import (
     Outcome,
     QueuedRequest,
+    StockEntry,
     claim_fence,
+    last_seq,
     record_outcomes,
+    record_stock_entries,
     recorded_outcomes,
+    recorded_seqs,
 )
-from shop.models import Cart, Hold, HoldStatus, Product, utcnow
+from shop.models import Cart, Hold, HoldStatus, OrderLine, Product, utcnow
 
 
 class RequestKind:
@@ -30,10 +34,14 @@ class RequestKind:
     SET_QUANTITY = "set_quantity"
     EXPIRE_HOLD = "expire_hold"
     SET_STOCK = "set_stock"
+    # Units came back outside the SKU's line (an unpaid order expired on its checkout line): tell it.
+    HANDOFF = "handoff"
 
 
 # Product details an operator may change together with the stock (validated before queueing).
-PRODUCT_DETAIL_FIELDS = frozenset({"name", "category", "description", "image", "price", "max_per_cart"})
+PRODUCT_DETAIL_FIELDS = frozenset(
+    {"name", "category", "description", "image", "price", "max_per_cart", "max_per_customer"}
+)
 
 
 def sku_lane(sku: str) -> str:
@@ -42,8 +50,20 @@ def sku_lane(sku: str) -> str:
 
 
 @dataclass
+class BatchEffects:
+    """What a batch did besides its outcomes, for the consumer to publish after the commit."""
+
+    # Each request's place in the SKU's ledger (for its receipt).
+    seqs: dict[str, int] = field(default_factory=dict)
+    # The SKU's (available, held in carts and unpaid orders) after the batch.
+    stock: tuple[int, int] | None = None
+    # Units held, ordered or sold per shopper touched by the batch (SKUs with a per-customer limit).
+    shopper_units: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class _StockState:
-    """The SKU's figures as the batch walks its requests, and the holds it touched."""
+    """The SKU's figures as the batch walks its requests, the holds it touched, and its ledger entries."""
 
     product: Product
     on_hand: int
@@ -53,10 +73,48 @@ class _StockState:
     now: datetime
     # Carts with expired lines of this SKU still shown: only their new holds need to dismiss them.
     stale_carts: set[str] = field(default_factory=set)
+    # Ledger entries in the order they happened, numbered from the SKU's last sequence number.
+    journal: list[StockEntry] = field(default_factory=list)
+    seq: int = 0
+    # The per-customer limit: units each shopper of the batch has (held, ordered, sold), kept current.
+    customer_limit: int | None = None
+    by_shopper: dict[str, int] = field(default_factory=dict)
+    touched_shoppers: set[str] = field(default_factory=set)
 
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+    def count_units(self, shopper: str | None, delta: int) -> None:
+        """Follow a shopper's units through the batch (their total is re-read afterwards)."""
+        if not shopper:
+            return
+        self.touched_shoppers.add(shopper)
+        if shopper in self.by_shopper:
+            self.by_shopper[shopper] += delta
+
+    def note(
+        self,
+        request_id: str,
+        kind: str,
+        outcome: Outcome,
+        ticket: int | None = None,
+        params: dict | None = None,
+    ) -> None:
+        """Append a ledger entry with the figures as they stand now."""
+        self.seq += 1
+        self.journal.append(
+            StockEntry(
+                request_id=request_id,
+                kind=kind,
+                outcome=outcome,
+                seq=self.seq,
+                on_hand=self.on_hand,
+                reserved=self.reserved,
+                ticket=ticket,
+                params=dict(params or {}),
+            )
+        )
 
 
 def apply_stock_requests(
@@ -67,19 +125,26 @@ def apply_stock_requests(
     hold_ttl: timedelta,
     now: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
+    effects: BatchEffects | None = None,
 ) -> list[Outcome]:
     """Apply a batch of one SKU's requests in line order, in one transaction; return each outcome.
 
-    ``before_commit`` runs inside the transaction after every decision is written; the fault tests
-    use it to stall (and kill) a consumer mid-apply.
+    Every decision is also an entry of the SKU's ledger, with the figures after it. ``effects``
+    (if given) collects what the consumer publishes besides the outcomes. ``before_commit`` runs
+    inside the transaction after every decision is written; the fault tests use it to stall (and
+    kill) a consumer mid-apply.
     """
     now = now or utcnow()
     lane = sku_lane(sku)
+    effects = effects if effects is not None else BatchEffects()
     with session.begin():
         claim_fence(session, lane, fence_token)
         done = recorded_outcomes(session, [r.request_id for r in requests])
         fresh = _unseen(requests, done)
         outcomes: dict[str, Outcome] = dict(done)
+        if done:
+            effects.seqs.update(recorded_seqs(session, done))
+        state = None
         if fresh:
             state = _load_state(session, sku, fresh, hold_ttl, now)
             applied: list[tuple[QueuedRequest, Outcome]] = []
@@ -88,16 +153,32 @@ def apply_stock_requests(
                     outcome: Outcome = {"outcome": "unknown_sku", "sku": sku}
                 else:
                     outcome = _apply_one(session, state, request)
+                    state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
                 outcomes[request.request_id] = outcome
                 applied.append((request, outcome))
             if state is not None:
                 _write_stock(session, state)
             session.flush()
             _fill_hold_ids(applied)
-            record_outcomes(session, lane, applied, now)
+            if state is None:
+                record_outcomes(session, lane, applied, now)
+            else:
+                record_stock_entries(session, lane, sku, state.journal, now)
+                effects.seqs.update({e.request_id: e.seq for e in state.journal})
+                if state.customer_limit and state.touched_shoppers:
+                    effects.shopper_units = customer_units(session, sku, state.touched_shoppers)
             if before_commit is not None:
                 before_commit()
+        effects.stock = _stock_after(session, sku, state)
     return [outcomes[r.request_id] for r in requests]
+
+
+def _stock_after(session: Session, sku: str, state: _StockState | None) -> tuple[int, int] | None:
+    """The SKU's (available, held) after the batch, for the waiting room's odds."""
+    if state is not None:
+        return state.available, state.reserved
+    row = session.execute(select(Product.on_hand, Product.reserved).where(Product.sku == sku)).first()
+    return None if row is None else (row.on_hand - row.reserved, row.reserved)
 
 
 def _unseen(requests: Sequence[QueuedRequest], done: dict[str, Outcome]) -> list[QueuedRequest]:
@@ -148,6 +229,10 @@ def _load_state(
                 .distinct()
             )
         )
+    by_shopper: dict[str, int] = {}
+    if product.max_per_customer:
+        shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
+        by_shopper = customer_units(session, sku, shoppers)
     return _StockState(
         product=product,
         on_hand=product.on_hand,
@@ -156,7 +241,32 @@ def _load_state(
         hold_ttl=hold_ttl,
         now=now,
         stale_carts=stale_carts,
+        seq=last_seq(session, sku),
+        customer_limit=product.max_per_customer,
+        by_shopper=by_shopper,
     )
+
+
+def customer_units(session: Session, sku: str, shoppers: Iterable[str]) -> dict[str, int]:
+    """Units of the SKU each shopper holds, has ordered or has bought, across carts.
+
+    Active holds count until they are expired, even overdue ones: expiring one (on schedule, by
+    the sweeper, or inline when its cart acts again) is what takes its units off the count.
+    """
+    keys = sorted(shoppers)
+    units = dict.fromkeys(keys, 0)
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(Hold.shopper_key, func.sum(Hold.qty))
+            .where(
+                Hold.sku == sku,
+                Hold.shopper_key.in_(keys[start : start + 500]),
+                Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED, HoldStatus.SOLD]),
+            )
+            .group_by(Hold.shopper_key)
+        )
+        units.update({key: int(total) for key, total in rows})
+    return units
 
 
 def _create_carts(session: Session, cart_ids: Sequence[str], now: datetime) -> None:
@@ -179,6 +289,7 @@ def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> 
         RequestKind.SET_QUANTITY: _set_hold_quantity,
         RequestKind.EXPIRE_HOLD: _expire_hold,
         RequestKind.SET_STOCK: _set_stock,
+        RequestKind.HANDOFF: _hand_off,
     }
     handler = handlers.get(request.kind)
     if handler is None:
@@ -197,6 +308,13 @@ def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | 
         hold.in_cart = False
         state.reserved -= hold.qty
         del state.holds_by_cart[cart_id]
+        state.count_units(hold.shopper_key, -hold.qty)
+        state.note(
+            f"inline-expire-h{hold.id}",
+            RequestKind.EXPIRE_HOLD,
+            {"outcome": "expired", "hold_id": hold.id, "sku": hold.sku, "qty": hold.qty, "inline": True},
+            params={"hold_id": hold.id, "sku": hold.sku},
+        )
         return None
     return hold
 
@@ -220,6 +338,38 @@ def _held(hold: Hold, added: int, **extra: object) -> Outcome:
     }
     outcome.update(extra)
     return outcome
+
+
+def _customer_refusal(
+    state: _StockState, shopper: str | None, hold: Hold | None, target: int
+) -> Outcome | None:
+    """Refuse when the shopper's units across carts would exceed the per-customer limit.
+
+    ``target`` is what the cart's line would hold afterwards; its current units count as the
+    shopper's own whoever added them, since the line is theirs after this request.
+    """
+    limit = state.customer_limit
+    if not limit or not shopper:
+        return None
+    has = state.by_shopper.get(shopper, 0)
+    in_line = hold.qty if hold is not None and hold.shopper_key == shopper else 0
+    after = has - in_line + target
+    if after <= limit or target <= in_line:
+        return None
+    return {
+        "outcome": "customer_limit_exceeded",
+        "sku": state.product.sku,
+        "max_per_customer": limit,
+        "customer_has": has,
+    }
+
+
+def _claim_line(state: _StockState, hold: Hold, shopper: str | None, new_qty: int) -> None:
+    """Count a cart line's units (now ``new_qty``) as the shopper's who last changed it."""
+    state.count_units(hold.shopper_key, -hold.qty)
+    if shopper:
+        hold.shopper_key = shopper
+    state.count_units(hold.shopper_key, new_qty)
 
 
 def _dismiss_stale_lines(session: Session, state: _StockState, cart_id: str) -> None:
@@ -251,12 +401,14 @@ def _new_hold(session: Session, state: _StockState, request: QueuedRequest, qty:
         in_cart=True,
         expires_at=state.now + state.hold_ttl,
         request_id=request.request_id,
+        shopper_key=request.params.get("shopper") or None,
         created_at=state.now,
         updated_at=state.now,
     )
     session.add(hold)
     state.holds_by_cart[cart_id] = hold
     state.reserved += qty
+    state.count_units(hold.shopper_key, qty)
     return hold
 
 
@@ -275,6 +427,10 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
             "max_per_cart": limit,
             "in_cart": in_cart,
         }
+    shopper = request.params.get("shopper")
+    refused = _customer_refusal(state, shopper, hold, in_cart + qty)
+    if refused is not None:
+        return refused
     granted = qty
     if state.available < qty:
         if not allow_partial or state.available <= 0:
@@ -284,6 +440,7 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
         hold = _new_hold(session, state, request, granted)
     else:
         # Adding to a hold keeps its expiry: re-adding must not keep units from others forever.
+        _claim_line(state, hold, shopper, hold.qty + granted)
         hold.qty += granted
         hold.updated_at = state.now
         state.reserved += granted
@@ -305,6 +462,7 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
             hold.in_cart = False
             hold.updated_at = state.now
             state.reserved -= current
+            state.count_units(hold.shopper_key, -current)
             del state.holds_by_cart[cart_id]
         _dismiss_stale_lines(session, state, cart_id)
         return {"outcome": "released", "sku": sku, "qty": 0, "released": released}
@@ -315,12 +473,17 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
             "max_per_cart": state.product.max_per_cart,
             "in_cart": current,
         }
+    shopper = request.params.get("shopper")
+    refused = _customer_refusal(state, shopper, hold, target)
+    if refused is not None:
+        return refused
     delta = target - current
     if delta > state.available:
         return _refusal(state, delta)
     if hold is None:
         hold = _new_hold(session, state, request, target)
         return _held(hold, target)
+    _claim_line(state, hold, shopper, target)
     hold.qty = target
     hold.updated_at = state.now
     state.reserved += delta
@@ -343,6 +506,7 @@ def _expire_hold(session: Session, state: _StockState, request: QueuedRequest) -
     hold.status = HoldStatus.EXPIRED
     hold.updated_at = state.now
     state.reserved -= hold.qty
+    state.count_units(hold.shopper_key, -hold.qty)
     state.holds_by_cart.pop(hold.cart_id, None)
     state.stale_carts.add(hold.cart_id)  # the line stays in the cart, shown as expired
     return {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": hold.qty}
@@ -371,6 +535,20 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
         "reserved": state.reserved,
         "available": state.available,
     }
+
+
+def _hand_off(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Take in units an expired order returned: its shoppers' counts change, the stock is re-read."""
+    order_id = str(request.params.get("order_id", ""))
+    shoppers = session.scalars(
+        select(Hold.shopper_key)
+        .join(OrderLine, OrderLine.hold_id == Hold.id)
+        .where(OrderLine.order_id == order_id, OrderLine.sku == state.product.sku)
+    )
+    for shopper in shoppers:
+        state.count_units(shopper, 0)
+    sku = state.product.sku
+    return {"outcome": "handoff", "sku": sku, "order_id": order_id, "available": state.available}
 
 
 def _write_stock(session: Session, state: _StockState) -> None:

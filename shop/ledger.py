@@ -1,7 +1,12 @@
-"""Queued requests, their idempotency record and the fencing check every apply makes.
+"""Queued requests, their idempotency record, the per-SKU stock ledger and the fencing check.
 
 Every queued request carries a unique id; its outcome is written in the same transaction that
 applies it. Re-applying (a retry after a crash) returns the recorded outcome instead of acting twice.
+
+The same table is each SKU's append-only ledger: every entry decided against a SKU's stock gets
+the next sequence number of that SKU and the figures (on hand, reserved) after it, written under
+the product's row lock in the transaction that made the change. ``replay`` says what each kind of
+entry does to the figures, so the audit can recompute every SKU from its first entry.
 """
 
 from __future__ import annotations
@@ -12,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop.errors import StaleFence
-from shop.models import AppliedRequest, Base, SkuFence, utcnow
+from shop.models import AppliedRequest, Base, Product, SkuFence, utcnow
 
 Outcome = dict[str, Any]
 
@@ -76,6 +81,20 @@ def recorded_outcomes(session: Session, request_ids: Iterable[str]) -> dict[str,
     return found
 
 
+def recorded_seqs(session: Session, request_ids: Iterable[str]) -> dict[str, int]:
+    """Return the ledger sequence numbers of these requests (those that have one)."""
+    ids = list(request_ids)
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(AppliedRequest.request_id, AppliedRequest.seq).where(
+                AppliedRequest.request_id.in_(ids[start : start + 500]), AppliedRequest.seq.is_not(None)
+            )
+        )
+        found.update({rid: int(seq) for rid, seq in rows})
+    return found
+
+
 def record_outcomes(
     session: Session,
     lane: str,
@@ -100,3 +119,122 @@ def record_outcomes(
             for request, outcome in applied
         ],
     )
+
+
+@dataclass
+class StockEntry:
+    """One entry of a SKU's ledger: what was decided, and the SKU's figures right after it."""
+
+    request_id: str
+    kind: str
+    outcome: Outcome
+    seq: int
+    on_hand: int
+    reserved: int
+    ticket: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def last_seq(session: Session, sku: str) -> int:
+    """Return the SKU's last ledger sequence number (0 if none); call it holding the product row lock."""
+    return int(session.scalar(select(func.max(AppliedRequest.seq)).where(AppliedRequest.sku == sku)) or 0)
+
+
+def record_stock_entries(
+    session: Session, lane: str, sku: str, entries: Sequence[StockEntry], now: datetime | None = None
+) -> None:
+    """Append entries to a SKU's ledger (same transaction as the change they record)."""
+    if not entries:
+        return
+    when = now or utcnow()
+    session.execute(
+        AppliedRequest.__table__.insert(),
+        [
+            {
+                "request_id": entry.request_id,
+                "lane": lane,
+                "ticket": entry.ticket,
+                "kind": entry.kind,
+                "outcome": json.dumps(_public(entry.outcome), sort_keys=True),
+                "applied_at": when,
+                "sku": sku,
+                "seq": entry.seq,
+                "params": json.dumps(entry.params, sort_keys=True),
+                "on_hand_after": entry.on_hand,
+                "reserved_after": entry.reserved,
+            }
+            for entry in entries
+        ],
+    )
+
+
+def append_stock_entry(
+    session: Session,
+    lane: str,
+    sku: str,
+    request_id: str,
+    kind: str,
+    outcome: Outcome,
+    params: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> StockEntry:
+    """Append one entry with the product's current figures; the caller has changed (and so locked) the row."""
+    on_hand, reserved = session.execute(
+        select(Product.on_hand, Product.reserved).where(Product.sku == sku)
+    ).one()
+    entry = StockEntry(
+        request_id=request_id,
+        kind=kind,
+        outcome=outcome,
+        seq=last_seq(session, sku) + 1,
+        on_hand=on_hand,
+        reserved=reserved,
+        params=dict(params or {}),
+    )
+    record_stock_entries(session, lane, sku, [entry], now)
+    return entry
+
+
+def record_creation(session: Session, sku: str, on_hand: int, now: datetime | None = None) -> None:
+    """Open a new product's ledger with the stock it was created with."""
+    outcome = {"outcome": "created", "sku": sku, "on_hand": on_hand, "reserved": 0}
+    entry = StockEntry(
+        request_id=f"created-{sku}",
+        kind="create_product",
+        outcome=outcome,
+        seq=last_seq(session, sku) + 1,
+        on_hand=on_hand,
+        reserved=0,
+        params={"sku": sku, "on_hand": on_hand},
+    )
+    record_stock_entries(session, f"sku:{sku}", sku, [entry], now)
+
+
+def _public(outcome: Outcome) -> Outcome:
+    """Drop in-memory helpers (keys starting with an underscore) before an outcome is stored."""
+    return {k: v for k, v in outcome.items() if not k.startswith("_")}
+
+
+# What each outcome does to (on_hand, reserved); any other outcome changes nothing.
+ABSOLUTE_OUTCOMES = frozenset({"created", "opening_balance"})
+
+
+def replay(figures: tuple[int, int] | None, outcome: Outcome) -> tuple[int, int] | None:
+    """Return a SKU's figures after an entry, from the figures before it (None before the first)."""
+    name = outcome.get("outcome")
+    if name in ABSOLUTE_OUTCOMES:
+        return int(outcome["on_hand"]), int(outcome["reserved"])
+    if figures is None:
+        return None
+    on_hand, reserved = figures
+    if name == "held":
+        return on_hand, reserved + int(outcome["added"])
+    if name == "released":
+        return on_hand, reserved - int(outcome["released"])
+    if name in ("expired", "order_units_returned"):
+        return on_hand, reserved - int(outcome["qty"])
+    if name == "sold":
+        return on_hand - int(outcome["qty"]), reserved - int(outcome["qty"])
+    if name == "stock_set":
+        return int(outcome["on_hand"]), reserved
+    return on_hand, reserved

@@ -86,6 +86,7 @@ class Product(Base):
         CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("max_per_cart >= 1", name="max_per_cart_positive"),
+        CheckConstraint("max_per_customer >= 1", name="max_per_customer_positive"),
         Index("ix_products_category", "category"),
     )
 
@@ -99,6 +100,8 @@ class Product(Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     sales: Mapped[int] = mapped_column(Integer, default=0)
     max_per_cart: Mapped[int] = mapped_column(Integer, default=5)
+    # Units one shopper may hold, order and buy across all their carts (None: no such limit).
+    max_per_customer: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -129,6 +132,7 @@ class Hold(Base):
         Index("ix_holds_sku_status", "sku", "status"),
         Index("ix_holds_cart_in_cart", "cart_id", "in_cart"),
         Index("ix_holds_status_expires", "status", "expires_at"),
+        Index("ix_holds_sku_shopper", "sku", "shopper_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -140,6 +144,8 @@ class Hold(Base):
     in_cart: Mapped[bool] = mapped_column(Boolean, default=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who asked for the units (shop.shoppers), for the per-customer limit; None for older holds.
+    shopper_key: Mapped[str | None] = mapped_column(String(64), default=None)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -195,14 +201,30 @@ class Payment(Base):
 
 
 class AppliedRequest(Base):
-    """One row per applied queued request: makes applying idempotent and is the audit ledger."""
+    """One row per applied queued request: makes applying idempotent and is the audit ledger.
+
+    Rows that change a SKU's stock figures, or are decided against them, also form that SKU's
+    append-only ledger: ``seq`` numbers them 1, 2, 3, ... per SKU (issued under the product's row
+    lock), and ``on_hand_after``/``reserved_after`` are the figures once the row was applied, so the
+    audit can replay every SKU from its first row to today's figures. Besides queued requests, the
+    ledger holds rows for a product's creation, inline expiries, waitlist hand-offs, payments and
+    order expiries (their ``request_id`` names what they record, e.g. ``sold-h42``).
+    """
 
     __tablename__ = "applied_requests"
-    __table_args__ = (Index("ix_applied_requests_lane_ticket", "lane", "ticket"),)
+    __table_args__ = (
+        Index("ix_applied_requests_lane_ticket", "lane", "ticket"),
+        Index("ix_applied_requests_sku_seq", "sku", "seq", unique=True),
+    )
 
-    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lane: Mapped[str] = mapped_column(String(80))
     ticket: Mapped[int | None] = mapped_column(BigInteger, default=None)
     kind: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(Text)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sku: Mapped[str | None] = mapped_column(String(64), default=None)
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    params: Mapped[str | None] = mapped_column(Text, default=None)
+    on_hand_after: Mapped[int | None] = mapped_column(Integer, default=None)
+    reserved_after: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -22,7 +22,8 @@ from flask import Blueprint, Response, jsonify
 from shop.api import IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, ORDER_ID_PATTERN
 from shop.carts import TOKEN_PATTERN
 from shop.catalog import MAX_LIMIT, MAX_SEARCH_LENGTH, SORT_COLUMNS
-from shop.products import INT_FIELDS, TEXT_FIELDS
+from shop.products import INT_FIELDS, NULLABLE_INT_FIELDS, TEXT_FIELDS
+from shop.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN
 from shop.web import CART_HEADER, MAX_QTY, SKU_PATTERN
 
 bp = Blueprint("openapi", __name__)
@@ -67,6 +68,7 @@ STR: Schema = {"type": "string"}
 BOOL: Schema = {"type": "boolean"}
 MONEY: Schema = {**_int(0), "description": "Whole Rupiah."}
 COUNT: Schema = _int(0)
+NULLABLE_COUNT: Schema = {"type": ["integer", "null"], "minimum": 0}
 TIME: Schema = {"type": "string", "format": "date-time"}
 IDR: Schema = {"const": "IDR"}
 SKU: Schema = {"type": "string", "pattern": SKU_PATTERN.pattern, "examples": ["FLASH-PHONE-01"]}
@@ -123,14 +125,46 @@ def _components() -> Schema:
             "available": {**COUNT, "description": "on_hand - reserved: what can be held right now."},
             "sales": COUNT,
             "max_per_cart": _int(1),
+            "max_per_customer": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "Units one shopper may hold, order and buy across all carts; null: no limit.",
+            },
         }
     )
+    odds = {
+        "description": "For a request in a SKU's line until it is decided (`null` otherwise, or before "
+        "the SKU's first stock figures are known): units available now, units held in carts and "
+        "unpaid orders (they may come back), the quantity asked for by the requests ahead, and a "
+        "verdict from that line: `likely` (enough available for everyone ahead and you), `uncertain` "
+        "(only if held units come back), `unlikely` (more is asked for ahead than available plus held). "
+        "`waitlist` is true with `unlikely`: you are on the waitlist, not about to get the item.",
+        "anyOf": [
+            _obj(
+                {
+                    "available": COUNT,
+                    "held": COUNT,
+                    "requested_ahead": NULLABLE_COUNT,
+                    "verdict": {"enum": ["likely", "uncertain", "unlikely", None]},
+                    "waitlist": BOOL,
+                }
+            ),
+            {"type": "null"},
+        ],
+    }
+    eta = {
+        "description": "Estimated wait in seconds, as a range, from the line's measured apply rate; "
+        "`null` once decided, while the rate is unknown or the line is paused.",
+        "anyOf": [_obj({"low": COUNT, "high": _int(1)}), {"type": "null"}],
+    }
     admission = _obj(
         {
             "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
             "status": {"const": "queued"},
             "position": {**COUNT, "description": "Requests for the same line ahead of this one."},
             "ticket": COUNT,
+            "odds": _ref("Odds"),
+            "eta_seconds": _ref("Eta"),
             "status_url": STR,
             "cart_token": {"type": "string", "pattern": TOKEN_PATTERN.pattern},
         }
@@ -150,6 +184,10 @@ def _components() -> Schema:
         "sold_out": ({"sku": SKU, "available": {"const": 0}}, {}),
         "insufficient": ({"sku": SKU, "available": _int(1), "requested": _int(1)}, {}),
         "limit_exceeded": ({"sku": SKU, "max_per_cart": _int(1), "in_cart": COUNT}, {}),
+        "customer_limit_exceeded": (
+            {"sku": SKU, "max_per_customer": _int(1), "customer_has": COUNT},
+            {},
+        ),
         "released": ({"sku": SKU, "qty": {"const": 0}, "released": COUNT}, {}),
         "unknown_sku": ({"sku": SKU}, {}),
         "rejected": ({"reason": STR}, {}),
@@ -247,6 +285,8 @@ def _components() -> Schema:
                 },
             },
         },
+        "Odds": odds,
+        "Eta": eta,
         "Admission": admission,
         "CartView": _obj(
             {
@@ -295,7 +335,32 @@ def _components() -> Schema:
                     "description": "Requests ahead in the same line; 0 while applied, null when done.",
                 },
                 "poll_after_ms": {**_int(500, 10_000), "description": "Wait this long before polling again."},
+                "odds": _ref("Odds"),
+                "eta_seconds": _ref("Eta"),
                 "result": _ref("JobResult"),
+            }
+        ),
+        "Receipt": _obj(
+            {
+                "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
+                "sku": {"type": ["string", "null"], "description": "The SKU, for a request in a SKU's line."},
+                "lane": {**STR, "description": "The line the request waited in (`sku:<SKU>`, `checkout:N`)."},
+                "ticket": {**NULLABLE_COUNT, "description": "The request's ticket in its line."},
+                "position_when_joined": {
+                    **NULLABLE_COUNT,
+                    "description": "Requests ahead of it in the same line when it joined.",
+                },
+                "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
+                "applied_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When its outcome was published.",
+                },
+                "outcome": _ref("JobResult"),
+                "ledger_seq": {
+                    **NULLABLE_COUNT,
+                    "description": "Its entry in the SKU's ledger, which the audit replays.",
+                },
             }
         ),
         "PaymentRequest": {
@@ -352,6 +417,10 @@ def _components() -> Schema:
             "properties": {
                 **text_fields,
                 **{name: _int(low, high) for name, (low, high) in INT_FIELDS.items()},
+                **{
+                    name: {"type": ["integer", "null"], "minimum": low, "maximum": high}
+                    for name, (low, high) in NULLABLE_INT_FIELDS.items()
+                },
             },
             "additionalProperties": False,
         },
@@ -362,7 +431,9 @@ def _components() -> Schema:
         "AuditReport": _obj(
             {
                 "ok": BOOL,
-                "checked": _obj({"products": COUNT, "holds": COUNT, "orders": COUNT}),
+                "checked": _obj(
+                    {"products": COUNT, "holds": COUNT, "orders": COUNT, "ledger_entries": COUNT}
+                ),
                 "violations": {"type": "array", "items": STR},
             }
         ),
@@ -453,6 +524,16 @@ def _parameters() -> Schema:
             "with a different body is 422 `idempotency_key_reused`.",
             "schema": key_schema,
         },
+        "CustomerId": {
+            "name": CUSTOMER_HEADER,
+            "in": "header",
+            "required": False,
+            "description": "The shopper's id, set by an authenticated upstream; counted by the per-customer "
+            "limit instead of the client address. Only read when the shop is configured to trust it "
+            "(TRUST_CUSTOMER_ID), and ignored otherwise; then it must be 1 to 128 printable ASCII "
+            f"characters (`{CUSTOMER_ID_PATTERN.pattern}`), or the answer is 400 `invalid_customer_id`.",
+            "schema": {"type": "string"},
+        },
         "Sku": {"name": "sku", "in": "path", "required": True, "schema": SKU},
         "JobId": {
             "name": "job_id",
@@ -517,7 +598,7 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"add_to_{spelling}",
                 "tags": tag,
                 "summary": "Put 'add qty units of sku to my cart' in the SKU's line.",
-                "parameters": [_param("CartToken")],
+                "parameters": [_param("CartToken"), _param("CustomerId")],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CartRequest")}}},
                 "responses": {"202": admitted, **_refusals(400, 404, 413, 422, 429, 503)},
             },
@@ -538,7 +619,7 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"set_{spelling}_quantity",
                 "tags": tag,
                 "summary": "Put 'my cart should hold exactly qty units of sku' in the SKU's line.",
-                "parameters": [_param("Sku"), _param("Qty"), _param("CartToken")],
+                "parameters": [_param("Sku"), _param("Qty"), _param("CartToken"), _param("CustomerId")],
                 "responses": {"202": admitted, **_refusals(400, 404, 422, 429, 503)},
             }
         },
@@ -592,6 +673,20 @@ def _paths() -> Schema:
                 "responses": {
                     "200": _answer("The job.", _ref("Job"), **with_token),
                     **_refusals(400, 404, 429, 503),
+                },
+            }
+        },
+        "/jobs/{job_id}/receipt": {
+            "get": {
+                "operationId": "get_job_receipt",
+                "tags": ["cart"],
+                "summary": "A decided request's receipt: ticket, times, outcome, place when it joined.",
+                "description": "Kept as long as the job's result (RESULT_TTL_SECONDS, a day). Only the "
+                "cart that made the job may read it; 409 `not_finished` while it is still in line.",
+                "parameters": [_param("JobId"), _param("CartTokenRequired")],
+                "responses": {
+                    "200": _answer("The receipt.", _ref("Receipt"), **with_token),
+                    **_refusals(400, 404, 409, 429, 503),
                 },
             }
         },

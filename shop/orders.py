@@ -20,7 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.errors import NotFound, OrderNotPayable, Unprocessable
-from shop.ledger import Outcome, QueuedRequest, claim_fence, record_outcomes, recorded_outcomes
+from shop.ledger import (
+    Outcome,
+    QueuedRequest,
+    append_stock_entry,
+    claim_fence,
+    record_outcomes,
+    recorded_outcomes,
+)
 from shop.models import (
     Hold,
     HoldStatus,
@@ -38,6 +45,10 @@ from shop.payments import PaymentGateway
 class OrderKind:
     CHECKOUT = "checkout"
     EXPIRE_ORDER = "expire_order"
+
+
+# The lane name payments' ledger entries carry (payment is synchronous, not a queued request).
+PAYMENT_LEDGER_LANE = "payment"
 
 
 def checkout_lane(cart_id: str, lanes: int) -> str:
@@ -67,7 +78,7 @@ def apply_order_requests(
             if request.kind == OrderKind.CHECKOUT:
                 outcome = _checkout(session, request, payment_ttl, now)
             elif request.kind == OrderKind.EXPIRE_ORDER:
-                outcome = _expire_order(session, request.params["order_id"], now)
+                outcome = _expire_order(session, lane, request.params["order_id"], now)
             else:
                 outcome = {"outcome": "rejected", "reason": f"unknown request kind {request.kind!r}"}
             outcomes[request.request_id] = outcome
@@ -140,8 +151,14 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
     }
 
 
-def _return_order_units(session: Session, order_id: str, to_status: HoldStatus) -> None:
-    """Release an order's reserved units, locking product rows in SKU order to avoid deadlocks."""
+def _return_order_units(
+    session: Session, lane: str, order_id: str, to_status: HoldStatus, now: datetime
+) -> list[str]:
+    """Release an order's reserved units, locking product rows in SKU order to avoid deadlocks.
+
+    Each SKU's ledger gets an entry, written after the product's row is changed (and so locked).
+    Return the SKUs whose units came back.
+    """
     holds = list(
         session.scalars(
             select(Hold)
@@ -153,6 +170,23 @@ def _return_order_units(session: Session, order_id: str, to_status: HoldStatus) 
     for hold in holds:
         _change_stock(session, hold.sku, reserved=-hold.qty)
         hold.status = to_status
+        append_stock_entry(
+            session,
+            lane,
+            hold.sku,
+            f"order-expired-h{hold.id}",
+            OrderKind.EXPIRE_ORDER,
+            {
+                "outcome": "order_units_returned",
+                "order_id": order_id,
+                "hold_id": hold.id,
+                "sku": hold.sku,
+                "qty": hold.qty,
+            },
+            params={"order_id": order_id, "hold_id": hold.id},
+            now=now,
+        )
+    return sorted({hold.sku for hold in holds})
 
 
 def _change_stock(session: Session, sku: str, *, reserved: int = 0, on_hand: int = 0, sales: int = 0) -> None:
@@ -175,7 +209,7 @@ def _change_stock(session: Session, sku: str, *, reserved: int = 0, on_hand: int
         raise RuntimeError(f"stock guard refused a change to {sku}")
 
 
-def _expire_order(session: Session, order_id: str, now: datetime) -> Outcome:
+def _expire_order(session: Session, lane: str, order_id: str, now: datetime) -> Outcome:
     """Expire an unpaid order past its deadline and return its units; a no-op otherwise."""
     result = session.execute(
         update(Order)
@@ -189,8 +223,8 @@ def _expire_order(session: Session, order_id: str, now: datetime) -> Outcome:
     )
     if result.rowcount != 1:
         return {"outcome": "noop", "order_id": order_id}
-    _return_order_units(session, order_id, HoldStatus.EXPIRED)
-    return {"outcome": "order_expired", "order_id": order_id}
+    skus = _return_order_units(session, lane, order_id, HoldStatus.EXPIRED, now)
+    return {"outcome": "order_expired", "order_id": order_id, "skus": skus}
 
 
 def overdue_orders(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
@@ -359,6 +393,23 @@ def _finish_payment(
     for hold in holds:
         _change_stock(session, hold.sku, reserved=-hold.qty, on_hand=-hold.qty, sales=hold.qty)
         hold.status = HoldStatus.SOLD
+        append_stock_entry(
+            session,
+            PAYMENT_LEDGER_LANE,
+            hold.sku,
+            f"sold-h{hold.id}",
+            "payment",
+            {
+                "outcome": "sold",
+                "order_id": payment.order_id,
+                "payment_id": payment.id,
+                "hold_id": hold.id,
+                "sku": hold.sku,
+                "qty": hold.qty,
+            },
+            params={"order_id": payment.order_id, "payment_id": payment.id, "hold_id": hold.id},
+            now=now,
+        )
     payment.status = PaymentStatus.PAID
 
 

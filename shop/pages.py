@@ -42,7 +42,15 @@ from shop.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unproc
 from shop.extensions import limiter
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
-from shop.web import CART_HEADER, cart_tokens, error_response, services, valid_qty, valid_sku
+from shop.web import (
+    CART_HEADER,
+    cart_tokens,
+    error_response,
+    services,
+    shopper_from_request,
+    valid_qty,
+    valid_sku,
+)
 
 log = logging.getLogger(__name__)
 
@@ -304,23 +312,30 @@ def add_to_cart(sku: str) -> Response:
     cart_id = current_cart(create=True)
     assert cart_id is not None
     try:
-        adm = admission.request_hold(services(), cart_id, sku, qty)
+        adm = admission.request_hold(services(), cart_id, sku, qty, shopper=shopper_from_request())
     except Unprocessable as refused:
-        if refused.code != "limit_exceeded":
-            raise
         t = i18n.translator(language())
-        return _product_page(sku, 422, t("error.limit_exceeded", max=refused.details["max_per_cart"]))
+        if refused.code == "limit_exceeded":
+            return _product_page(sku, 422, t("error.limit_exceeded", max=refused.details["max_per_cart"]))
+        if refused.code == "customer_limit_exceeded":
+            message = t(
+                "error.customer_limit_exceeded",
+                max=refused.details["max_per_customer"],
+                has=refused.details["customer_has"],
+            )
+            return _product_page(sku, 422, message)
+        raise
     return _to_wait(adm)
 
 
 # --- the waiting room --------------------------------------------------------------------------
 
 
-def _find_wait(job_id: str) -> waiting.Wait:
+def _find_wait(job_id: str, with_product: bool = True) -> waiting.Wait:
     cart_id = current_cart()
     if cart_id is None or not api.JOB_ID_PATTERN.match(job_id):
         raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job")
-    return waiting.find_wait(services(), cart_id, job_id)
+    return waiting.find_wait(services(), cart_id, job_id, with_product=with_product)
 
 
 def _forward_to(wait: waiting.Wait) -> str | None:
@@ -366,16 +381,25 @@ def wait(job_id: str) -> Response:
 @bp.get("/wait/<job_id>/status")
 @limiter.limit(read_limit)
 def wait_status(job_id: str) -> Response:
-    """Tell the waiting page's script where the request stands (same origin, so the cookie is the cart)."""
-    current = _find_wait(job_id)
+    """Tell the waiting page's script where the request stands (same origin, so the cookie is the cart).
+
+    While the request waits this reads Redis only (one round trip); the database is read once the
+    request is decided, to render its outcome.
+    """
+    current = _find_wait(job_id, with_product=False)
+    if current.finished:
+        current = _find_wait(job_id)
     t = i18n.translator(language())
+    odds = current.odds
     body: dict[str, Any] = {
         "status": current.status,
         "finished": current.finished,
         "ahead": current.ahead,
         "place": current.place,
         "poll_after_ms": current.poll_after_ms,
-        "units_left": current.product["available"] if current.product else None,
+        "units_left": current.units_left,
+        "odds": odds.to_dict() if odds else None,
+        "eta_seconds": current.eta.to_dict() if current.eta else None,
         "forward_to": _forward_to(current),
     }
     body.update(_wait_texts(t, current))
@@ -389,6 +413,7 @@ OUTCOME_TITLES = {
     "sold_out": "outcome.sold_out.title",
     "insufficient": "outcome.insufficient.title",
     "limit_exceeded": "outcome.limit.title",
+    "customer_limit_exceeded": "outcome.customer_limit.title",
     "released": "outcome.released.title",
     "empty_cart": "outcome.empty_cart.title",
     "holds_expired": "outcome.holds_expired.title",
@@ -405,10 +430,22 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
         place = t("wait.your_turn_checkout" if checkout else "wait.your_turn")
     else:
         place = t("wait.place_checkout" if checkout else "wait.place", n=current.place)
-    seconds = current.wait_seconds
-    estimate = t("wait.estimate", d=i18n.duration(t, seconds)) if seconds else t("wait.estimating")
-    units = t("wait.units_left", n=current.product["available"]) if current.product else ""
-    return {"place_text": place, "estimate_text": estimate, "units_text": units}
+    eta = current.eta
+    estimate = (
+        t("wait.estimate", d=i18n.duration_range(t, eta.low, eta.high)) if eta else t("wait.estimating")
+    )
+    units = t("wait.units_left", n=current.units_left) if current.units_left is not None else ""
+    odds = current.odds
+    held = t("wait.units_held", n=odds.held) if odds and odds.held else ""
+    verdict = odds.verdict if odds and odds.verdict else None
+    return {
+        "place_text": place,
+        "estimate_text": estimate,
+        "units_text": units,
+        "held_text": held,
+        "verdict": str(verdict) if verdict else "",
+        "verdict_text": t(f"wait.odds.{verdict}") if verdict else "",
+    }
 
 
 def _outcome_context(current: waiting.Wait) -> dict[str, Any]:
@@ -467,7 +504,7 @@ def change_line(sku: str) -> Response:
     qty = valid_qty(request.form.get("qty", ""), minimum=0, from_path=True)
     cart_id = current_cart(create=True)
     assert cart_id is not None
-    return _to_wait(admission.request_quantity(services(), cart_id, sku, qty))
+    return _to_wait(admission.request_quantity(services(), cart_id, sku, qty, shopper=shopper_from_request()))
 
 
 @bp.post("/cart/checkout")

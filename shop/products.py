@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 
 from shop.errors import BadRequest, Unprocessable
 from shop.inventory import sku_lane
-from shop.ledger import insert_ignoring_conflicts
+from shop.ledger import insert_ignoring_conflicts, record_creation
 from shop.models import Product, SkuFence, utcnow
 
 TEXT_FIELDS = {"name": 200, "category": 64, "description": 4000, "image": 300}
 INT_FIELDS = {"price": (0, 10**12), "max_per_cart": (1, 1000), "on_hand": (0, 10**7)}
+# Whole numbers that may also be null (no limit).
+NULLABLE_INT_FIELDS = {"max_per_customer": (1, 1000)}
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class ProductChange:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ProductChange:
-        unknown = set(body) - set(TEXT_FIELDS) - set(INT_FIELDS)
+        unknown = set(body) - set(TEXT_FIELDS) - set(INT_FIELDS) - set(NULLABLE_INT_FIELDS)
         if unknown:
             raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
         fields: dict[str, Any] = {}
@@ -49,6 +51,16 @@ class ProductChange:
                 if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                     raise Unprocessable(
                         f"{name} must be a whole number from {low} to {high}.", code=f"invalid_{name}"
+                    )
+                fields[name] = value
+        for name, (low, high) in NULLABLE_INT_FIELDS.items():
+            if name in body:
+                value = body[name]
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
+                ):
+                    raise Unprocessable(
+                        f"{name} must be null or a whole number from {low} to {high}.", code=f"invalid_{name}"
                     )
                 fields[name] = value
         if "category" in fields:
@@ -80,6 +92,8 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
                 **{"description": "", "image": "", "max_per_cart": 5, **change.fields},
             )
             session.add(product)
+            session.flush()
+            record_creation(session, sku, product.on_hand)
             insert_ignoring_conflicts(session, SkuFence, [{"lane": sku_lane(sku), "token": 0}])
             return product, True
         for name, value in change.fields.items():

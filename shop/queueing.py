@@ -35,6 +35,7 @@ from rq_scheduler import Scheduler
 
 from shop.ledger import Outcome, QueuedRequest
 from shop.models import utcnow
+from shop.odds import Eta, Odds, estimate_wait, line_odds
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ READY_SET = "shop:ready:set"
 LANES_SET = "shop:lanes"
 CATALOG_HASH = "shop:catalog:max_per_cart"
 JOB_FUNC_PREFIX = "workers.jobs."
+SKU_LANE_PREFIX = "sku:"
 MIN_POLL_MS = 500
 FASTEST_POLL_MS = 200
 MAX_POLL_MS = 10_000
@@ -62,18 +64,36 @@ def cart_pending_key(cart_id: str) -> str:
 
 
 ADMIT = """
-local max = nil
+-- The product's admission facts: "max_per_cart|max_per_customer" (0: no per-customer limit).
+local facts = {0, 0}
 if ARGV[3] ~= '' then
-  max = redis.call('HGET', KEYS[9], ARGV[3])
-  if not max then return {-1, 0} end
-  if tonumber(ARGV[4]) > tonumber(max) then return {-2, tonumber(max)} end
+  local cached = redis.call('HGET', KEYS[9], ARGV[3])
+  if not cached then return {-1, 0} end
+  local n = 0
+  for part in string.gmatch(cached, '[^|]+') do n = n + 1; facts[n] = tonumber(part) end
+  if tonumber(ARGV[4]) > facts[1] then return {-2, facts[1]} end
+end
+-- The per-customer limit counts the shopper's units held, ordered or sold (written by the
+-- consumer from the database) and those still in line for them (counted here, settled by FINISH).
+local shopper, demand = ARGV[7], tonumber(ARGV[6])
+local per_customer = facts[2] or 0
+if shopper ~= '' and per_customer > 0 then
+  if tonumber(ARGV[4]) > per_customer then return {-3, per_customer, 0} end
+  local has = tonumber(redis.call('HGET', KEYS[16], shopper) or '0')
+  has = has + tonumber(redis.call('HGET', KEYS[16], shopper .. ':q') or '0')
+  if has + demand > per_customer then return {-3, per_customer, has} end
 end
 local ticket = redis.call('INCR', KEYS[3])
-local nfields = tonumber(ARGV[6])
+-- The quantity asked for ahead of this request, issued with its ticket (see shop.odds).
+local before = tonumber(redis.call('GET', KEYS[11]) or '0')
+if demand > 0 then redis.call('INCRBY', KEYS[11], demand) end
+if shopper ~= '' and demand > 0 then redis.call('HINCRBY', KEYS[16], shopper .. ':q', demand) end
+local nfields = tonumber(ARGV[8])
 local fields = {}
-for i = 7, 6 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+for i = 9, 8 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1])
+redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1], 'shop_ahead_qty', before,
+  'shop_demand', demand, 'shop_shopper', shopper)
 redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[7], KEYS[1])
 redis.call('SADD', KEYS[8], ARGV[1])
@@ -83,7 +103,12 @@ if ARGV[5] ~= '' then
 end
 if redis.call('SADD', KEYS[6], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[5], ARGV[1]) end
 local serving = tonumber(redis.call('GET', KEYS[4]) or '0')
-return {ticket, serving}
+redis.call('HSET', KEYS[2], 'shop_joined', math.max(0, ticket - serving - 1))
+local served = redis.call('GET', KEYS[12]) or '0'
+local stock = redis.call('HMGET', KEYS[13], 'available', 'held')
+local rate = redis.call('HGET', KEYS[14], 'rate') or ''
+local paused = redis.call('EXISTS', KEYS[15])
+return {ticket, serving, before, served, stock[1] or '', stock[2] or '', rate, paused}
 """
 
 ACQUIRE = """
@@ -99,6 +124,9 @@ end
 return 0
 """
 
+# What TAKE returns per job besides its id: data, ticket, enqueued_at, ahead, demand, shopper.
+TAKEN_FIELDS = 6
+
 TAKE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
@@ -113,14 +141,13 @@ end
 local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[5] .. id
-  local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at')
+  local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at', 'shop_ahead_qty', 'shop_demand',
+    'shop_shopper')
   if v[1] then
     redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[4], 'worker_name', ARGV[1])
   end
   out[#out + 1] = id
-  out[#out + 1] = v[1] or ''
-  out[#out + 1] = v[2] or ''
-  out[#out + 1] = v[3] or ''
+  for f = 1, 6 do out[#out + 1] = v[f] or '' end
 end
 return out
 """
@@ -132,6 +159,23 @@ local ticket = tonumber(ARGV[2])
 local issued = tonumber(redis.call('GET', KEYS[4]) or '0')
 local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
 if ticket > serving and ticket <= issued then redis.call('SET', KEYS[2], ticket) end
+-- The quantity served advances with now-serving: to the cumulative quantity of the last applied.
+local upto = tonumber(ARGV[4])
+local requested = tonumber(redis.call('GET', KEYS[6]) or '0')
+if upto > tonumber(redis.call('GET', KEYS[5]) or '0') and upto <= requested then
+  redis.call('SET', KEYS[5], upto)
+end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[7], 'available', ARGV[5], 'held', ARGV[6]) end
+-- Shoppers' units in line leave the line; their units held, ordered or sold are the database's.
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  local field = ARGV[i] .. ':q'
+  local left = redis.call('HINCRBY', KEYS[8], field, -tonumber(ARGV[i + 1]))
+  if left <= 0 then redis.call('HDEL', KEYS[8], field) end
+  i = i + 2
+end
+local nset = tonumber(ARGV[i])
+for j = 1, nset do redis.call('HSET', KEYS[8], ARGV[i + 2 * j - 1], ARGV[i + 2 * j]) end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
@@ -141,10 +185,11 @@ local job_prefix, result_prefix, ended, ttl = ARGV[1], ARGV[2], ARGV[3], tonumbe
 local owner, registry, registry_score = ARGV[5], ARGV[6], ARGV[7]
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
-  local id, value, pending = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
+  local id, value, pending, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  i = i + 4
   local key = job_prefix .. id
   redis.call('HSET', key, 'status', 'finished', 'ended_at', ended)
+  if seq ~= '' then redis.call('HSET', key, 'shop_seq', seq) end
   redis.call('EXPIRE', key, ttl)
   local results = result_prefix .. id
   redis.call('XADD', results, 'MAXLEN', '~', 10, '*', 'type', 1, 'worker_name', owner, 'return_value', value)
@@ -221,14 +266,21 @@ return rescued
 """
 
 VIEW = """
-local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart')
+local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart', 'shop_ahead_qty',
+  'shop_demand')
 if not v[1] then return false end
-local serving = '0'
-if v[3] then serving = redis.call('GET', 'shop:lane:' .. v[3] .. ':serving') or '0' end
+local serving, served, stock, rate, paused = '0', '0', {}, false, 0
+if v[3] then
+  local lane = 'shop:lane:' .. v[3] .. ':'
+  serving = redis.call('GET', lane .. 'serving') or '0'
+  served = redis.call('GET', lane .. 'served') or '0'
+  stock = redis.call('HMGET', lane .. 'stock', 'available', 'held')
+  rate = redis.call('HGET', lane .. 'stats', 'rate')
+  paused = redis.call('EXISTS', lane .. 'paused')
+end
 local result = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-local rate = false
-if v[3] then rate = redis.call('HGET', 'shop:lane:' .. v[3] .. ':stats', 'rate') end
-return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or ''}
+return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or '', v[5] or '', v[6] or '',
+  served, stock[1] or '', stock[2] or '', paused}
 """
 
 
@@ -240,6 +292,8 @@ class Admission:
     lane: str
     ticket: int
     position: int
+    odds: Odds | None = None
+    eta: Eta | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +306,30 @@ class JobState:
     serving: int
     result: Any
     rate: float | None
+    # The quantity asked for ahead of this request when it joined, and by it (shop.odds).
+    ahead_before: int | None = None
+    demand: int = 0
+    served: int = 0
+    stock: tuple[int, int] | None = None
+    paused: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+    @property
+    def odds(self) -> Odds | None:
+        """Units available and held, and the verdict from the line ahead; None once decided."""
+        if not self.waiting or not self.lane.startswith(SKU_LANE_PREFIX):
+            return None
+        return line_odds(self.stock, self.ahead_before, self.served, self.demand)
+
+    @property
+    def eta(self) -> Eta | None:
+        """The wait estimate from the lane's apply rate; None once decided or while paused."""
+        if not self.waiting or self.paused:
+            return None
+        return estimate_wait(self.position, self.rate)
 
     @property
     def position(self) -> int | None:
@@ -280,11 +358,44 @@ class JobState:
         return min(MAX_POLL_MS, MIN_POLL_MS + POLL_MS_PER_POSITION * position)
 
 
+RECEIPT_FIELDS = (
+    "status",
+    "shop_cart",
+    "shop_lane",
+    "shop_ticket",
+    "shop_joined",
+    "enqueued_at",
+    "ended_at",
+    "shop_seq",
+)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What happened to one request, from its job in Redis (kept as long as its result)."""
+
+    job_id: str
+    status: str
+    cart_id: str
+    lane: str
+    ticket: int | None
+    position_when_joined: int | None
+    enqueued_at: datetime | None
+    applied_at: datetime | None
+    ledger_seq: int | None
+    result: Any
+
+
 @dataclass(frozen=True)
 class TakenRequest:
     job_id: str
     request: QueuedRequest | None
     enqueued_at: datetime | None = None
+    # The lane's cumulative requested quantity up to and including this request.
+    requested_through: int | None = None
+    # The shopper key and quantity the admit script counted against the per-customer limit.
+    shopper: str = ""
+    demand: int = 0
 
 
 class UnknownProduct(Exception):
@@ -295,6 +406,15 @@ class OverLimit(Exception):
     def __init__(self, max_per_cart: int) -> None:
         super().__init__(max_per_cart)
         self.max_per_cart = max_per_cart
+
+
+class OverCustomerLimit(Exception):
+    """The shopper's units (held, ordered, sold or in line) would exceed the per-customer limit."""
+
+    def __init__(self, max_per_customer: int, customer_has: int) -> None:
+        super().__init__(max_per_customer, customer_has)
+        self.max_per_customer = max_per_customer
+        self.customer_has = customer_has
 
 
 class LaneQueue(Queue):
@@ -341,8 +461,14 @@ class Lanes:
         sku: str = "",
         qty: int = 0,
         job_id: str | None = None,
+        demand: int = 0,
+        shopper: str = "",
     ) -> Admission:
-        """Put a request in line in one atomic step and return its ticket and position."""
+        """Put a request in line in one atomic step and return its ticket, position and odds.
+
+        ``demand`` is the quantity the request asks for, counted into the lane's requested total
+        so those behind it know how much is wanted ahead of them.
+        """
         job = Job.create(
             JOB_FUNC_PREFIX + kind,
             kwargs=params,
@@ -354,13 +480,23 @@ class Lanes:
             status=JobStatus.QUEUED,
             description=f"{kind} {_describe(params)}",
         )
-        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty)
+        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper)
 
     def push_existing(self, job: Job, lane: str) -> Admission:
         """Put an already created job (one rq-scheduler made) in line behind everyone else."""
         return self._push(job, lane)
 
-    def _push(self, job: Job, lane: str, *, cart_id: str = "", sku: str = "", qty: int = 0) -> Admission:
+    def _push(
+        self,
+        job: Job,
+        lane: str,
+        *,
+        cart_id: str = "",
+        sku: str = "",
+        qty: int = 0,
+        demand: int = 0,
+        shopper: str = "",
+    ) -> Admission:
         job.origin = lane
         job.enqueued_at = utcnow()
         job._status = JobStatus.QUEUED
@@ -370,7 +506,7 @@ class Lanes:
         flat: list[Any] = []
         for key, value in mapping.items():
             flat.extend((key, value))
-        ticket, serving = self._admit(
+        raw = self._admit(
             keys=[
                 queue_key(lane),
                 job.key,
@@ -382,33 +518,62 @@ class Lanes:
                 LANES_SET,
                 CATALOG_HASH,
                 cart_pending_key(cart_id) if cart_id else lane_key(lane, "nocart"),
+                lane_key(lane, "requested"),
+                lane_key(lane, "served"),
+                lane_key(lane, "stock"),
+                lane_key(lane, "stats"),
+                lane_key(lane, "paused"),
+                lane_key(lane, "shoppers"),
             ],
-            args=[lane, job.id, sku, qty, cart_id, len(mapping), *flat],
+            args=[lane, job.id, sku, qty, cart_id, demand, shopper, len(mapping), *flat],
         )
+        ticket, serving = int(raw[0]), int(raw[1])
         if ticket == -1:
             raise UnknownProduct(sku)
         if ticket == -2:
             raise OverLimit(serving)
-        return Admission(job.id, lane, ticket, max(0, ticket - serving - 1))
+        if ticket == -3:
+            raise OverCustomerLimit(serving, int(raw[2]))
+        _ticket, _serving, before, served, available, held, rate, paused = raw
+        position = max(0, ticket - serving - 1)
+        odds = None
+        if lane.startswith(SKU_LANE_PREFIX):
+            odds = line_odds(_stock(available, held), int(before), int(served), demand)
+        eta = None if paused else estimate_wait(position, float(rate) if rate else None)
+        return Admission(job.id, lane, ticket, position, odds, eta)
 
-    def cache_product(self, sku: str, max_per_cart: int) -> None:
-        """Remember a product's existence and per-cart limit so admission needs no database query."""
-        self.redis.hset(CATALOG_HASH, sku, max_per_cart)
+    def cache_product(
+        self,
+        sku: str,
+        max_per_cart: int,
+        stock: tuple[int, int] | None = None,
+        max_per_customer: int | None = None,
+    ) -> None:
+        """Remember a product's existence and limits so admission needs no database query.
+
+        ``stock`` (available, held) starts the SKU's stock snapshot for the odds if no consumer has
+        written one yet; a consumer's snapshot is newer than any read the web tier made, so it stays.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(CATALOG_HASH, sku, f"{max_per_cart}|{max_per_customer or 0}")
+        if stock is not None:
+            stock_key = lane_key(SKU_LANE_PREFIX + sku, "stock")
+            pipe.hsetnx(stock_key, "available", stock[0])
+            pipe.hsetnx(stock_key, "held", stock[1])
+        pipe.execute()
 
     def view(self, job_id: str) -> JobState | None:
         """Read a job's status, position and result in one round trip (None if Redis forgot it)."""
         raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)])
         if not raw:
             return None
-        status, ticket, lane, cart, serving, result_rows, rate = raw
+        status, ticket, lane, cart, serving, result_rows, rate, ahead, demand, served = raw[:10]
+        available, held, paused = raw[10:]
         result = None
         if result_rows:
             result_id, payload = result_rows[0]
             fields = dict(zip(payload[::2], payload[1::2], strict=True))
-            restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
-            result = restored.return_value
-            if restored.type == Result.Type.FAILED:
-                result = {"outcome": "error", "message": "The request could not be applied."}
+            result = self._restore(job_id, result_id, fields)
         return JobState(
             job_id=job_id,
             status=status.decode(),
@@ -418,7 +583,47 @@ class Lanes:
             serving=int(serving or 0),
             result=result,
             rate=float(rate) if rate else None,
+            ahead_before=int(ahead) if ahead else None,
+            demand=int(demand or 0),
+            served=int(served or 0),
+            stock=_stock(available, held),
+            paused=bool(paused),
         )
+
+    def receipt(self, job_id: str) -> Receipt | None:
+        """Read what a request's receipt says, in one round trip (None if Redis forgot the job)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(Job.key_for(job_id), RECEIPT_FIELDS)
+        pipe.xrevrange(Result.get_key(job_id), "+", "-", count=1)
+        (fields, result_rows) = pipe.execute()
+        status, cart, lane, ticket, joined, enqueued, ended, seq = (
+            value.decode() if value is not None else None for value in fields
+        )
+        if status is None:
+            return None
+        result = None
+        if result_rows:
+            result_id, payload = result_rows[0]
+            result = self._restore(job_id, result_id, payload)
+        return Receipt(
+            job_id=job_id,
+            status=status,
+            cart_id=cart or "",
+            lane=lane or "",
+            ticket=int(ticket) if ticket else None,
+            position_when_joined=int(joined) if joined else None,
+            enqueued_at=parse_rq_time(enqueued.encode()) if enqueued else None,
+            applied_at=parse_rq_time(ended.encode()) if ended else None,
+            ledger_seq=int(seq) if seq else None,
+            result=result,
+        )
+
+    def _restore(self, job_id: str, result_id: bytes, fields: dict[bytes, bytes]) -> Any:
+        """Turn a stored RQ result into what the shopper is told (a failure as an error outcome)."""
+        restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
+        if restored.type == Result.Type.FAILED:
+            return {"outcome": "error", "message": "The request could not be applied."}
+        return restored.return_value
 
     def pending_jobs(self, cart_id: str) -> list[str]:
         """Return the ids of the cart's requests that are still in line."""
@@ -450,11 +655,16 @@ class Lanes:
         if raw is None:
             return None
         taken = []
-        for index in range(0, len(raw), 4):
-            job_id, data, ticket, enqueued = raw[index : index + 4]
+        step = TAKEN_FIELDS + 1
+        for index in range(0, len(raw), step):
+            job_id, data, ticket, enqueued, ahead, demand, shopper = raw[index : index + step]
             job_id = job_id.decode()
             enqueued_at = parse_rq_time(enqueued) if enqueued else None
-            taken.append(TakenRequest(job_id, _decode_request(job_id, data, ticket), enqueued_at))
+            through = int(ahead) + int(demand or 0) if ahead else None
+            request = _decode_request(job_id, data, ticket)
+            taken.append(
+                TakenRequest(job_id, request, enqueued_at, through, shopper.decode(), int(demand or 0))
+            )
         return taken
 
     def bump_fence(self, lane: str, owner: str, floor: int) -> int:
@@ -493,8 +703,18 @@ class Lanes:
         outcomes: dict[str, Outcome | BaseException],
         lease_ms: int,
         expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
+        seqs: dict[str, int] | None = None,
+        stock: tuple[int, int] | None = None,
+        shopper_units: dict[str, int] | None = None,
     ) -> None:
-        """Write every job's result, schedule expiries and advance now-serving: one round trip."""
+        """Write every job's result, schedule expiries and advance now-serving: one round trip.
+
+        ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
+        ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
+        ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit).
+        """
+        seqs = seqs or {}
+        served_through = max((t.requested_through or 0 for t in taken), default=0)
         pipe = self.redis.pipeline(transaction=False)
         failed = FailedJobRegistry(lane, connection=self.redis)
         ended = utcformat(utcnow())
@@ -527,7 +747,8 @@ class Lanes:
                     pipe.srem(pending, item.job_id)
             else:
                 # Result.serialize's return_value: the default serializer's bytes, base64-encoded.
-                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending))
+                seq = seqs.get(item.job_id, "")
+                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending, seq))
         # Expiry jobs are made by schedule_job as before; their hashes share most fields, sent once.
         recorder = _WriteRecorder()
         for job_id, func, kwargs, when in expiries:
@@ -541,7 +762,7 @@ class Lanes:
                 owner,
                 FinishedJobRegistry(lane, connection=self.redis).key,
                 current_timestamp() + self.result_ttl,  # the score FinishedJobRegistry.add gives
-                len(finished) // 3,
+                len(finished) // 4,
                 *finished,
                 *recorder.script_args(),
             ],
@@ -553,8 +774,22 @@ class Lanes:
                 lane_key(lane, "serving"),
                 lane_key(lane, "lease"),
                 lane_key(lane, "ticket"),
+                lane_key(lane, "served"),
+                lane_key(lane, "requested"),
+                lane_key(lane, "stock"),
+                lane_key(lane, "shoppers"),
             ],
-            args=[owner, max_ticket, lease_ms],
+            args=[
+                owner,
+                max_ticket,
+                lease_ms,
+                served_through,
+                *(stock if stock else ("", "")),
+                *_counted_args(
+                    [(t.shopper, t.demand) for t in taken if t.shopper and t.demand],
+                    list((shopper_units or {}).items()),
+                ),
+            ],
             client=pipe,
         )
         pipe.execute()
@@ -633,6 +868,24 @@ class _WriteRecorder:
             own = [(k, v) for k, v in mapping.items() if k not in common]
             args.extend((key, zset, member, score, len(own), *(x for pair in own for x in pair)))
         return args
+
+
+def _counted_args(in_line: list[tuple[str, int]], units: list[tuple[str, int]]) -> list[Any]:
+    """FINISH's per-shopper arguments: quantities leaving the line, then units from the database."""
+    args: list[Any] = [len(in_line)]
+    for shopper, demand in in_line:
+        args.extend((shopper, demand))
+    args.append(len(units))
+    for shopper, count in units:
+        args.extend((shopper, count))
+    return args
+
+
+def _stock(available: bytes | str, held: bytes | str) -> tuple[int, int] | None:
+    """Read the SKU's stock snapshot as Redis returned it (None if none was written yet)."""
+    if available in (b"", "", None) or held in (b"", "", None):
+        return None
+    return int(available), int(held)
 
 
 def parse_rq_time(raw: bytes) -> datetime | None:

@@ -1,12 +1,12 @@
-"""The waiting room as a shopper sees it: place in line, units left, a wait estimate, the outcome.
+"""The waiting room as a shopper sees it: place in line, odds, a wait estimate, the outcome.
 
-Read from the same job view the JSON API polls (one Redis round trip), plus the product's live
-``available`` figure for requests in a SKU's line.
+Read from the same job view the JSON API polls (one Redis round trip: position, the SKU's stock
+snapshot, the line ahead, the apply rate). The database is read only to render the page itself
+(the product's name and picture) and, once the request is decided, its outcome.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from shop.admission import UNKNOWN_JOB_MESSAGE
 from shop.catalog import CatalogQuery, list_products, product_view
 from shop.errors import NotFound
 from shop.models import Product, utcnow
+from shop.odds import Eta, Odds
 from shop.services import Services
 
 SKU_LANE_PREFIX = "sku:"
@@ -36,6 +37,9 @@ class Wait:
     rate: float | None
     result: dict[str, Any] | None
     product: dict[str, Any] | None
+    sku: str | None = None
+    odds: Odds | None = None
+    eta: Eta | None = None
 
     @property
     def finished(self) -> bool:
@@ -43,7 +47,7 @@ class Wait:
 
     @property
     def is_checkout(self) -> bool:
-        return self.product is None
+        return self.sku is None
 
     @property
     def place(self) -> int | None:
@@ -64,22 +68,27 @@ class Wait:
         return str(self.result.get("outcome", "error"))
 
     @property
-    def wait_seconds(self) -> float | None:
-        """Estimate the wait from the lane's recent apply rate (requests per second); None if unknown."""
-        if self.finished or self.place is None or not self.rate or self.rate <= 0:
-            return None
-        return math.ceil(self.place / self.rate)
+    def units_left(self) -> int | None:
+        """Units available now, from the stock snapshot (or the product, once it was read)."""
+        if self.odds is not None:
+            return self.odds.available
+        return self.product["available"] if self.product else None
 
 
-def find_wait(services: Services, cart_id: str, job_id: str) -> Wait:
-    """Describe a request to the cart that made it; anyone else (or a forgotten job) gets NotFound."""
+def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool = True) -> Wait:
+    """Describe a request to the cart that made it; anyone else (or a forgotten job) gets NotFound.
+
+    ``with_product`` reads the product from the database (to render a page); the waiting page's
+    polling leaves it out while the request waits, so polling never touches the database.
+    """
     state = services.lanes.view(job_id)
     if state is None or not state.cart_id or state.cart_id != cart_id:
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    sku = state.lane[len(SKU_LANE_PREFIX) :] if state.lane.startswith(SKU_LANE_PREFIX) else None
     product = None
-    if state.lane.startswith(SKU_LANE_PREFIX):
+    if sku is not None and with_product:
         with services.db.reading() as session:
-            row = session.get(Product, state.lane[len(SKU_LANE_PREFIX) :])
+            row = session.get(Product, sku)
             product = product_view(row) if row is not None else None
     return Wait(
         job_id=job_id,
@@ -89,6 +98,9 @@ def find_wait(services: Services, cart_id: str, job_id: str) -> Wait:
         rate=state.rate,
         result=state.result if isinstance(state.result, dict) else None,
         product=product,
+        sku=sku,
+        odds=state.odds,
+        eta=state.eta,
     )
 
 

@@ -10,6 +10,7 @@ from flask import Response, current_app, jsonify, request
 from shop.carts import CartTokens
 from shop.errors import BadRequest, ShopError, UnknownSku, Unprocessable
 from shop.services import Services
+from shop.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
 
 CART_HEADER = "X-Cart-Token"
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -34,6 +35,19 @@ def cart_from_request(create: bool) -> tuple[str, str]:
             f"This request needs the {CART_HEADER} header of your cart.", code="missing_cart_token"
         )
     return cart_tokens().issue()
+
+
+def shopper_from_request() -> str:
+    """Return the key of the shopper behind the request, for the per-customer limit."""
+    config = services().config
+    customer = None
+    if config.TRUST_CUSTOMER_ID:
+        customer = request.headers.get(CUSTOMER_HEADER, "").strip() or None
+        if customer is not None and not CUSTOMER_ID_PATTERN.match(customer):
+            raise BadRequest(
+                f"{CUSTOMER_HEADER} must be 1 to 128 printable characters.", code="invalid_customer_id"
+            )
+    return shopper_key(config.SECRET_KEY, customer, request.remote_addr)
 
 
 def json_body() -> dict[str, Any]:

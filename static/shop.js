@@ -101,7 +101,20 @@
         number.textContent = status.place && status.status !== "started" ? String(status.place) : "…";
       }
       show("[data-units]", status.units_text);
+      show("[data-held]", status.held_text);
       show("[data-estimate] span", status.estimate_text);
+      var held = panel.querySelector("[data-held]");
+      if (held) {
+        held.hidden = !status.held_text;
+      }
+      var verdict = panel.querySelector("[data-verdict]");
+      if (verdict && verdict.dataset.verdict !== status.verdict) {
+        /* The verdict changes as the line moves: say it once, politely, when it does. */
+        verdict.dataset.verdict = status.verdict;
+        verdict.className = status.verdict ? "odds odds--" + status.verdict : "odds";
+        verdict.textContent = status.verdict_text;
+        verdict.hidden = !status.verdict_text;
+      }
       var bar = panel.querySelector("[data-progress]");
       if (bar && status.ahead !== null) {
         start = Math.max(start, status.ahead);

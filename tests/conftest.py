@@ -21,6 +21,7 @@ from config import BASE_DIR, TestConfig
 from devtools.databases import own_postgres_database
 from devtools.redis_server import RedisServer
 from shop import create_app
+from shop.admission import cache_product
 from shop.migrate import upgrade
 from shop.models import Base
 from shop.products import ProductChange, create_or_update_product
@@ -139,8 +140,8 @@ def make_product(services: Services):
         body["on_hand"] = on_hand
         change = ProductChange.from_json(body)
         with services.db.writing() as session:
-            create_or_update_product(session, sku, change)
-        services.lanes.cache_product(sku, fields.get("max_per_cart", 5))
+            product, _created = create_or_update_product(session, sku, change)
+        cache_product(services, product)
         return sku
 
     return make

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from config import BASE_DIR
-from shop.admission import request_hold
+from shop.admission import request_hold, request_quantity
 from shop.carts import CartTokens
 from shop.demo import seed_demo_catalog
 from shop.inventory import sku_lane
+from shop.queueing import lane_key
 from tests.http_server import serve
 from workers import consumer as consumer_module
 from workers.consumer import Consumer
@@ -284,3 +285,65 @@ def test_the_waiting_page_moves_on_by_itself_with_javascript_off(
     shoot(page, screenshots, "10-held-without-javascript")
     page.get_by_role("link", name="Go to cart").click()
     expect(page.locator(".line")).to_contain_text("Logi Silent Wireless Mouse")
+
+
+# --- the waiting room that knows the stock: odds, wait estimate, waitlist ----------------------------
+
+
+def carts(count: int) -> list[str]:
+    tokens = CartTokens("other-shoppers")
+    return [tokens.issue()[1] for _ in range(count)]
+
+
+def test_the_waiting_page_shows_the_odds_and_a_wait_estimate_and_updates_them_as_the_line_moves(
+    new_page, services, serve_one, drain, screenshots
+):
+    first, second, *ahead = carts(5)
+    request_hold(services, first, SHOES, 1)
+    request_hold(services, second, SHOES, 1)
+    assert drain() == 2  # 2 of the 5 pairs in carts, 3 available
+    for cart_id in ahead:
+        request_hold(services, cart_id, SHOES, 1)
+    request_quantity(services, first, SHOES, 0)  # the first shopper gives a pair back, ahead of us
+    services.redis.hset(lane_key(sku_lane(SHOES), "stats"), "rate", "2.00")  # as the consumer measured
+
+    page = new_page()
+    add_to_cart(page, SHOES)
+    expect(page.locator("#place")).to_have_text("You are number 5 in line")
+    expect(page.get_by_text("3 left")).to_be_visible()
+    expect(page.get_by_text("2 in other carts, may come back")).to_be_visible()
+    verdict = page.locator("[data-verdict]")
+    expect(verdict).to_have_text("Uncertain: you get it only if units in other carts come back.")
+    expect(page.locator("[data-estimate]")).to_have_text("Estimated wait: about 1–4 s")
+    shoot(page, screenshots, "11-waiting-odds-uncertain")
+
+    for _ in ahead:
+        assert serve_one(SHOES) == 1
+    expect(page.get_by_text("0 left")).to_be_visible()
+    expect(verdict).to_have_text("Uncertain: you get it only if units in other carts come back.")
+    assert serve_one(SHOES) == 1  # the pair given back
+    expect(verdict).to_have_text("Good chance: there is enough for everyone ahead of you, and for you.")
+    expect(page.get_by_text("1 left")).to_be_visible()
+    shoot(page, screenshots, "12-waiting-odds-likely")
+    assert serve_one(SHOES) == 1
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    assert page.js_errors == []
+
+
+def test_a_shopper_behind_more_requests_than_there_are_units_is_told_they_are_on_the_waitlist(
+    new_page, services, screenshots
+):
+    for cart_id in carts(5):
+        request_hold(services, cart_id, SHOES, 1)  # all five pairs are asked for ahead of us
+
+    page = new_page(locale="id-ID", viewport=PHONE_SCREEN)
+    add_to_cart(page, SHOES)
+
+    expect(page.locator("#place")).to_have_text("Anda nomor 6 dalam antrean")
+    expect(page.locator("[data-verdict]")).to_have_text(
+        "Anda masuk daftar tunggu: yang antre di depan Anda meminta lebih banyak dari stok yang ada, "
+        "termasuk yang masih di keranjang."
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "13-waitlist-told-at-once-360px")
+    assert page.js_errors == []

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from config import config_from_env
 from shop import expiry, monitoring
 from shop.errors import StaleFence
-from shop.inventory import apply_stock_requests
+from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
 from shop.ledger import Outcome, QueuedRequest, current_fence
 from shop.models import utcnow
 from shop.orders import apply_order_requests
@@ -113,13 +113,23 @@ class Consumer:
                     continue
                 return applied
             began = time.monotonic()
-            result = self._apply_batch(lane, token, taken)
+            effects = BatchEffects()
+            result = self._apply_batch(lane, token, taken, effects)
             if result is None:
                 return applied
             outcomes, token = result
             self.lanes.publish(
-                lane, self.name, taken, outcomes, self.lease_ms, self._expiries(taken, outcomes)
+                lane,
+                self.name,
+                taken,
+                outcomes,
+                self.lease_ms,
+                self._expiries(taken, outcomes),
+                seqs=effects.seqs,
+                stock=effects.stock,
+                shopper_units=effects.shopper_units,
             )
+            self._hand_off(taken, outcomes)
             elapsed = time.monotonic() - began
             self._record(lane, taken, outcomes, elapsed)
             applied += len(taken)
@@ -132,7 +142,7 @@ class Consumer:
     # --- applying -----------------------------------------------------------------------------
 
     def _apply_batch(
-        self, lane: str, token: int, taken: Sequence[TakenRequest]
+        self, lane: str, token: int, taken: Sequence[TakenRequest], effects: BatchEffects
     ) -> tuple[dict[str, Outcome | BaseException], int] | None:
         """Apply a batch, retrying through database outages; None if the lane is no longer ours."""
         requests = [item.request for item in taken if item.request is not None]
@@ -142,7 +152,7 @@ class Consumer:
         delay = 0.1
         while True:
             try:
-                results = self._apply(lane, token, requests)
+                results = self._apply(lane, token, requests, effects)
                 outcomes.update({r.request_id: o for r, o in zip(requests, results, strict=True)})
                 return outcomes, token
             except StaleFence:
@@ -157,7 +167,7 @@ class Consumer:
             except DBAPIError as exc:
                 retryable = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
                 if not retryable and not _transient(exc):
-                    return self._apply_one_by_one(lane, token, requests, outcomes)
+                    return self._apply_one_by_one(lane, token, requests, outcomes, effects)
                 log.warning("database unavailable applying %s: %s; retrying in %.1fs", lane, exc, delay)
                 time.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
@@ -165,7 +175,7 @@ class Consumer:
                     return None
             except Exception:
                 log.exception("batch on %s failed; applying its requests one by one", lane)
-                return self._apply_one_by_one(lane, token, requests, outcomes)
+                return self._apply_one_by_one(lane, token, requests, outcomes, effects)
 
     def _apply_one_by_one(
         self,
@@ -173,11 +183,12 @@ class Consumer:
         token: int,
         requests: Sequence[QueuedRequest],
         outcomes: dict[str, Outcome | BaseException],
+        effects: BatchEffects,
     ) -> tuple[dict[str, Outcome | BaseException], int]:
         """Isolate a request that cannot be applied so it fails alone and the line moves on."""
         for request in requests:
             try:
-                outcomes[request.request_id] = self._apply(lane, token, [request])[0]
+                outcomes[request.request_id] = self._apply(lane, token, [request], effects)[0]
             except StaleFence:
                 raise
             except Exception as exc:
@@ -185,7 +196,9 @@ class Consumer:
                 outcomes[request.request_id] = exc
         return outcomes, token
 
-    def _apply(self, lane: str, token: int, requests: Sequence[QueuedRequest]) -> list[Outcome]:
+    def _apply(
+        self, lane: str, token: int, requests: Sequence[QueuedRequest], effects: BatchEffects
+    ) -> list[Outcome]:
         config = self.config
         session = self.services.db.write_session()
         try:
@@ -197,6 +210,7 @@ class Consumer:
                     requests,
                     timedelta(seconds=config.HOLD_TTL_SECONDS),
                     before_commit=self._before_commit,
+                    effects=effects,
                 )
             if lane.startswith("checkout:"):
                 return apply_order_requests(
@@ -224,6 +238,22 @@ class Consumer:
             counts = expiry.sweep(self.services.db, self.lanes, self.config.CHECKOUT_LANES)
             return {"outcome": "swept", **counts}
         return {"outcome": "rejected", "reason": f"unknown maintenance job {request.kind!r}"}
+
+    def _hand_off(self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]) -> None:
+        """Tell each SKU's line about units an expired order returned, once that is committed.
+
+        The units are the SKU's again already; the hand-off request makes its consumer re-read the
+        stock and the order's shoppers (and serve the SKU's waitlist) before anyone newer in line.
+        A repeat (after a crash before this ran) has the same job id and is applied once.
+        """
+        for item in taken:
+            outcome = outcomes.get(item.job_id)
+            if not isinstance(outcome, dict) or outcome.get("outcome") != "order_expired":
+                continue
+            for sku in outcome.get("skus", []):
+                params = {"sku": sku, "order_id": outcome["order_id"]}
+                job_id = f"handoff-{outcome['order_id']}-{sku}"
+                self.lanes.admit(sku_lane(sku), RequestKind.HANDOFF, params, job_id=job_id)
 
     def _expiries(
         self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]

@@ -48,14 +48,13 @@ def _apply_stock(kind: str, sku: str, params: dict[str, Any]) -> Outcome:
         session.close()
 
 
-def hold(cart_id: str, sku: str, qty: int, allow_partial: bool = False) -> Outcome:
-    return _apply_stock(
-        RequestKind.HOLD, sku, {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
-    )
+def hold(cart_id: str, sku: str, qty: int, allow_partial: bool = False, **extra: Any) -> Outcome:
+    params = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial, **extra}
+    return _apply_stock(RequestKind.HOLD, sku, params)
 
 
-def set_quantity(cart_id: str, sku: str, qty: int) -> Outcome:
-    return _apply_stock(RequestKind.SET_QUANTITY, sku, {"cart_id": cart_id, "sku": sku, "qty": qty})
+def set_quantity(cart_id: str, sku: str, qty: int, **extra: Any) -> Outcome:
+    return _apply_stock(RequestKind.SET_QUANTITY, sku, {"cart_id": cart_id, "sku": sku, "qty": qty, **extra})
 
 
 def expire_hold(hold_id: int, sku: str) -> Outcome:
@@ -64,6 +63,10 @@ def expire_hold(hold_id: int, sku: str) -> Outcome:
 
 def set_stock(sku: str, on_hand: int, fields: dict[str, Any] | None = None) -> Outcome:
     return _apply_stock(RequestKind.SET_STOCK, sku, {"sku": sku, "on_hand": on_hand, "fields": fields or {}})
+
+
+def handoff(sku: str, order_id: str) -> Outcome:
+    return _apply_stock(RequestKind.HANDOFF, sku, {"sku": sku, "order_id": order_id})
 
 
 def _apply_order(kind: str, cart_id: str, params: dict[str, Any]) -> Outcome:

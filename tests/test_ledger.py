@@ -1,0 +1,311 @@
+"""Receipts, and the per-SKU ledger: each decision numbered with the stock after it, replayed by the audit."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import create_engine, select, text, update
+
+from shop.audit import audit
+from shop.expiry import sweep
+from shop.ledger import replay
+from shop.migrate import upgrade
+from shop.models import AppliedRequest, Hold, HoldStatus, Product
+from tests.http_server import call, serve
+
+
+def ledger(services, sku: str) -> list[AppliedRequest]:
+    with services.db.reading() as session:
+        return list(
+            session.scalars(
+                select(AppliedRequest).where(AppliedRequest.sku == sku).order_by(AppliedRequest.seq)
+            )
+        )
+
+
+def audit_report(services):
+    with services.db.writing() as session:
+        return audit(session)
+
+
+def wait_until(predicate, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return bool(predicate())
+
+
+def test_every_decision_gets_the_next_sequence_number_and_the_figures_after_it(
+    services, shopper, new_shopper, make_product, drain
+):
+    make_product("LED-1", on_hand=3, max_per_cart=3)
+    shopper.add("LED-1", 2)
+    other = new_shopper()
+    other.add("LED-1", 2)  # only 1 left: refused, but still an entry of the ledger
+    other.add("LED-1", 1)
+    shopper.set_qty("LED-1", 0)
+    drain()
+
+    rows = ledger(services, "LED-1")
+    assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
+    assert [json.loads(row.outcome)["outcome"] for row in rows] == [
+        "created",
+        "held",
+        "insufficient",
+        "held",
+        "released",
+    ]
+    assert [(row.on_hand_after, row.reserved_after) for row in rows] == [
+        (3, 0),
+        (3, 2),
+        (3, 2),
+        (3, 3),
+        (3, 1),
+    ]
+    params = json.loads(rows[1].params)
+    assert {k: params[k] for k in ("allow_partial", "qty", "sku")} == {
+        "allow_partial": False,
+        "qty": 2,
+        "sku": "LED-1",
+    }
+    assert params.keys() == {"allow_partial", "cart_id", "qty", "shopper", "sku"}
+    assert [row.ticket for row in rows[1:]] == [1, 2, 3, 4]
+    report = audit_report(services)
+    assert report.ok, report.violations
+    assert report.ledger_entries == 5
+
+
+def test_payments_and_order_expiries_append_entries_to_each_skus_ledger(
+    services, shopper, new_shopper, make_product, drain
+):
+    make_product("LED-2", on_hand=5)
+    shopper.add("LED-2", 2)
+    drain()
+    assert shopper.pay(order_id_of(shopper, drain), amount=200_000).status_code == 200
+
+    rows = ledger(services, "LED-2")
+    sold = rows[-1]
+    assert json.loads(sold.outcome)["outcome"] == "sold"
+    assert sold.request_id.startswith("sold-h") and sold.lane == "payment"
+    assert (sold.on_hand_after, sold.reserved_after) == (3, 0)
+
+    late = new_shopper()
+    late.add("LED-2", 1)
+    drain()
+    late.checkout()
+    drain()
+    with services.db.writing() as session, session.begin():
+        session.execute(
+            text("UPDATE orders SET pay_before = :t WHERE status = 'pending_payment'"), {"t": "2000-01-01"}
+        )
+    assert sweep(services.db, services.lanes, services.config.CHECKOUT_LANES)["orders"] == 1
+    drain()
+    rows = ledger(services, "LED-2")
+    returned = next(r for r in rows if json.loads(r.outcome)["outcome"] == "order_units_returned")
+    assert returned.request_id.startswith("order-expired-h")
+    assert (returned.on_hand_after, returned.reserved_after) == (3, 0)
+    # The SKU's line then hears of it (a hand-off request), after the units came back.
+    assert json.loads(rows[-1].outcome)["outcome"] == "handoff" and rows[-1].seq == returned.seq + 1
+    report = audit_report(services)
+    assert report.ok, report.violations
+
+
+def order_id_of(shopper, drain) -> str:
+    """Check out (again, idempotently) and return the order id."""
+    accepted = shopper.checkout(key="ledger-order")
+    drain()
+    return shopper.result(accepted)["order_id"]
+
+
+def test_the_audit_finds_a_stock_change_the_ledger_does_not_record(services, shopper, make_product, drain):
+    make_product("LED-3", on_hand=5)
+    shopper.add("LED-3", 1)
+    drain()
+    with services.db.writing() as session, session.begin():
+        session.execute(update(Product).where(Product.sku == "LED-3").values(on_hand=7))
+
+    report = audit_report(services)
+
+    assert not report.ok
+    assert any("LED-3 ledger: replay ends at" in v for v in report.violations), report.violations
+
+
+def test_the_audit_finds_an_entry_whose_figures_do_not_follow_from_the_one_before(
+    services, shopper, make_product, drain
+):
+    make_product("LED-4", on_hand=5)
+    shopper.add("LED-4", 2)
+    drain()
+    with services.db.writing() as session, session.begin():
+        session.execute(
+            update(AppliedRequest)
+            .where(AppliedRequest.sku == "LED-4", AppliedRequest.seq == 2)
+            .values(outcome=json.dumps({"outcome": "held", "added": 1}))
+        )
+
+    report = audit_report(services)
+
+    assert any("LED-4 ledger: entry 2" in v for v in report.violations), report.violations
+
+
+def test_replaying_an_entry_applies_what_its_outcome_says():
+    assert replay(None, {"outcome": "created", "on_hand": 5, "reserved": 0}) == (5, 0)
+    assert replay((5, 0), {"outcome": "held", "added": 2}) == (5, 2)
+    assert replay((5, 2), {"outcome": "held", "added": -1}) == (5, 1)  # a quantity lowered
+    assert replay((5, 1), {"outcome": "released", "released": 1}) == (5, 0)
+    assert replay((5, 3), {"outcome": "expired", "qty": 3}) == (5, 0)
+    assert replay((5, 3), {"outcome": "sold", "qty": 2}) == (3, 1)
+    assert replay((5, 3), {"outcome": "stock_set", "on_hand": 9}) == (9, 3)
+    assert replay((5, 3), {"outcome": "sold_out", "available": 0}) == (5, 3)
+    assert replay(None, {"outcome": "held", "added": 1}) is None
+
+
+def test_a_finished_request_has_a_receipt_its_cart_can_read(
+    services, shopper, new_shopper, make_product, drain
+):
+    make_product("LED-5", on_hand=5)
+    new_shopper().add("LED-5", 1)
+    accepted = shopper.add("LED-5", 2)
+    drain()
+
+    response = shopper.client.get(f"/jobs/{accepted.get_json()['job_id']}/receipt", headers=shopper.headers)
+
+    assert response.status_code == 200
+    receipt = response.get_json()
+    assert receipt["sku"] == "LED-5"
+    assert receipt["ticket"] == 2
+    assert receipt["position_when_joined"] == 1
+    assert receipt["outcome"]["outcome"] == "held" and receipt["outcome"]["qty"] == 2
+    assert receipt["enqueued_at"] <= receipt["applied_at"]
+    row = next(r for r in ledger(services, "LED-5") if r.request_id == accepted.get_json()["job_id"])
+    assert receipt["ledger_seq"] == row.seq == 3
+
+
+def test_a_receipt_is_only_for_its_cart_and_only_once_decided(
+    services, shopper, new_shopper, make_product, drain
+):
+    make_product("LED-6", on_hand=5)
+    job_id = shopper.add("LED-6", 1).get_json()["job_id"]
+
+    waiting = shopper.client.get(f"/jobs/{job_id}/receipt", headers=shopper.headers)
+    assert waiting.status_code == 409
+    assert waiting.get_json()["error"]["code"] == "not_finished"
+
+    drain()
+    stranger = new_shopper()
+    stranger.cart()
+    assert stranger.client.get(f"/jobs/{job_id}/receipt", headers=stranger.headers).status_code == 404
+    assert shopper.client.get(f"/jobs/{job_id}/receipt", headers=shopper.headers).status_code == 200
+
+
+def test_existing_products_get_an_opening_entry_when_the_ledger_migration_runs():
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'old.db'}"
+        upgrade(url, "0001")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO products (sku, name, description, category, price, image, on_hand, "
+                    "reserved, sales, max_per_cart, created_at) VALUES ('OLD-1', 'Old', '', 'home', 1, '', "
+                    "9, 0, 0, 5, '2026-01-01 00:00:00')"
+                )
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT seq, kind, on_hand_after, reserved_after FROM applied_requests "
+                    "WHERE sku = 'OLD-1'"
+                )
+            ).one()
+        engine.dispose()
+    assert tuple(row) == (1, "opening_balance", 9, 0)
+
+
+# --- a storm ---------------------------------------------------------------------------------------
+
+STORM_UNITS = 25
+STORM_CARTS = 60
+
+
+def _storm_cart(host: str, index: int) -> None:
+    """One shopper: add 1-2 units, sometimes change or drop them, sometimes check out and pay."""
+    rng = random.Random(index)
+    status, headers, body = call(host, "POST", "/chart", {"sku": "STORM-1", "qty": rng.choice([1, 1, 2])})
+    assert status == 202, body
+    token = {"X-Cart-Token": headers["X-Cart-Token"]}
+    job = _answer(host, body["job_id"], token)
+    if job["result"]["outcome"] != "held":
+        return
+    roll = rng.random()
+    if roll < 0.2:
+        call(host, "PUT", "/chart/STORM-1/0", headers=token)
+    elif roll < 0.6:
+        status, _h, checkout = call(host, "POST", "/checkout", headers={**token, "Idempotency-Key": "storm"})
+        order = _answer(host, checkout["job_id"], token)["result"]
+        if order["outcome"] == "order_created" and roll < 0.45:
+            call(
+                host,
+                "POST",
+                "/payment",
+                {"order_id": order["order_id"], "amount": order["total"], "card_number": "4242424242424242"},
+                headers={**token, "Idempotency-Key": "storm-pay"},
+            )
+    # the rest keep their holds until they expire (and unpaid orders until their deadline)
+
+
+def _answer(host: str, job_id: str, token: dict) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status, _headers, body = call(host, "GET", f"/jobs/{job_id}", headers=token)
+        assert status == 200, body
+        if body["status"] == "finished":
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never finished")
+
+
+def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expiries(
+    config, app, services, make_product, spawn
+):
+    config.HOLD_TTL_SECONDS = 2
+    config.PAYMENT_TTL_SECONDS = 3
+    make_product("STORM-1", on_hand=STORM_UNITS, max_per_cart=2)
+    env = {"HOLD_TTL_SECONDS": 2, "PAYMENT_TTL_SECONDS": 3, "SWEEP_INTERVAL_SECONDS": 1}
+    spawn("workers.consumer", **env)
+    spawn("workers.consumer", **env)
+    spawn("workers.schedule", **env)
+    with serve(app) as host, ThreadPoolExecutor(12) as pool:
+        list(pool.map(lambda i: _storm_cart(host, i), range(STORM_CARTS)))
+        # A second wave meets the units the first wave's holds and orders gave back.
+        time.sleep(2)
+        list(pool.map(lambda i: _storm_cart(host, i), range(STORM_CARTS, STORM_CARTS + 20)))
+
+    def settled() -> bool:
+        with services.db.reading() as session:
+            live = session.scalar(
+                select(Hold.id).where(
+                    Hold.sku == "STORM-1", Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED])
+                )
+            )
+            return live is None
+
+    assert wait_until(settled, timeout_s=40)
+    rows = ledger(services, "STORM-1")
+    outcomes = {json.loads(row.outcome)["outcome"] for row in rows}
+    assert {"held", "expired", "sold"} <= outcomes
+    with services.db.reading() as session:
+        product = session.get(Product, "STORM-1")
+        assert (rows[-1].on_hand_after, rows[-1].reserved_after) == (product.on_hand, product.reserved)
+        assert product.reserved == 0 and product.on_hand == STORM_UNITS - product.sales
+    assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
+    report = audit_report(services)
+    assert report.ok, report.violations
