@@ -86,11 +86,18 @@ def request_hold(
     qty: int,
     allow_partial: bool = False,
     shopper: str = "",
+    waitlist: bool = False,
 ) -> Admission:
-    """Put 'add qty units of sku to my cart' in the SKU's line (``shopper``: shop.shoppers key)."""
+    """Put 'add qty units of sku to my cart' in the SKU's line.
+
+    ``shopper`` is the shop.shoppers key the per-customer limit counts; ``waitlist`` asks to wait
+    for a unit held in a cart to come back if the SKU is sold out when the request's turn comes.
+    """
     params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
     if shopper:
         params["shopper"] = shopper
+    if waitlist:
+        params["waitlist"] = True
     return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty)
 
 
@@ -132,8 +139,9 @@ def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
     odds, eta = state.odds, state.eta
     return {
         "job_id": job_id,
-        "status": state.status,
+        "status": state.shown_status,
         "position": state.position,
+        "waitlist_position": state.waitlist_rank if state.waitlisted else None,
         "poll_after_ms": state.poll_after_ms,
         "odds": odds.to_dict() if odds else None,
         "eta_seconds": eta.to_dict() if eta else None,

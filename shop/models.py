@@ -151,6 +151,47 @@ class Hold(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class WaitlistStatus(enum.StrEnum):
+    WAITING = "waiting"
+    SERVED = "served"  # a returned unit was handed to it: it became a hold
+    EXPIRED = "expired"  # nothing came back in time: it ended as sold out
+    REFUSED = "refused"  # a unit came back but the cart or shopper limit refused it
+
+
+class WaitlistEntry(Base):
+    """A request that found its SKU sold out while units were held in carts, waiting for one to return.
+
+    Entries are created and resolved only by the SKU's consumer, under the product's row lock, so
+    the oldest waiting entries get returned units before any newer request in line.
+    """
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint("qty >= 1", name="qty_positive"),
+        Index("ix_waitlist_entries_sku_status", "sku", "status", "id"),
+        Index("ix_waitlist_entries_status_expires", "status", "expires_at"),
+        Index("ix_waitlist_entries_resolved_by", "resolved_by"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    # The waitlisted request's job id: the shopper keeps polling it, and its hold carries it.
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"))
+    shopper_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    qty: Mapped[int] = mapped_column(Integer)
+    allow_partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    ticket: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The queued request whose batch resolved it (a crashed consumer's successor republishes it).
+    resolved_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    result: Mapped[str | None] = mapped_column(Text, default=None)
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"), default=None)
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (Index("ix_orders_status_pay_before", "status", "pay_before"),)

@@ -177,8 +177,20 @@ def _components() -> Schema:
             },
             {"partial": {"const": True}, "requested": _int(1)},
         ),
-        "sold_out": ({"sku": SKU, "available": {"const": 0}}, {}),
-        "insufficient": ({"sku": SKU, "available": _int(1), "requested": _int(1)}, {}),
+        "sold_out": ({"sku": SKU, "available": {"const": 0}}, {"waitlist_expired": {"const": True}}),
+        "insufficient": (
+            {"sku": SKU, "available": _int(1), "requested": _int(1)},
+            {"waitlist_expired": {"const": True}},
+        ),
+        "waitlisted": (
+            {
+                "sku": SKU,
+                "qty": _int(1),
+                "waitlist_position": COUNT,
+                "expires_at": {**TIME, "description": "Until when the entry waits for a returned unit."},
+            },
+            {},
+        ),
         "limit_exceeded": ({"sku": SKU, "max_per_cart": _int(1), "in_cart": COUNT}, {}),
         "customer_limit_exceeded": (
             {"sku": SKU, "max_per_customer": _int(1), "customer_has": COUNT},
@@ -279,6 +291,13 @@ def _components() -> Schema:
                     "default": False,
                     "description": "Hold what is left rather than nothing when fewer units remain.",
                 },
+                "waitlist": {
+                    **BOOL,
+                    "default": False,
+                    "description": "If the SKU is sold out when this request's turn comes while units are "
+                    "held in carts, wait (up to WAITLIST_TTL_SECONDS) for one to come back: the job shows "
+                    "`waitlisted`, then `held` when a returned unit is handed over, or `sold_out`.",
+                },
             },
         },
         "Odds": odds,
@@ -324,11 +343,20 @@ def _components() -> Schema:
         "Job": _obj(
             {
                 "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
-                "status": {"enum": ["queued", "started", "finished", "failed"]},
+                "status": {
+                    "enum": ["queued", "started", "finished", "failed", "waitlisted"],
+                    "description": "`waitlisted`: sold out for now, waiting for a unit held in a cart "
+                    "to come back; the job then finishes as `held` or `sold_out`.",
+                },
                 "position": {
                     "type": ["integer", "null"],
                     "minimum": 0,
                     "description": "Requests ahead in the same line; 0 while applied, null when done.",
+                },
+                "waitlist_position": {
+                    **NULLABLE_COUNT,
+                    "description": "While waitlisted: entries ahead of this one (0: the next returned "
+                    "unit that fits is yours).",
                 },
                 "poll_after_ms": {**_int(500, 10_000), "description": "Wait this long before polling again."},
                 "odds": _ref("Odds"),

@@ -35,7 +35,7 @@ from rq_scheduler import Scheduler
 
 from shop.ledger import Outcome, QueuedRequest
 from shop.models import utcnow
-from shop.odds import Eta, Odds, estimate_wait, line_odds
+from shop.odds import Eta, Odds, estimate_wait, line_odds, waitlist_odds
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ SKU_LANE_PREFIX = "sku:"
 MIN_POLL_MS = 500
 MAX_POLL_MS = 10_000
 POLL_MS_PER_POSITION = 20
+# A waitlisted request changes only when units come back: its shopper polls at a calm pace.
+WAITLIST_POLL_MS = 3000
+WAITLISTED = "waitlisted"
 
 
 def lane_key(lane: str, part: str) -> str:
@@ -175,6 +178,17 @@ for _ = 1, tonumber(ARGV[7]) do
 end
 local nset = tonumber(ARGV[i])
 for j = 1, nset do redis.call('HSET', KEYS[8], ARGV[i + 2 * j - 1], ARGV[i + 2 * j]) end
+i = i + 2 * nset + 1
+-- The waitlist's order for the job view's position: joined (job id, entry id), then resolved.
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('ZADD', KEYS[9], ARGV[i + 2], ARGV[i + 1])
+  i = i + 2
+end
+i = i + 1
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('ZREM', KEYS[9], ARGV[i + 1])
+  i = i + 1
+end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
@@ -184,17 +198,20 @@ local job_prefix, result_prefix, ended, ttl = ARGV[1], ARGV[2], ARGV[3], tonumbe
 local owner, registry, registry_score = ARGV[5], ARGV[6], ARGV[7]
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
-  local id, value, pending, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
+  local id, value, pending, seq, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
   local key = job_prefix .. id
-  redis.call('HSET', key, 'status', 'finished', 'ended_at', ended)
+  redis.call('HSET', key, 'status', status, 'ended_at', ended)
   if seq ~= '' then redis.call('HSET', key, 'shop_seq', seq) end
   redis.call('EXPIRE', key, ttl)
   local results = result_prefix .. id
   redis.call('XADD', results, 'MAXLEN', '~', 10, '*', 'type', 1, 'worker_name', owner, 'return_value', value)
   redis.call('EXPIRE', results, ttl)
-  redis.call('ZADD', registry, registry_score, id)
-  if pending ~= '' then redis.call('SREM', pending, id) end
+  -- A waitlisted job ('deferred') is not done: it stays in its cart's pending set until resolved.
+  if status == 'finished' then
+    redis.call('ZADD', registry, registry_score, id)
+    if pending ~= '' then redis.call('SREM', pending, id) end
+  end
 end
 local ncommon = tonumber(ARGV[i])
 local common = {}
@@ -268,7 +285,7 @@ VIEW = """
 local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart', 'shop_ahead_qty',
   'shop_demand')
 if not v[1] then return false end
-local serving, served, stock, rate, paused = '0', '0', {}, false, 0
+local serving, served, stock, rate, paused, rank = '0', '0', {}, false, 0, false
 if v[3] then
   local lane = 'shop:lane:' .. v[3] .. ':'
   serving = redis.call('GET', lane .. 'serving') or '0'
@@ -276,10 +293,11 @@ if v[3] then
   stock = redis.call('HMGET', lane .. 'stock', 'available', 'held')
   rate = redis.call('HGET', lane .. 'stats', 'rate')
   paused = redis.call('EXISTS', lane .. 'paused')
+  if v[1] == 'deferred' then rank = redis.call('ZRANK', lane .. 'waitlist', ARGV[1]) end
 end
 local result = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or '', v[5] or '', v[6] or '',
-  served, stock[1] or '', stock[2] or '', paused}
+  served, stock[1] or '', stock[2] or '', paused, rank or -1}
 """
 
 
@@ -311,22 +329,36 @@ class JobState:
     served: int = 0
     stock: tuple[int, int] | None = None
     paused: bool = False
+    # Waitlist entries ahead of this one (0: the next returned unit is theirs); None if not waitlisted.
+    waitlist_rank: int | None = None
 
     @property
     def waiting(self) -> bool:
         return self.status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
     @property
+    def waitlisted(self) -> bool:
+        """Decided sold out for now, but waiting for a unit held in a cart to come back."""
+        return self.status == JobStatus.DEFERRED and self.lane.startswith(SKU_LANE_PREFIX)
+
+    @property
+    def shown_status(self) -> str:
+        """The status the API shows: RQ's, with a waiting waitlist entry shown as ``waitlisted``."""
+        return WAITLISTED if self.waitlisted else self.status
+
+    @property
     def odds(self) -> Odds | None:
         """Units available and held, and the verdict from the line ahead; None once decided."""
         if not self.waiting or not self.lane.startswith(SKU_LANE_PREFIX):
             return None
+        if self.waitlisted:
+            return waitlist_odds(self.stock)
         return line_odds(self.stock, self.ahead_before, self.served, self.demand)
 
     @property
     def eta(self) -> Eta | None:
-        """The wait estimate from the lane's apply rate; None once decided or while paused."""
-        if not self.waiting or self.paused:
+        """The wait estimate from the lane's apply rate; None once decided, waitlisted or paused."""
+        if not self.waiting or self.paused or self.waitlisted:
             return None
         return estimate_wait(self.position, self.rate)
 
@@ -335,7 +367,7 @@ class JobState:
         """Requests of the same lane ahead of this one: O(1) from the ticket and now-serving."""
         if self.status == JobStatus.STARTED:
             return 0
-        if self.status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        if self.status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
             if self.ticket is None:
                 return None
             return max(0, self.ticket - self.serving - 1)
@@ -344,6 +376,8 @@ class JobState:
     @property
     def poll_after_ms(self) -> int:
         """Tell far-back shoppers to poll less often, so the line's polling stays affordable."""
+        if self.waitlisted:
+            return WAITLIST_POLL_MS
         position = self.position
         if position is None:
             return MIN_POLL_MS
@@ -556,11 +590,11 @@ class Lanes:
 
     def view(self, job_id: str) -> JobState | None:
         """Read a job's status, position and result in one round trip (None if Redis forgot it)."""
-        raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)])
+        raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)], args=[job_id])
         if not raw:
             return None
         status, ticket, lane, cart, serving, result_rows, rate, ahead, demand, served = raw[:10]
-        available, held, paused = raw[10:]
+        available, held, paused, rank = raw[10:]
         result = None
         if result_rows:
             result_id, payload = result_rows[0]
@@ -580,6 +614,7 @@ class Lanes:
             served=int(served or 0),
             stock=_stock(available, held),
             paused=bool(paused),
+            waitlist_rank=int(rank) if int(rank) >= 0 else None,
         )
 
     def receipt(self, job_id: str) -> Receipt | None:
@@ -698,12 +733,16 @@ class Lanes:
         seqs: dict[str, int] | None = None,
         stock: tuple[int, int] | None = None,
         shopper_units: dict[str, int] | None = None,
+        waitlist_joined: Sequence[tuple[str, int]] = (),
+        waitlist_resolved: Sequence[Any] = (),
     ) -> None:
         """Write every job's result, schedule expiries and advance now-serving: one round trip.
 
         ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
         ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
-        ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit).
+        ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit);
+        ``waitlist_joined`` (job id, entry id) of requests now waiting for a returned unit, and
+        ``waitlist_resolved`` (shop.inventory.WaitlistResolution) the waitlisted jobs' final results.
         """
         seqs = seqs or {}
         served_through = max((t.requested_through or 0 for t in taken), default=0)
@@ -740,7 +779,12 @@ class Lanes:
             else:
                 # Result.serialize's return_value: the default serializer's bytes, base64-encoded.
                 seq = seqs.get(item.job_id, "")
-                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending, seq))
+                status = JobStatus.DEFERRED if outcome.get("outcome") == WAITLISTED else JobStatus.FINISHED
+                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending, seq, status))
+        for resolution in waitlist_resolved:
+            value = b64encode(_serializer.dumps(resolution.outcome))
+            pending = cart_pending_key(resolution.cart_id)
+            finished.extend((resolution.job_id, value, pending, resolution.seq or "", JobStatus.FINISHED))
         # Expiry jobs are made by schedule_job as before; their hashes share most fields, sent once.
         recorder = _WriteRecorder()
         for job_id, func, kwargs, when in expiries:
@@ -754,7 +798,7 @@ class Lanes:
                 owner,
                 FinishedJobRegistry(lane, connection=self.redis).key,
                 current_timestamp() + self.result_ttl,  # the score FinishedJobRegistry.add gives
-                len(finished) // 4,
+                len(finished) // 5,
                 *finished,
                 *recorder.script_args(),
             ],
@@ -770,6 +814,7 @@ class Lanes:
                 lane_key(lane, "requested"),
                 lane_key(lane, "stock"),
                 lane_key(lane, "shoppers"),
+                lane_key(lane, "waitlist"),
             ],
             args=[
                 owner,
@@ -781,6 +826,10 @@ class Lanes:
                     [(t.shopper, t.demand) for t in taken if t.shopper and t.demand],
                     list((shopper_units or {}).items()),
                 ),
+                len(waitlist_joined),
+                *(x for pair in waitlist_joined for x in pair),
+                len(waitlist_resolved),
+                *(r.job_id for r in waitlist_resolved),
             ],
             client=pipe,
         )

@@ -102,6 +102,11 @@
       }
       show("[data-units]", status.units_text);
       show("[data-held]", status.held_text);
+      show("[data-waitlist-note]", status.waitlist_text);
+      var note = panel.querySelector("[data-waitlist-note]");
+      if (note) {
+        note.hidden = !status.waitlist_text;
+      }
       show("[data-estimate] span", status.estimate_text);
       var held = panel.querySelector("[data-held]");
       if (held) {

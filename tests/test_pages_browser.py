@@ -347,3 +347,33 @@ def test_a_shopper_behind_more_requests_than_there_are_units_is_told_they_are_on
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
     shoot(page, screenshots, "13-waitlist-told-at-once-360px")
     assert page.js_errors == []
+
+
+def test_a_shopper_joins_the_waitlist_on_a_sold_out_item_and_gets_a_returned_unit(
+    new_page, services, drain, screenshots
+):
+    holders = carts(5)
+    for cart_id in holders:
+        request_hold(services, cart_id, SHOES, 1)
+    assert drain() == 5  # every pair is in someone's cart
+
+    page = new_page(viewport=PHONE_SCREEN)
+    page.goto(f"/p/{SHOES}")
+    held = page.get_by_text("Sold out for now, but 5 are held in other carts and may come back.")
+    expect(held).to_be_visible()
+    page.get_by_role("button", name="Join the waitlist").click()
+    page.wait_for_url(re.compile(r"/wait/"))
+    assert drain() == 1
+    place = page.locator("#place")
+    expect(place).to_have_text("You are number 1 on the waitlist")
+    note = page.locator("[data-waitlist-note]")
+    expect(note).to_contain_text("If a unit held in another cart comes back before")
+    expect(page.locator("[data-estimate]")).to_have_text("Waiting for a unit to come back")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "14-waitlisted-360px")
+
+    request_quantity(services, holders[0], SHOES, 0)  # one shopper gives their pair back
+    assert drain() == 1
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    shoot(page, screenshots, "15-waitlist-handed-a-returned-pair-360px")
+    assert page.js_errors == []
