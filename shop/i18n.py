@@ -93,6 +93,12 @@ EN: dict[str, str] = {
     "wait.estimate": "Estimated wait: about {d}",
     "wait.estimating": "Estimating your wait…",
     "wait.estimate_waitlist": "Waiting for a unit to come back",
+    "wait.estimate_prequeue": "Places are drawn when the sale starts",
+    "wait.prequeue_place": "You are in the pre-queue",
+    "wait.prequeue_starts": "The sale starts in",
+    "wait.prequeue_started": "starting now",
+    "wait.prequeue_draw": "Everyone who joins before the start gets a place by a random draw at the start: "
+    "there is no need to refresh, being early gives no advantage, and joining later puts you after them.",
     "wait.keep_open": "Keep this page open: it updates by itself. Your place is kept if you reload.",
     "wait.noscript": "This page reloads itself every few seconds.",
     "wait.check_now": "Check now",
@@ -288,6 +294,13 @@ ID: dict[str, str] = {
     "wait.estimate": "Perkiraan waktu tunggu: sekitar {d}",
     "wait.estimating": "Menghitung perkiraan waktu tunggu…",
     "wait.estimate_waitlist": "Menunggu barang yang kembali",
+    "wait.estimate_prequeue": "Urutan diundi saat penjualan dimulai",
+    "wait.prequeue_place": "Anda di antrean awal",
+    "wait.prequeue_starts": "Penjualan dimulai dalam",
+    "wait.prequeue_started": "segera dimulai",
+    "wait.prequeue_draw": "Semua yang bergabung sebelum mulai mendapat urutan lewat undian saat penjualan "
+    "dimulai: tidak perlu memuat ulang, datang lebih awal tidak memberi keuntungan, dan yang bergabung "
+    "setelahnya antre di belakang.",
     "wait.keep_open": "Biarkan halaman ini terbuka: diperbarui otomatis. Posisi Anda tetap tersimpan "
     "meski halaman dimuat ulang.",
     "wait.noscript": "Halaman ini dimuat ulang otomatis setiap beberapa detik.",

@@ -52,11 +52,22 @@ class RequestKind:
     # Units came back outside the SKU's line (an unpaid order expired on its checkout line): tell it.
     HANDOFF = "handoff"
     EXPIRE_WAITLIST = "expire_waitlist"
+    # The first request in line when a sale opens: records the pre-queue's draw in the ledger.
+    OPEN_SALE = "open_sale"
 
 
 # Product details an operator may change together with the stock (validated before queueing).
 PRODUCT_DETAIL_FIELDS = frozenset(
-    {"name", "category", "description", "image", "price", "max_per_cart", "max_per_customer"}
+    {
+        "name",
+        "category",
+        "description",
+        "image",
+        "price",
+        "max_per_cart",
+        "max_per_customer",
+        "sale_starts_at",
+    }
 )
 
 
@@ -504,6 +515,7 @@ def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> 
         RequestKind.SET_STOCK: _set_stock,
         RequestKind.HANDOFF: _hand_off,
         RequestKind.EXPIRE_WAITLIST: _expire_waitlist_entry,
+        RequestKind.OPEN_SALE: _record_draw,
     }
     handler = handlers.get(request.kind)
     if handler is None:
@@ -744,7 +756,12 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
     state.on_hand = on_hand
     for name, value in request.params.get("fields", {}).items():
         if name in PRODUCT_DETAIL_FIELDS:
-            setattr(state.product, name, value)
+            # Moments travel as ISO text (the job and the ledger are JSON-friendly).
+            setattr(
+                state.product,
+                name,
+                datetime.fromisoformat(value) if name == "sale_starts_at" and value else value,
+            )
     return {
         "outcome": "stock_set",
         "sku": sku,
@@ -766,6 +783,19 @@ def _hand_off(session: Session, state: _StockState, request: QueuedRequest) -> O
         state.count_units(shopper, 0)
     sku = state.product.sku
     return {"outcome": "handoff", "sku": sku, "order_id": order_id, "available": state.available}
+
+
+def _record_draw(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Record a sale's opening: the seed and the tickets its pre-queue was drawn into (for the audit)."""
+    params = request.params
+    return {
+        "outcome": "sale_opened",
+        "sku": state.product.sku,
+        "seed": int(params["seed"]),
+        "start_ms": int(params["start_ms"]),
+        "count": int(params.get("count", 0)),
+        "first_ticket": int(params.get("first_ticket", 0)),
+    }
 
 
 def _write_stock(session: Session, state: _StockState) -> None:

@@ -102,6 +102,8 @@ class Product(Base):
     max_per_cart: Mapped[int] = mapped_column(Integer, default=5)
     # Units one shopper may hold, order and buy across all their carts (None: no such limit).
     max_per_customer: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Requests before this moment wait in a pre-queue, ordered by a seeded draw at the start.
+    sale_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -98,6 +98,15 @@ def waitlist_odds(stock: tuple[int, int] | None) -> Odds | None:
     return Odds(available, held, None, Verdict.UNCERTAIN if held else Verdict.UNLIKELY, waitlisted=True)
 
 
+def prequeue_odds(stock: tuple[int, int] | None, prequeue_demand: int) -> Odds | None:
+    """Odds before a sale starts: certain if the pre-queue asks for no more than there is, else a draw."""
+    if stock is None:
+        return None
+    available, held = stock
+    verdict = Verdict.LIKELY if prequeue_demand <= available else Verdict.UNCERTAIN
+    return Odds(available, held, None, verdict)
+
+
 def estimate_wait(position: int | None, rate: float | None) -> Eta | None:
     """Estimate the wait for the request at ``position`` (0: next) from the lane's apply rate."""
     if position is None or not rate or rate <= 0:

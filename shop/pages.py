@@ -410,6 +410,8 @@ def wait_status(job_id: str) -> Response:
         "poll_after_ms": current.poll_after_ms,
         "units_left": current.units_left,
         "waitlisted": current.waitlisted,
+        "prequeued": current.prequeued,
+        "sale_starts_in_seconds": current.starts_in,
         "odds": odds.to_dict() if odds else None,
         "eta_seconds": current.eta.to_dict() if current.eta else None,
         "forward_to": _forward_to(current),
@@ -440,6 +442,8 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
         place = t(OUTCOME_TITLES.get(current.outcome or "", "outcome.error.title"))
     elif current.waitlisted:
         place = t("wait.waitlist_place", n=current.place or 1)
+    elif current.prequeued:
+        place = t("wait.prequeue_place")
     elif current.serving_now or current.place is None:
         place = t("wait.your_turn_checkout" if checkout else "wait.your_turn")
     else:
@@ -456,6 +460,8 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
     waitlist_text = t("wait.waitlist_note", time=i18n.wib_time(until)) if until else ""
     if current.waitlisted:
         estimate = t("wait.estimate_waitlist")
+    if current.prequeued:
+        estimate = t("wait.estimate_prequeue")
     return {
         "place_text": place,
         "waitlist_text": waitlist_text,

@@ -45,6 +45,12 @@ class Wait:
     waitlist_rank: int | None = None
     # Units held in carts and unpaid orders when the product was read (0 if it was not).
     held: int = 0
+    # In a sale's pre-queue: seconds until the start, when the draw gives it a place.
+    starts_in: int | None = None
+
+    @property
+    def prequeued(self) -> bool:
+        return self.starts_in is not None
 
     @property
     def finished(self) -> bool:
@@ -120,6 +126,7 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
         waitlisted=state.waitlisted,
         waitlist_rank=state.waitlist_rank,
         held=held,
+        starts_in=max(0, -(-(state.starts_in_ms or 0) // 1000)) if state.prequeued else None,
     )
 
 
