@@ -35,6 +35,8 @@ class Config:
     # How long a cart hold and an unpaid order keep their units (seconds).
     HOLD_TTL_SECONDS = _int("HOLD_TTL_SECONDS", 600)
     PAYMENT_TTL_SECONDS = _int("PAYMENT_TTL_SECONDS", 900)
+    # How long a request that chose the waitlist waits for a unit held in a cart to come back.
+    WAITLIST_TTL_SECONDS = _int("WAITLIST_TTL_SECONDS", 900)
     # How often the sweeper expires overdue holds and orders from the database (seconds).
     SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 30)
     # How often rq-scheduler moves due jobs into their lanes (seconds).

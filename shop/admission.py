@@ -76,6 +76,7 @@ def cache_product(services: Services, product: Product) -> None:
         product.max_per_cart,
         stock=(product.on_hand - product.reserved, product.reserved),
         max_per_customer=product.max_per_customer,
+        sale_starts_at=product.sale_starts_at,
     )
 
 
@@ -86,11 +87,18 @@ def request_hold(
     qty: int,
     allow_partial: bool = False,
     shopper: str = "",
+    waitlist: bool = False,
 ) -> Admission:
-    """Put 'add qty units of sku to my cart' in the SKU's line (``shopper``: shop.shoppers key)."""
+    """Put 'add qty units of sku to my cart' in the SKU's line.
+
+    ``shopper`` is the shop.shoppers key the per-customer limit counts; ``waitlist`` asks to wait
+    for a unit held in a cart to come back if the SKU is sold out when the request's turn comes.
+    """
     params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
     if shopper:
         params["shopper"] = shopper
+    if waitlist:
+        params["waitlist"] = True
     return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty)
 
 
@@ -132,8 +140,10 @@ def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
     odds, eta = state.odds, state.eta
     return {
         "job_id": job_id,
-        "status": state.status,
+        "status": state.shown_status,
         "position": state.position,
+        "waitlist_position": state.waitlist_rank if state.waitlisted else None,
+        "sale_starts_in_seconds": _seconds(state.starts_in_ms) if state.prequeued else None,
         "poll_after_ms": state.poll_after_ms,
         "odds": odds.to_dict() if odds else None,
         "eta_seconds": eta.to_dict() if eta else None,
@@ -165,6 +175,11 @@ def job_receipt(services: Services, cart_id: str, job_id: str) -> dict[str, Any]
     }
 
 
+def _seconds(milliseconds: int | None) -> int | None:
+    """Whole seconds to a sale's start, rounded up (0 once it is due but not yet opened)."""
+    return None if milliseconds is None else max(0, -(-milliseconds // 1000))
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -172,9 +187,10 @@ def _iso(moment: datetime | None) -> str | None:
 def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:
     return {
         "job_id": admission.job_id,
-        "status": "queued",
+        "status": admission.status,
         "position": admission.position,
         "ticket": admission.ticket,
+        "sale_starts_in_seconds": _seconds(admission.starts_in_ms),
         "odds": admission.odds.to_dict() if admission.odds else None,
         "eta_seconds": admission.eta.to_dict() if admission.eta else None,
         "status_url": f"/jobs/{admission.job_id}",

@@ -88,9 +88,13 @@ def add_to_cart() -> Response:
     allow_partial = body.get("allow_partial", False)
     if not isinstance(allow_partial, bool):
         raise BadRequest("allow_partial must be true or false.", code="invalid_allow_partial")
+    waitlist = body.get("waitlist", False)
+    if not isinstance(waitlist, bool):
+        raise BadRequest("waitlist must be true or false.", code="invalid_waitlist")
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
-    return _accepted(admission.request_hold(services(), cart_id, sku, qty, allow_partial, shopper), token)
+    adm = admission.request_hold(services(), cart_id, sku, qty, allow_partial, shopper, waitlist)
+    return _accepted(adm, token)
 
 
 @bp.put("/chart/<sku>/<qty>")

@@ -2,7 +2,9 @@
 
 Besides the invariants over holds, orders and payments, it replays every SKU's ledger: entries
 numbered 1, 2, 3, ... without a gap, each one's figures following from the one before by what the
-entry says happened, and the last one's figures equal to the product's.
+entry says happened, and the last one's figures equal to the product's. And it recomputes every
+sale's pre-queue draw from its recorded seed: the pre-queued requests must have been applied in
+exactly the order the seed gives.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from shop.draw import shuffled
 from shop.ledger import replay
 from shop.models import (
     AppliedRequest,
@@ -70,6 +73,7 @@ def audit(session: Session) -> AuditReport:
         _check_orders(session, report)
         _check_payments(session, report)
         _check_ledgers(session, report)
+        _check_draws(session, report)
     return report
 
 
@@ -221,3 +225,32 @@ def _check_ledgers(session: Session, report: AuditReport) -> None:
             violation(sku, "the product has no ledger entries")
         elif last[sku][1] != current:
             violation(sku, f"replay ends at on_hand/reserved {last[sku][1]}, the product has {current}")
+
+
+def _check_draws(session: Session, report: AuditReport) -> None:
+    """Recompute each sale opening's draw from its seed and compare it with the tickets given."""
+    openings = session.execute(
+        select(AppliedRequest.lane, AppliedRequest.outcome).where(AppliedRequest.kind == "open_sale")
+    ).all()
+    for lane, raw in openings:
+        opening = json.loads(raw)
+        if opening.get("outcome") != "sale_opened" or not opening.get("count"):
+            continue
+        first, count = int(opening["first_ticket"]), int(opening["count"])
+        drawn = session.execute(
+            select(AppliedRequest.request_id)
+            .where(
+                AppliedRequest.lane == lane,
+                AppliedRequest.ticket >= first,
+                AppliedRequest.ticket < first + count,
+            )
+            .order_by(AppliedRequest.ticket)
+        ).scalars()
+        applied = list(drawn)
+        if len(applied) < count:
+            continue  # some of the pre-queue is still in line; checked once it is all applied
+        if applied != shuffled(applied, int(opening["seed"])):
+            report.violations.append(
+                f"{lane}: the pre-queue of the sale opened with seed {opening['seed']} was not applied "
+                "in the order its draw gives"
+            )

@@ -131,4 +131,5 @@ def product_view(product: Product) -> dict[str, Any]:
         "sales": product.sales,
         "max_per_cart": product.max_per_cart,
         "max_per_customer": product.max_per_customer,
+        "sale_starts_at": product.sale_starts_at.isoformat() if product.sale_starts_at else None,
     }

@@ -13,7 +13,7 @@ from typing import Any
 from redis import Redis
 
 from shop.db import Database
-from shop.inventory import RequestKind, overdue_holds, sku_lane
+from shop.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
 from shop.models import utcnow
 from shop.orders import OrderKind, checkout_lane, overdue_orders
 from shop.queueing import Lanes
@@ -30,6 +30,13 @@ def hold_expiry_job(
     return (f"expire-hold-{hold_id}", RequestKind.EXPIRE_HOLD, {"hold_id": hold_id, "sku": sku}, expires_at)
 
 
+def waitlist_expiry_job(
+    request_id: str, sku: str, expires_at: datetime
+) -> tuple[str, str, dict[str, Any], datetime]:
+    params = {"request_id": request_id, "sku": sku}
+    return (f"expire-waitlist-{request_id}", RequestKind.EXPIRE_WAITLIST, params, expires_at)
+
+
 def order_expiry_job(
     order_id: str, cart_id: str, pay_before: datetime
 ) -> tuple[str, str, dict[str, Any], datetime]:
@@ -38,11 +45,12 @@ def order_expiry_job(
 
 
 def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None = None) -> dict[str, int]:
-    """Put the expiry of every overdue hold and unpaid order in its lane; return the counts."""
+    """Put the expiry of every overdue hold, unpaid order and waitlist entry in its lane; return counts."""
     now = now or utcnow()
     with db.reading() as session:
         holds = overdue_holds(session, now)
         orders = overdue_orders(session, now)
+        waiting = overdue_waitlist(session, now)
     # Swept expiries get ids of their own: the scheduled job's id may already hold a "not due" outcome.
     stamp = int(now.timestamp())
     queued_holds = 0
@@ -59,7 +67,13 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
                 checkout_lane(cart_id, checkout_lanes), kind, params, job_id=f"swept-{job_id}-{stamp}"
             )
             queued_orders += 1
-    return {"holds": queued_holds, "orders": queued_orders}
+    queued_waitlist = 0
+    for request_id, sku in waiting:
+        if _mark(lanes.redis, f"waitlist:{request_id}"):
+            job_id, kind, params, _when = waitlist_expiry_job(request_id, sku, now)
+            lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
+            queued_waitlist += 1
+    return {"holds": queued_holds, "orders": queued_orders, "waitlist": queued_waitlist}
 
 
 def _mark(redis: Redis, item: str) -> bool:

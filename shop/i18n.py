@@ -64,6 +64,10 @@ EN: dict[str, str] = {
     "product.line_note": "You join a fair line for this item. Once it is yours we hold it for {minutes} "
     "minutes.",
     "product.sold_out_note": "This item is sold out. Units come back when other shoppers' holds expire.",
+    "product.sold_out_held": "Sold out for now, but {n} are held in other carts and may come back.",
+    "product.join_waitlist": "Join the waitlist",
+    "product.waitlist_note": "If a unit comes back within {minutes} minutes, the earliest on the waitlist "
+    "get it first, straight into their cart.",
     "product.similar": "You may also like",
     "product.category": "Category",
     "wait.title": "Waiting in line",
@@ -74,6 +78,9 @@ EN: dict[str, str] = {
     "wait.your_turn": "It's your turn: checking stock now…",
     "wait.your_turn_checkout": "It's your turn: creating your order now…",
     "wait.units_left": "{n} left",
+    "wait.waitlist_place": "You are number {n} on the waitlist",
+    "wait.waitlist_note": "Sold out for now. If a unit held in another cart comes back before {time}, it "
+    "goes straight into your cart.",
     "wait.units_held": "{n} in other carts, may come back",
     "wait.odds.likely": "Good chance: there is enough for everyone ahead of you, and for you.",
     "wait.odds.uncertain": "Uncertain: you get it only if units in other carts come back.",
@@ -85,6 +92,13 @@ EN: dict[str, str] = {
     "wait.turn": "Your turn",
     "wait.estimate": "Estimated wait: about {d}",
     "wait.estimating": "Estimating your wait…",
+    "wait.estimate_waitlist": "Waiting for a unit to come back",
+    "wait.estimate_prequeue": "Places are drawn when the sale starts",
+    "wait.prequeue_place": "You are in the pre-queue",
+    "wait.prequeue_starts": "The sale starts in",
+    "wait.prequeue_started": "starting now",
+    "wait.prequeue_draw": "Everyone who joins before the start gets a place by a random draw at the start: "
+    "there is no need to refresh, being early gives no advantage, and joining later puts you after them.",
     "wait.keep_open": "Keep this page open: it updates by itself. Your place is kept if you reload.",
     "wait.noscript": "This page reloads itself every few seconds.",
     "wait.check_now": "Check now",
@@ -103,6 +117,8 @@ EN: dict[str, str] = {
     "outcome.insufficient.body": "Only {available} left, fewer than the {requested} you asked for. Nothing "
     "was added.",
     "outcome.try_fewer": "Choose a smaller quantity",
+    "outcome.waitlist_offer": "{n} are still held in other carts and may come back. Wait for one?",
+    "outcome.waitlist_expired": "Nothing came back while you were on the waitlist.",
     "outcome.limit.title": "Cart limit reached",
     "outcome.limit.body": "At most {max} of this item fit in one cart; your cart already has {in_cart}.",
     "outcome.customer_limit.title": "Limit per shopper reached",
@@ -248,6 +264,11 @@ ID: dict[str, str] = {
     "product.line_note": "Anda masuk antrean yang adil untuk barang ini. Setelah berhasil, barang "
     "disimpan untuk Anda selama {minutes} menit.",
     "product.sold_out_note": "Barang ini habis. Stok kembali jika simpanan pembeli lain kedaluwarsa.",
+    "product.sold_out_held": "Habis untuk saat ini, tetapi {n} masih di keranjang orang lain dan bisa "
+    "kembali.",
+    "product.join_waitlist": "Masuk daftar tunggu",
+    "product.waitlist_note": "Jika ada yang kembali dalam {minutes} menit, yang paling awal di daftar tunggu "
+    "mendapatkannya lebih dulu, langsung ke keranjang.",
     "product.similar": "Mungkin Anda suka",
     "product.category": "Kategori",
     "wait.title": "Menunggu giliran",
@@ -258,6 +279,9 @@ ID: dict[str, str] = {
     "wait.your_turn": "Giliran Anda: sedang memeriksa stok…",
     "wait.your_turn_checkout": "Giliran Anda: pesanan sedang dibuat…",
     "wait.units_left": "Sisa {n}",
+    "wait.waitlist_place": "Anda nomor {n} di daftar tunggu",
+    "wait.waitlist_note": "Habis untuk saat ini. Jika barang di keranjang orang lain kembali sebelum pukul "
+    "{time}, barang itu langsung masuk ke keranjang Anda.",
     "wait.units_held": "{n} di keranjang orang lain, bisa kembali",
     "wait.odds.likely": "Peluang besar: stok cukup untuk semua yang antre di depan Anda, dan untuk Anda.",
     "wait.odds.uncertain": "Belum pasti: Anda dapat jika barang di keranjang orang lain kembali.",
@@ -269,6 +293,14 @@ ID: dict[str, str] = {
     "wait.turn": "Giliran Anda",
     "wait.estimate": "Perkiraan waktu tunggu: sekitar {d}",
     "wait.estimating": "Menghitung perkiraan waktu tunggu…",
+    "wait.estimate_waitlist": "Menunggu barang yang kembali",
+    "wait.estimate_prequeue": "Urutan diundi saat penjualan dimulai",
+    "wait.prequeue_place": "Anda di antrean awal",
+    "wait.prequeue_starts": "Penjualan dimulai dalam",
+    "wait.prequeue_started": "segera dimulai",
+    "wait.prequeue_draw": "Semua yang bergabung sebelum mulai mendapat urutan lewat undian saat penjualan "
+    "dimulai: tidak perlu memuat ulang, datang lebih awal tidak memberi keuntungan, dan yang bergabung "
+    "setelahnya antre di belakang.",
     "wait.keep_open": "Biarkan halaman ini terbuka: diperbarui otomatis. Posisi Anda tetap tersimpan "
     "meski halaman dimuat ulang.",
     "wait.noscript": "Halaman ini dimuat ulang otomatis setiap beberapa detik.",
@@ -289,6 +321,8 @@ ID: dict[str, str] = {
     "outcome.insufficient.body": "Hanya tersisa {available}, kurang dari {requested} yang Anda minta. "
     "Tidak ada yang ditambahkan.",
     "outcome.try_fewer": "Pilih jumlah lebih sedikit",
+    "outcome.waitlist_offer": "{n} masih di keranjang orang lain dan bisa kembali. Mau menunggu?",
+    "outcome.waitlist_expired": "Tidak ada yang kembali selama Anda di daftar tunggu.",
     "outcome.limit.title": "Batas keranjang tercapai",
     "outcome.limit.body": "Maksimal {max} barang ini per keranjang; keranjang Anda sudah berisi {in_cart}.",
     "outcome.customer_limit.title": "Batas per pembeli tercapai",

@@ -1,17 +1,23 @@
-"""The write side of stock: holds, quantity changes, expiry and stock levels for one SKU.
+"""The write side of stock: holds, quantity changes, expiry, stock levels and the waitlist of one SKU.
 
 All changes to a SKU's holds go through ``apply_stock_requests``: one transaction for a batch of
 that SKU's queued requests, decided one by one in line order against a running stock figure read
 once under the row lock. The 37th unit goes to the 37th in line, never to a later request.
+
+The waitlist lives in the same step: a request that asked for it (``waitlist: true``) and finds the
+SKU sold out while units are held in carts becomes a waiting entry, and whenever units are
+available again (a hold expired or removed, an unpaid order expired, more stock) the oldest
+waiting entries get them before the next request in line is decided.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,7 +32,16 @@ from shop.ledger import (
     recorded_outcomes,
     recorded_seqs,
 )
-from shop.models import Cart, Hold, HoldStatus, OrderLine, Product, utcnow
+from shop.models import (
+    Cart,
+    Hold,
+    HoldStatus,
+    OrderLine,
+    Product,
+    WaitlistEntry,
+    WaitlistStatus,
+    utcnow,
+)
 
 
 class RequestKind:
@@ -36,11 +51,23 @@ class RequestKind:
     SET_STOCK = "set_stock"
     # Units came back outside the SKU's line (an unpaid order expired on its checkout line): tell it.
     HANDOFF = "handoff"
+    EXPIRE_WAITLIST = "expire_waitlist"
+    # The first request in line when a sale opens: records the pre-queue's draw in the ledger.
+    OPEN_SALE = "open_sale"
 
 
 # Product details an operator may change together with the stock (validated before queueing).
 PRODUCT_DETAIL_FIELDS = frozenset(
-    {"name", "category", "description", "image", "price", "max_per_cart", "max_per_customer"}
+    {
+        "name",
+        "category",
+        "description",
+        "image",
+        "price",
+        "max_per_cart",
+        "max_per_customer",
+        "sale_starts_at",
+    }
 )
 
 
@@ -59,6 +86,19 @@ class BatchEffects:
     stock: tuple[int, int] | None = None
     # Units held, ordered or sold per shopper touched by the batch (SKUs with a per-customer limit).
     shopper_units: dict[str, int] = field(default_factory=dict)
+    # Waitlist entries that joined (job id, entry id), and those resolved (their jobs' new results).
+    waitlist_joined: list[tuple[str, int]] = field(default_factory=list)
+    waitlist_resolved: list[WaitlistResolution] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WaitlistResolution:
+    """A waitlisted request's final outcome, to publish as a new result of its job."""
+
+    job_id: str
+    cart_id: str
+    outcome: Outcome
+    seq: int | None
 
 
 @dataclass
@@ -80,6 +120,11 @@ class _StockState:
     customer_limit: int | None = None
     by_shopper: dict[str, int] = field(default_factory=dict)
     touched_shoppers: set[str] = field(default_factory=set)
+    # The SKU's waiting entries, oldest first (read when first needed), and what the batch did to them.
+    waitlist_ttl: timedelta | None = None
+    waitlist: list[WaitlistEntry] | None = None
+    joined: list[WaitlistEntry] = field(default_factory=list)
+    resolved: list[tuple[WaitlistEntry, Outcome]] = field(default_factory=list)
 
     @property
     def available(self) -> int:
@@ -126,13 +171,15 @@ def apply_stock_requests(
     now: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
     effects: BatchEffects | None = None,
+    waitlist_ttl: timedelta | None = None,
 ) -> list[Outcome]:
     """Apply a batch of one SKU's requests in line order, in one transaction; return each outcome.
 
     Every decision is also an entry of the SKU's ledger, with the figures after it. ``effects``
-    (if given) collects what the consumer publishes besides the outcomes. ``before_commit`` runs
-    inside the transaction after every decision is written; the fault tests use it to stall (and
-    kill) a consumer mid-apply.
+    (if given) collects what the consumer publishes besides the outcomes. ``waitlist_ttl`` is how
+    long a waitlist entry waits for a returned unit (None: requests cannot join the waitlist).
+    ``before_commit`` runs inside the transaction after every decision is written; the fault tests
+    use it to stall (and kill) a consumer mid-apply.
     """
     now = now or utcnow()
     lane = sku_lane(sku)
@@ -144,22 +191,30 @@ def apply_stock_requests(
         outcomes: dict[str, Outcome] = dict(done)
         if done:
             effects.seqs.update(recorded_seqs(session, done))
+            _republish_waitlist(session, list(done), effects)
         state = None
         if fresh:
             state = _load_state(session, sku, fresh, hold_ttl, now)
+            if state is not None:
+                state.waitlist_ttl = waitlist_ttl
             applied: list[tuple[QueuedRequest, Outcome]] = []
             for request in fresh:
                 if state is None:
                     outcome: Outcome = {"outcome": "unknown_sku", "sku": sku}
                 else:
+                    # Units available now go to the oldest waitlist entries before this request.
+                    _serve_waitlist(session, state, request.request_id)
                     outcome = _apply_one(session, state, request)
                     state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
                 outcomes[request.request_id] = outcome
                 applied.append((request, outcome))
             if state is not None:
+                _serve_waitlist(session, state, fresh[-1].request_id)
                 _write_stock(session, state)
             session.flush()
             _fill_hold_ids(applied)
+            if state is not None:
+                _settle_waitlist(state, effects)
             if state is None:
                 record_outcomes(session, lane, applied, now)
             else:
@@ -171,6 +226,169 @@ def apply_stock_requests(
                 before_commit()
         effects.stock = _stock_after(session, sku, state)
     return [outcomes[r.request_id] for r in requests]
+
+
+def _waiting_entries(session: Session, state: _StockState) -> list[WaitlistEntry]:
+    """Read the SKU's waiting entries once per batch, with their carts' lines and shoppers' units."""
+    if state.waitlist is None:
+        sku = state.product.sku
+        state.waitlist = list(
+            session.scalars(
+                select(WaitlistEntry)
+                .where(WaitlistEntry.sku == sku, WaitlistEntry.status == WaitlistStatus.WAITING)
+                .order_by(WaitlistEntry.id)
+            )
+        )
+        carts = sorted({e.cart_id for e in state.waitlist} - set(state.holds_by_cart))
+        holds, stale = _cart_lines(session, sku, carts)
+        for cart_id, hold in holds.items():
+            state.holds_by_cart.setdefault(cart_id, hold)
+        state.stale_carts |= stale
+        if state.customer_limit:
+            shoppers = {e.shopper_key for e in state.waitlist if e.shopper_key} - set(state.by_shopper)
+            state.by_shopper.update(customer_units(session, sku, shoppers))
+    return state.waitlist
+
+
+def _join_waitlist(session: Session, state: _StockState, request: QueuedRequest, qty: int) -> Outcome:
+    """Keep a sold-out request waiting for a unit held in a cart to come back."""
+    assert state.waitlist_ttl is not None
+    entries = _waiting_entries(session, state)
+    entry = WaitlistEntry(
+        sku=state.product.sku,
+        request_id=request.request_id,
+        cart_id=request.params["cart_id"],
+        shopper_key=request.params.get("shopper") or None,
+        qty=qty,
+        allow_partial=bool(request.params.get("allow_partial", False)),
+        ticket=request.ticket,
+        status=WaitlistStatus.WAITING,
+        created_at=state.now,
+        expires_at=state.now + state.waitlist_ttl,
+    )
+    session.add(entry)
+    ahead = sum(1 for e in entries if e.status == WaitlistStatus.WAITING)
+    entries.append(entry)
+    state.joined.append(entry)
+    return {
+        "outcome": "waitlisted",
+        "sku": state.product.sku,
+        "qty": qty,
+        "waitlist_position": ahead,
+        "expires_at": entry.expires_at.isoformat(),
+    }
+
+
+def _serve_waitlist(session: Session, state: _StockState, trigger: str) -> None:
+    """Give available units to the oldest waiting entries they fit, before anyone newer in line.
+
+    An entry that does not fit yet (it wants 2, 1 came back) keeps its place; a later one may fit.
+    """
+    if state.available <= 0:
+        return
+    for entry in list(_waiting_entries(session, state)):
+        if state.available <= 0:
+            return
+        if entry.status != WaitlistStatus.WAITING:
+            continue
+        if entry.expires_at <= state.now:
+            _close_entry(state, entry, WaitlistStatus.EXPIRED, _waitlist_expired(state, entry), trigger)
+            continue
+        params = {
+            "cart_id": entry.cart_id,
+            "sku": entry.sku,
+            "qty": entry.qty,
+            "allow_partial": entry.allow_partial,
+            "shopper": entry.shopper_key,
+        }
+        outcome = _place_hold(session, state, QueuedRequest(entry.request_id, RequestKind.HOLD, params))
+        if outcome["outcome"] == "held":
+            _close_entry(state, entry, WaitlistStatus.SERVED, outcome, trigger)
+        elif outcome["outcome"] not in ("sold_out", "insufficient"):
+            _close_entry(state, entry, WaitlistStatus.REFUSED, outcome, trigger)
+
+
+def _waitlist_expired(state: _StockState, entry: WaitlistEntry) -> Outcome:
+    return {**_refusal(state, entry.qty), "waitlist_expired": True}
+
+
+def _close_entry(
+    state: _StockState, entry: WaitlistEntry, status: WaitlistStatus, outcome: Outcome, trigger: str
+) -> None:
+    """Resolve an entry within the batch; the resolution is an entry of the SKU's ledger too."""
+    entry.status = status
+    entry.resolved_at = state.now
+    entry.resolved_by = trigger
+    if state.waitlist is not None and entry in state.waitlist:
+        state.waitlist.remove(entry)
+    state.resolved.append((entry, outcome))
+    kind = "waitlist_handoff" if status == WaitlistStatus.SERVED else "waitlist_close"
+    params = {"request_id": entry.request_id, "cart_id": entry.cart_id, "qty": entry.qty}
+    state.note(f"waitlist-{entry.request_id}", kind, outcome, entry.ticket, params)
+
+
+def _expire_waitlist_entry(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """End a waiting entry whose time is up as sold out; a no-op if it was resolved already."""
+    request_id = str(request.params["request_id"])
+    entry = session.scalar(
+        select(WaitlistEntry).where(
+            WaitlistEntry.request_id == request_id, WaitlistEntry.sku == state.product.sku
+        )
+    )
+    if entry is None:
+        return {"outcome": "noop", "request_id": request_id, "reason": "unknown waitlist entry"}
+    if entry.status != WaitlistStatus.WAITING:
+        return {"outcome": "noop", "request_id": request_id, "reason": f"entry is {entry.status}"}
+    if entry.expires_at > state.now:
+        return {"outcome": "noop", "request_id": request_id, "reason": "entry not due yet"}
+    _close_entry(state, entry, WaitlistStatus.EXPIRED, _waitlist_expired(state, entry), request.request_id)
+    return {"outcome": "waitlist_expired", "request_id": request_id}
+
+
+def _settle_waitlist(state: _StockState, effects: BatchEffects) -> None:
+    """After the flush: record resolved entries' holds and results, and report the batch's changes."""
+    seqs = {e.request_id: e.seq for e in state.journal}
+    for entry, outcome in state.resolved:
+        hold = outcome.pop("_hold", None)
+        if hold is not None:
+            outcome["hold_id"] = hold.id
+            outcome["expires_at"] = hold.expires_at.isoformat()
+            entry.hold_id = hold.id
+        entry.result = json.dumps(outcome, sort_keys=True)
+        seq = seqs.get(f"waitlist-{entry.request_id}")
+        effects.waitlist_resolved.append(WaitlistResolution(entry.request_id, entry.cart_id, outcome, seq))
+    effects.waitlist_joined.extend(
+        (entry.request_id, entry.id) for entry in state.joined if entry.status == WaitlistStatus.WAITING
+    )
+
+
+def _republish_waitlist(session: Session, done: list[str], effects: BatchEffects) -> None:
+    """Report again what an already applied batch did to the waitlist (its consumer died unpublished)."""
+    entries = session.scalars(
+        select(WaitlistEntry).where(
+            or_(WaitlistEntry.resolved_by.in_(done), WaitlistEntry.request_id.in_(done))
+        )
+    ).all()
+    seqs = recorded_seqs(session, [f"waitlist-{e.request_id}" for e in entries])
+    for entry in entries:
+        if entry.status == WaitlistStatus.WAITING:
+            effects.waitlist_joined.append((entry.request_id, entry.id))
+        elif entry.resolved_by in done and entry.result:
+            seq = seqs.get(f"waitlist-{entry.request_id}")
+            effects.waitlist_resolved.append(
+                WaitlistResolution(entry.request_id, entry.cart_id, json.loads(entry.result), seq)
+            )
+
+
+def overdue_waitlist(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
+    """Return (request id, sku) of waiting entries past their time, oldest first."""
+    rows = session.execute(
+        select(WaitlistEntry.request_id, WaitlistEntry.sku)
+        .where(WaitlistEntry.status == WaitlistStatus.WAITING, WaitlistEntry.expires_at <= now)
+        .order_by(WaitlistEntry.expires_at)
+        .limit(limit)
+    )
+    return [(request_id, sku) for request_id, sku in rows]
 
 
 def _stock_after(session: Session, sku: str, state: _StockState | None) -> tuple[int, int] | None:
@@ -201,6 +419,27 @@ def _load_state(
         return None
     cart_ids = sorted({r.params["cart_id"] for r in requests if "cart_id" in r.params})
     _create_carts(session, cart_ids, now)
+    holds_by_cart, stale_carts = _cart_lines(session, sku, cart_ids)
+    by_shopper: dict[str, int] = {}
+    if product.max_per_customer:
+        shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
+        by_shopper = customer_units(session, sku, shoppers)
+    return _StockState(
+        product=product,
+        on_hand=product.on_hand,
+        reserved=product.reserved,
+        holds_by_cart=holds_by_cart,
+        hold_ttl=hold_ttl,
+        now=now,
+        stale_carts=stale_carts,
+        seq=last_seq(session, sku),
+        customer_limit=product.max_per_customer,
+        by_shopper=by_shopper,
+    )
+
+
+def _cart_lines(session: Session, sku: str, cart_ids: Sequence[str]) -> tuple[dict[str, Hold], set[str]]:
+    """Lock the carts' live holds on the SKU, and find the carts still showing expired lines of it."""
     holds_by_cart: dict[str, Hold] = {}
     stale_carts: set[str] = set()
     for start in range(0, len(cart_ids), 500):
@@ -229,22 +468,7 @@ def _load_state(
                 .distinct()
             )
         )
-    by_shopper: dict[str, int] = {}
-    if product.max_per_customer:
-        shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
-        by_shopper = customer_units(session, sku, shoppers)
-    return _StockState(
-        product=product,
-        on_hand=product.on_hand,
-        reserved=product.reserved,
-        holds_by_cart=holds_by_cart,
-        hold_ttl=hold_ttl,
-        now=now,
-        stale_carts=stale_carts,
-        seq=last_seq(session, sku),
-        customer_limit=product.max_per_customer,
-        by_shopper=by_shopper,
-    )
+    return holds_by_cart, stale_carts
 
 
 def customer_units(session: Session, sku: str, shoppers: Iterable[str]) -> dict[str, int]:
@@ -290,6 +514,8 @@ def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> 
         RequestKind.EXPIRE_HOLD: _expire_hold,
         RequestKind.SET_STOCK: _set_stock,
         RequestKind.HANDOFF: _hand_off,
+        RequestKind.EXPIRE_WAITLIST: _expire_waitlist_entry,
+        RequestKind.OPEN_SALE: _record_draw,
     }
     handler = handlers.get(request.kind)
     if handler is None:
@@ -434,6 +660,9 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
     granted = qty
     if state.available < qty:
         if not allow_partial or state.available <= 0:
+            if request.params.get("waitlist") and state.waitlist_ttl and state.reserved > 0:
+                # Sold out, but units held in carts may come back: wait for one, if asked to.
+                return _join_waitlist(session, state, request, qty)
             return _refusal(state, qty)
         granted = state.available
     if hold is None:
@@ -527,7 +756,12 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
     state.on_hand = on_hand
     for name, value in request.params.get("fields", {}).items():
         if name in PRODUCT_DETAIL_FIELDS:
-            setattr(state.product, name, value)
+            # Moments travel as ISO text (the job and the ledger are JSON-friendly).
+            setattr(
+                state.product,
+                name,
+                datetime.fromisoformat(value) if name == "sale_starts_at" and value else value,
+            )
     return {
         "outcome": "stock_set",
         "sku": sku,
@@ -549,6 +783,19 @@ def _hand_off(session: Session, state: _StockState, request: QueuedRequest) -> O
         state.count_units(shopper, 0)
     sku = state.product.sku
     return {"outcome": "handoff", "sku": sku, "order_id": order_id, "available": state.available}
+
+
+def _record_draw(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Record a sale's opening: the seed and the tickets its pre-queue was drawn into (for the audit)."""
+    params = request.params
+    return {
+        "outcome": "sale_opened",
+        "sku": state.product.sku,
+        "seed": int(params["seed"]),
+        "start_ms": int(params["start_ms"]),
+        "count": int(params.get("count", 0)),
+        "first_ticket": int(params.get("first_ticket", 0)),
+    }
 
 
 def _write_stock(session: Session, state: _StockState) -> None:

@@ -102,6 +102,8 @@ class Product(Base):
     max_per_cart: Mapped[int] = mapped_column(Integer, default=5)
     # Units one shopper may hold, order and buy across all their carts (None: no such limit).
     max_per_customer: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Requests before this moment wait in a pre-queue, ordered by a seeded draw at the start.
+    sale_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -149,6 +151,47 @@ class Hold(Base):
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WaitlistStatus(enum.StrEnum):
+    WAITING = "waiting"
+    SERVED = "served"  # a returned unit was handed to it: it became a hold
+    EXPIRED = "expired"  # nothing came back in time: it ended as sold out
+    REFUSED = "refused"  # a unit came back but the cart or shopper limit refused it
+
+
+class WaitlistEntry(Base):
+    """A request that found its SKU sold out while units were held in carts, waiting for one to return.
+
+    Entries are created and resolved only by the SKU's consumer, under the product's row lock, so
+    the oldest waiting entries get returned units before any newer request in line.
+    """
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint("qty >= 1", name="qty_positive"),
+        Index("ix_waitlist_entries_sku_status", "sku", "status", "id"),
+        Index("ix_waitlist_entries_status_expires", "status", "expires_at"),
+        Index("ix_waitlist_entries_resolved_by", "resolved_by"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    # The waitlisted request's job id: the shopper keeps polling it, and its hold carries it.
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"))
+    shopper_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    qty: Mapped[int] = mapped_column(Integer)
+    allow_partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    ticket: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The queued request whose batch resolved it (a crashed consumer's successor republishes it).
+    resolved_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    result: Mapped[str | None] = mapped_column(Text, default=None)
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"), default=None)
 
 
 class Order(Base):

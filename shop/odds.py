@@ -38,11 +38,13 @@ class Odds:
     held: int
     requested_ahead: int | None
     verdict: Verdict | None
+    # The request already is a waitlist entry (it found the SKU sold out and chose to wait).
+    waitlisted: bool = False
 
     @property
     def waitlist(self) -> bool:
-        """True when the line ahead already wants more than exists: the shopper is on the waitlist."""
-        return self.verdict == Verdict.UNLIKELY
+        """True when the shopper is on the waitlist: already, or because the line ahead wants it all."""
+        return self.waitlisted or self.verdict == Verdict.UNLIKELY
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,23 @@ def line_odds(
         return Odds(available, held, None, None)
     requested_ahead = max(0, ahead_before - served)
     return Odds(available, held, requested_ahead, judge(available, held, requested_ahead, demand))
+
+
+def waitlist_odds(stock: tuple[int, int] | None) -> Odds | None:
+    """Odds for a waitlist entry: it gets a unit only if one held in a cart comes back."""
+    if stock is None:
+        return None
+    available, held = stock
+    return Odds(available, held, None, Verdict.UNCERTAIN if held else Verdict.UNLIKELY, waitlisted=True)
+
+
+def prequeue_odds(stock: tuple[int, int] | None, prequeue_demand: int) -> Odds | None:
+    """Odds before a sale starts: certain if the pre-queue asks for no more than there is, else a draw."""
+    if stock is None:
+        return None
+    available, held = stock
+    verdict = Verdict.LIKELY if prequeue_demand <= available else Verdict.UNCERTAIN
+    return Odds(available, held, None, verdict)
 
 
 def estimate_wait(position: int | None, rate: float | None) -> Eta | None:

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify
 from shop.api import IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, ORDER_ID_PATTERN
 from shop.carts import TOKEN_PATTERN
 from shop.catalog import MAX_LIMIT, MAX_SEARCH_LENGTH, SORT_COLUMNS
-from shop.products import INT_FIELDS, NULLABLE_INT_FIELDS, TEXT_FIELDS
+from shop.products import INT_FIELDS, NULLABLE_INT_FIELDS, TEXT_FIELDS, TIME_FIELDS
 from shop.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN
 from shop.web import CART_HEADER, MAX_QTY, SKU_PATTERN
 
@@ -69,6 +69,10 @@ BOOL: Schema = {"type": "boolean"}
 MONEY: Schema = {**_int(0), "description": "Whole Rupiah."}
 COUNT: Schema = _int(0)
 NULLABLE_COUNT: Schema = {"type": ["integer", "null"], "minimum": 0}
+SALE_COUNTDOWN: Schema = {
+    **NULLABLE_COUNT,
+    "description": "In the pre-queue: seconds until the sale starts (0: starting now); null otherwise.",
+}
 TIME: Schema = {"type": "string", "format": "date-time"}
 IDR: Schema = {"const": "IDR"}
 SKU: Schema = {"type": "string", "pattern": SKU_PATTERN.pattern, "examples": ["FLASH-PHONE-01"]}
@@ -130,6 +134,11 @@ def _components() -> Schema:
                 "minimum": 1,
                 "description": "Units one shopper may hold, order and buy across all carts; null: no limit.",
             },
+            "sale_starts_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "Requests before it wait in a pre-queue, ordered by a seeded draw.",
+            },
         }
     )
     odds = {
@@ -160,9 +169,17 @@ def _components() -> Schema:
     admission = _obj(
         {
             "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
-            "status": {"const": "queued"},
-            "position": {**COUNT, "description": "Requests for the same line ahead of this one."},
-            "ticket": COUNT,
+            "status": {
+                "enum": ["queued", "prequeue"],
+                "description": "`prequeue`: the sale has not started; at its start a seeded draw gives "
+                "every pre-queued request its place.",
+            },
+            "position": {
+                **NULLABLE_COUNT,
+                "description": "Requests for the same line ahead of this one; null in the pre-queue.",
+            },
+            "ticket": NULLABLE_COUNT,
+            "sale_starts_in_seconds": SALE_COUNTDOWN,
             "odds": _ref("Odds"),
             "eta_seconds": _ref("Eta"),
             "status_url": STR,
@@ -181,8 +198,20 @@ def _components() -> Schema:
             },
             {"partial": {"const": True}, "requested": _int(1)},
         ),
-        "sold_out": ({"sku": SKU, "available": {"const": 0}}, {}),
-        "insufficient": ({"sku": SKU, "available": _int(1), "requested": _int(1)}, {}),
+        "sold_out": ({"sku": SKU, "available": {"const": 0}}, {"waitlist_expired": {"const": True}}),
+        "insufficient": (
+            {"sku": SKU, "available": _int(1), "requested": _int(1)},
+            {"waitlist_expired": {"const": True}},
+        ),
+        "waitlisted": (
+            {
+                "sku": SKU,
+                "qty": _int(1),
+                "waitlist_position": COUNT,
+                "expires_at": {**TIME, "description": "Until when the entry waits for a returned unit."},
+            },
+            {},
+        ),
         "limit_exceeded": ({"sku": SKU, "max_per_cart": _int(1), "in_cart": COUNT}, {}),
         "customer_limit_exceeded": (
             {"sku": SKU, "max_per_customer": _int(1), "customer_has": COUNT},
@@ -283,6 +312,13 @@ def _components() -> Schema:
                     "default": False,
                     "description": "Hold what is left rather than nothing when fewer units remain.",
                 },
+                "waitlist": {
+                    **BOOL,
+                    "default": False,
+                    "description": "If the SKU is sold out when this request's turn comes while units are "
+                    "held in carts, wait (up to WAITLIST_TTL_SECONDS) for one to come back: the job shows "
+                    "`waitlisted`, then `held` when a returned unit is handed over, or `sold_out`.",
+                },
             },
         },
         "Odds": odds,
@@ -328,12 +364,23 @@ def _components() -> Schema:
         "Job": _obj(
             {
                 "job_id": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
-                "status": {"enum": ["queued", "started", "finished", "failed"]},
+                "status": {
+                    "enum": ["queued", "started", "finished", "failed", "waitlisted", "prequeue"],
+                    "description": "`waitlisted`: sold out for now, waiting for a unit held in a cart "
+                    "to come back; the job then finishes as `held` or `sold_out`. `prequeue`: waiting "
+                    "for the sale to start, when a seeded draw gives it its place in line.",
+                },
                 "position": {
                     "type": ["integer", "null"],
                     "minimum": 0,
                     "description": "Requests ahead in the same line; 0 while applied, null when done.",
                 },
+                "waitlist_position": {
+                    **NULLABLE_COUNT,
+                    "description": "While waitlisted: entries ahead of this one (0: the next returned "
+                    "unit that fits is yours).",
+                },
+                "sale_starts_in_seconds": SALE_COUNTDOWN,
                 "poll_after_ms": {**_int(500, 10_000), "description": "Wait this long before polling again."},
                 "odds": _ref("Odds"),
                 "eta_seconds": _ref("Eta"),
@@ -420,6 +467,14 @@ def _components() -> Schema:
                 **{
                     name: {"type": ["integer", "null"], "minimum": low, "maximum": high}
                     for name, (low, high) in NULLABLE_INT_FIELDS.items()
+                },
+                **{
+                    name: {
+                        "type": ["string", "null"],
+                        "format": "date-time",
+                        "description": "ISO 8601 with a time zone (2026-11-11T12:00:00+07:00).",
+                    }
+                    for name in TIME_FIELDS
                 },
             },
             "additionalProperties": False,

@@ -295,11 +295,19 @@ def product(sku: str) -> Response:
 
 def _product_page(sku: str, status: int = 200, error: str | None = None) -> Response:
     with services().db.reading() as session:
-        item = product_view(find_product(session, sku))
+        row = find_product(session, sku)
+        item, held = product_view(row), row.reserved
     similar = waiting.similar_products(services(), item) if item["available"] <= 0 else []
-    hold_minutes = max(1, services().config.HOLD_TTL_SECONDS // 60)
+    config = services().config
     return render(
-        "product.html", status=status, product=item, similar=similar, hold_minutes=hold_minutes, error=error
+        "product.html",
+        status=status,
+        product=item,
+        held=held if item["available"] <= 0 else 0,
+        similar=similar,
+        hold_minutes=max(1, config.HOLD_TTL_SECONDS // 60),
+        waitlist_minutes=max(1, config.WAITLIST_TTL_SECONDS // 60),
+        error=error,
     )
 
 
@@ -309,10 +317,13 @@ def _product_page(sku: str, status: int = 200, error: str | None = None) -> Resp
 def add_to_cart(sku: str) -> Response:
     sku = valid_sku(sku)
     qty = valid_qty(request.form.get("qty", "1"), minimum=1, from_path=True)
+    waitlist = request.form.get("waitlist") == "1"
     cart_id = current_cart(create=True)
     assert cart_id is not None
     try:
-        adm = admission.request_hold(services(), cart_id, sku, qty, shopper=shopper_from_request())
+        adm = admission.request_hold(
+            services(), cart_id, sku, qty, shopper=shopper_from_request(), waitlist=waitlist
+        )
     except Unprocessable as refused:
         t = i18n.translator(language())
         if refused.code == "limit_exceeded":
@@ -398,6 +409,9 @@ def wait_status(job_id: str) -> Response:
         "place": current.place,
         "poll_after_ms": current.poll_after_ms,
         "units_left": current.units_left,
+        "waitlisted": current.waitlisted,
+        "prequeued": current.prequeued,
+        "sale_starts_in_seconds": current.starts_in,
         "odds": odds.to_dict() if odds else None,
         "eta_seconds": current.eta.to_dict() if current.eta else None,
         "forward_to": _forward_to(current),
@@ -426,6 +440,10 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
     checkout = current.is_checkout
     if current.finished:
         place = t(OUTCOME_TITLES.get(current.outcome or "", "outcome.error.title"))
+    elif current.waitlisted:
+        place = t("wait.waitlist_place", n=current.place or 1)
+    elif current.prequeued:
+        place = t("wait.prequeue_place")
     elif current.serving_now or current.place is None:
         place = t("wait.your_turn_checkout" if checkout else "wait.your_turn")
     else:
@@ -438,8 +456,15 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
     odds = current.odds
     held = t("wait.units_held", n=odds.held) if odds and odds.held else ""
     verdict = odds.verdict if odds and odds.verdict else None
+    until = current.waitlist_until
+    waitlist_text = t("wait.waitlist_note", time=i18n.wib_time(until)) if until else ""
+    if current.waitlisted:
+        estimate = t("wait.estimate_waitlist")
+    if current.prequeued:
+        estimate = t("wait.estimate_prequeue")
     return {
         "place_text": place,
+        "waitlist_text": waitlist_text,
         "estimate_text": estimate,
         "units_text": units,
         "held_text": held,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ TEXT_FIELDS = {"name": 200, "category": 64, "description": 4000, "image": 300}
 INT_FIELDS = {"price": (0, 10**12), "max_per_cart": (1, 1000), "on_hand": (0, 10**7)}
 # Whole numbers that may also be null (no limit).
 NULLABLE_INT_FIELDS = {"max_per_customer": (1, 1000)}
+# Moments, as ISO 8601 text with a time zone, or null.
+TIME_FIELDS = ("sale_starts_at",)
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class ProductChange:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ProductChange:
-        unknown = set(body) - set(TEXT_FIELDS) - set(INT_FIELDS) - set(NULLABLE_INT_FIELDS)
+        unknown = set(body) - set(TEXT_FIELDS) - set(INT_FIELDS) - set(NULLABLE_INT_FIELDS) - set(TIME_FIELDS)
         if unknown:
             raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
         fields: dict[str, Any] = {}
@@ -63,10 +66,36 @@ class ProductChange:
                         f"{name} must be null or a whole number from {low} to {high}.", code=f"invalid_{name}"
                     )
                 fields[name] = value
+        for name in TIME_FIELDS:
+            if name in body:
+                fields[name] = _moment(name, body[name])
         if "category" in fields:
             fields["category"] = fields["category"].lower()
         on_hand = fields.pop("on_hand", None)
         return cls(fields, on_hand)
+
+
+def _moment(name: str, value: Any) -> str | None:
+    """Accept null or an ISO 8601 moment with a time zone; keep it as UTC ISO text (JSON-safe)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Unprocessable(
+            f"{name} must be null or an ISO 8601 time with a time zone, e.g. 2026-11-11T12:00:00+07:00.",
+            code=f"invalid_{name}",
+        )
+    return moment.astimezone(UTC).isoformat()
+
+
+def field_value(name: str, value: Any) -> Any:
+    """Turn a validated field into the column's value (moments travel as ISO text)."""
+    if name in TIME_FIELDS and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
 
 
 def create_or_update_product(session: Session, sku: str, change: ProductChange) -> tuple[Product, bool]:
@@ -89,7 +118,12 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
                 reserved=0,
                 sales=0,
                 created_at=utcnow(),
-                **{"description": "", "image": "", "max_per_cart": 5, **change.fields},
+                **{
+                    "description": "",
+                    "image": "",
+                    "max_per_cart": 5,
+                    **{name: field_value(name, value) for name, value in change.fields.items()},
+                },
             )
             session.add(product)
             session.flush()
@@ -97,5 +131,5 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
             insert_ignoring_conflicts(session, SkuFence, [{"lane": sku_lane(sku), "token": 0}])
             return product, True
         for name, value in change.fields.items():
-            setattr(product, name, value)
+            setattr(product, name, field_value(name, value))
     return product, False

@@ -13,6 +13,7 @@ in small Lua scripts, each one atomic step:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import uuid
@@ -33,9 +34,10 @@ from rq.serializers import DefaultSerializer
 from rq.utils import current_timestamp, utcformat, utcparse
 from rq_scheduler import Scheduler
 
+from shop.draw import LUA_DRAW, new_seed
 from shop.ledger import Outcome, QueuedRequest
 from shop.models import utcnow
-from shop.odds import Eta, Odds, estimate_wait, line_odds
+from shop.odds import Eta, Odds, estimate_wait, line_odds, prequeue_odds, waitlist_odds
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,12 @@ MIN_POLL_MS = 500
 FASTEST_POLL_MS = 200
 MAX_POLL_MS = 10_000
 POLL_MS_PER_POSITION = 20
+# A waitlisted request changes only when units come back: its shopper polls at a calm pace.
+WAITLIST_POLL_MS = 3000
+WAITLISTED = "waitlisted"
+PREQUEUE = "prequeue"
+# Sale starts waiting to be opened by the scheduler: lane -> sale_starts_at in ms.
+SALES_ZSET = "shop:sales"
 
 
 def lane_key(lane: str, part: str) -> str:
@@ -64,8 +72,8 @@ def cart_pending_key(cart_id: str) -> str:
 
 
 ADMIT = """
--- The product's admission facts: "max_per_cart|max_per_customer" (0: no per-customer limit).
-local facts = {0, 0}
+-- The product's admission facts: "max_per_cart|max_per_customer|sale_starts_at in ms" (0: none).
+local facts = {0, 0, 0}
 if ARGV[3] ~= '' then
   local cached = redis.call('HGET', KEYS[9], ARGV[3])
   if not cached then return {-1, 0} end
@@ -83,14 +91,40 @@ if shopper ~= '' and per_customer > 0 then
   has = has + tonumber(redis.call('HGET', KEYS[16], shopper .. ':q') or '0')
   if has + demand > per_customer then return {-3, per_customer, has} end
 end
+local nfields = tonumber(ARGV[8])
+local fields = {}
+for i = 9, 8 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+-- Before the sale starts shoppers' requests wait in the pre-queue, without a ticket: at the start
+-- the OPEN script draws their order. After the start, a pre-queue not drawn yet must be first (-5).
+-- Requests without a cart (an operator's stock change) are not shoppers': they go in line.
+local start_ms = facts[3] or 0
+if ARGV[5] == '' then start_ms = 0 end
+if start_ms > 0 and tonumber(redis.call('HGET', KEYS[17], 'opened_for') or '-1') ~= start_ms then
+  local clock = redis.call('TIME')
+  local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  if now_ms < start_ms then
+    redis.call('HSET', KEYS[2], unpack(fields))
+    redis.call('HSET', KEYS[2], 'shop_lane', ARGV[1], 'shop_demand', demand, 'shop_shopper', shopper,
+      'shop_prequeue', start_ms)
+    redis.call('RPUSH', KEYS[18], ARGV[2])
+    redis.call('INCRBY', KEYS[19], demand)
+    if shopper ~= '' and demand > 0 then redis.call('HINCRBY', KEYS[16], shopper .. ':q', demand) end
+    if ARGV[5] ~= '' then
+      redis.call('SADD', KEYS[10], ARGV[2])
+      redis.call('EXPIRE', KEYS[10], 86400)
+    end
+    redis.call('SADD', KEYS[8], ARGV[1])
+    local stock = redis.call('HMGET', KEYS[13], 'available', 'held')
+    return {-4, start_ms - now_ms, redis.call('LLEN', KEYS[18]), redis.call('GET', KEYS[19]),
+      stock[1] or '', stock[2] or ''}
+  end
+  if redis.call('LLEN', KEYS[18]) > 0 then return {-5, start_ms} end
+end
 local ticket = redis.call('INCR', KEYS[3])
 -- The quantity asked for ahead of this request, issued with its ticket (see shop.odds).
 local before = tonumber(redis.call('GET', KEYS[11]) or '0')
 if demand > 0 then redis.call('INCRBY', KEYS[11], demand) end
 if shopper ~= '' and demand > 0 then redis.call('HINCRBY', KEYS[16], shopper .. ':q', demand) end
-local nfields = tonumber(ARGV[8])
-local fields = {}
-for i = 9, 8 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1], 'shop_ahead_qty', before,
   'shop_demand', demand, 'shop_shopper', shopper)
@@ -111,6 +145,51 @@ local paused = redis.call('EXISTS', KEYS[15])
 return {ticket, serving, before, served, stock[1] or '', stock[2] or '', rate, paused}
 """
 
+# Opens a sale: draws the pre-queue's order (shop.draw) and gives it tickets, behind a first job
+# that records the draw in the SKU's ledger; once per sale start, however many callers race.
+OPEN = (
+    LUA_DRAW
+    + """
+local start_ms = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', KEYS[1], 'opened_for') or '-1') == start_ms then return -1 end
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- ARGV[7 + 2n] = '1': an operator moved the start to now or cleared it: draw the pre-queue at once.
+if now_ms < start_ms and ARGV[7 + 2 * tonumber(ARGV[6])] ~= '1' then return -2 end
+local ids = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('HSET', KEYS[1], 'opened_for', ARGV[2], 'seed', ARGV[3], 'count', #ids, 'opened_at', now_ms)
+if #ids == 0 then return 0 end
+local ticket = redis.call('INCR', KEYS[5])
+local nfields = tonumber(ARGV[6])
+local fields = {}
+for i = 7, 6 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[12], unpack(fields))
+redis.call('HSET', KEYS[12], 'shop_ticket', ticket, 'shop_lane', ARGV[1], 'shop_demand', 0,
+  'shop_ahead_qty', redis.call('GET', KEYS[6]) or '0', 'shop_shopper', '',
+  'shop_note', cjson.encode({count = #ids, first_ticket = ticket + 1}))
+redis.call('RPUSH', KEYS[4], ARGV[4])
+redis.call('HSET', KEYS[1], 'first_ticket', ticket + 1)
+draw(ids, tonumber(ARGV[3]))
+local serving = tonumber(redis.call('GET', KEYS[7]) or '0')
+for place, id in ipairs(ids) do
+  local key = ARGV[5] .. id
+  local demand = tonumber(redis.call('HGET', key, 'shop_demand') or '0')
+  local before = tonumber(redis.call('GET', KEYS[6]) or '0')
+  if demand > 0 then redis.call('INCRBY', KEYS[6], demand) end
+  ticket = redis.call('INCR', KEYS[5])
+  redis.call('HSET', key, 'shop_ticket', ticket, 'shop_ahead_qty', before,
+    'shop_joined', ticket - serving - 1, 'shop_note', cjson.encode({prequeued = true, draw = place}))
+  redis.call('HDEL', key, 'shop_prequeue')
+  redis.call('RPUSH', KEYS[4], id)
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SADD', KEYS[10], KEYS[4])
+redis.call('SADD', KEYS[11], ARGV[1])
+if redis.call('SADD', KEYS[9], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[8], ARGV[1]) end
+return #ids
+"""
+)
+
 ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local token = redis.call('INCR', KEYS[2])
@@ -124,8 +203,8 @@ end
 return 0
 """
 
-# What TAKE returns per job besides its id: data, ticket, enqueued_at, ahead, demand, shopper.
-TAKEN_FIELDS = 6
+# What TAKE returns per job besides its id: data, ticket, enqueued_at, ahead, demand, shopper, note.
+TAKEN_FIELDS = 7
 
 TAKE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
@@ -142,12 +221,12 @@ local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[5] .. id
   local v = redis.call('HMGET', key, 'data', 'shop_ticket', 'enqueued_at', 'shop_ahead_qty', 'shop_demand',
-    'shop_shopper')
+    'shop_shopper', 'shop_note')
   if v[1] then
     redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[4], 'worker_name', ARGV[1])
   end
   out[#out + 1] = id
-  for f = 1, 6 do out[#out + 1] = v[f] or '' end
+  for f = 1, 7 do out[#out + 1] = v[f] or '' end
 end
 return out
 """
@@ -176,6 +255,17 @@ for _ = 1, tonumber(ARGV[7]) do
 end
 local nset = tonumber(ARGV[i])
 for j = 1, nset do redis.call('HSET', KEYS[8], ARGV[i + 2 * j - 1], ARGV[i + 2 * j]) end
+i = i + 2 * nset + 1
+-- The waitlist's order for the job view's position: joined (job id, entry id), then resolved.
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('ZADD', KEYS[9], ARGV[i + 2], ARGV[i + 1])
+  i = i + 2
+end
+i = i + 1
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('ZREM', KEYS[9], ARGV[i + 1])
+  i = i + 1
+end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
@@ -185,17 +275,20 @@ local job_prefix, result_prefix, ended, ttl = ARGV[1], ARGV[2], ARGV[3], tonumbe
 local owner, registry, registry_score = ARGV[5], ARGV[6], ARGV[7]
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
-  local id, value, pending, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
+  local id, value, pending, seq, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
   local key = job_prefix .. id
-  redis.call('HSET', key, 'status', 'finished', 'ended_at', ended)
+  redis.call('HSET', key, 'status', status, 'ended_at', ended)
   if seq ~= '' then redis.call('HSET', key, 'shop_seq', seq) end
   redis.call('EXPIRE', key, ttl)
   local results = result_prefix .. id
   redis.call('XADD', results, 'MAXLEN', '~', 10, '*', 'type', 1, 'worker_name', owner, 'return_value', value)
   redis.call('EXPIRE', results, ttl)
-  redis.call('ZADD', registry, registry_score, id)
-  if pending ~= '' then redis.call('SREM', pending, id) end
+  -- A waitlisted job ('deferred') is not done: it stays in its cart's pending set until resolved.
+  if status == 'finished' then
+    redis.call('ZADD', registry, registry_score, id)
+    if pending ~= '' then redis.call('SREM', pending, id) end
+  end
 end
 local ncommon = tonumber(ARGV[i])
 local common = {}
@@ -267,9 +360,10 @@ return rescued
 
 VIEW = """
 local v = redis.call('HMGET', KEYS[1], 'status', 'shop_ticket', 'shop_lane', 'shop_cart', 'shop_ahead_qty',
-  'shop_demand')
+  'shop_demand', 'shop_prequeue')
 if not v[1] then return false end
-local serving, served, stock, rate, paused = '0', '0', {}, false, 0
+local serving, served, stock, rate, paused, rank = '0', '0', {}, false, 0, false
+local starts_in, prequeued = '', ''
 if v[3] then
   local lane = 'shop:lane:' .. v[3] .. ':'
   serving = redis.call('GET', lane .. 'serving') or '0'
@@ -277,23 +371,39 @@ if v[3] then
   stock = redis.call('HMGET', lane .. 'stock', 'available', 'held')
   rate = redis.call('HGET', lane .. 'stats', 'rate')
   paused = redis.call('EXISTS', lane .. 'paused')
+  if v[1] == 'deferred' then rank = redis.call('ZRANK', lane .. 'waitlist', ARGV[1]) end
+  if v[7] then
+    -- The countdown follows the product's start as it is now (an operator may have moved it).
+    local start_ms = tonumber(v[7])
+    local facts = redis.call('HGET', 'shop:catalog:max_per_cart', string.sub(v[3], 5))
+    if facts then start_ms = tonumber(string.match(facts, '^[^|]*|[^|]*|(%d+)') or start_ms) end
+    local clock = redis.call('TIME')
+    starts_in = start_ms - (tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
+    prequeued = redis.call('GET', lane .. 'prequeue:demand') or '0'
+  end
 end
 local result = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 return {v[1], v[2] or '', v[3] or '', v[4] or '', serving, result, rate or '', v[5] or '', v[6] or '',
-  served, stock[1] or '', stock[2] or '', paused}
+  served, stock[1] or '', stock[2] or '', paused, rank or -1, starts_in, prequeued}
 """
 
 
 @dataclass(frozen=True)
 class Admission:
-    """What the shopper is told the moment their request is in line."""
+    """What the shopper is told the moment their request is in line (or in a sale's pre-queue)."""
 
     job_id: str
     lane: str
-    ticket: int
-    position: int
+    ticket: int | None
+    position: int | None
     odds: Odds | None = None
     eta: Eta | None = None
+    # In the pre-queue: milliseconds until the sale starts (and the draw gives it a place).
+    starts_in_ms: int | None = None
+
+    @property
+    def status(self) -> str:
+        return PREQUEUE if self.starts_in_ms is not None else JobStatus.QUEUED
 
 
 @dataclass(frozen=True)
@@ -312,22 +422,47 @@ class JobState:
     served: int = 0
     stock: tuple[int, int] | None = None
     paused: bool = False
+    # Waitlist entries ahead of this one (0: the next returned unit is theirs); None if not waitlisted.
+    waitlist_rank: int | None = None
+    # In a sale's pre-queue: milliseconds to the start, and the quantity the whole pre-queue asks for.
+    starts_in_ms: int | None = None
+    prequeue_demand: int = 0
+
+    @property
+    def prequeued(self) -> bool:
+        return self.starts_in_ms is not None and self.status == JobStatus.QUEUED
 
     @property
     def waiting(self) -> bool:
         return self.status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
     @property
+    def waitlisted(self) -> bool:
+        """Decided sold out for now, but waiting for a unit held in a cart to come back."""
+        return self.status == JobStatus.DEFERRED and self.lane.startswith(SKU_LANE_PREFIX)
+
+    @property
+    def shown_status(self) -> str:
+        """The status the API shows: RQ's, with ``waitlisted`` and ``prequeue`` for the shop's waits."""
+        if self.prequeued:
+            return PREQUEUE
+        return WAITLISTED if self.waitlisted else self.status
+
+    @property
     def odds(self) -> Odds | None:
         """Units available and held, and the verdict from the line ahead; None once decided."""
         if not self.waiting or not self.lane.startswith(SKU_LANE_PREFIX):
             return None
+        if self.waitlisted:
+            return waitlist_odds(self.stock)
+        if self.prequeued:
+            return prequeue_odds(self.stock, self.prequeue_demand)
         return line_odds(self.stock, self.ahead_before, self.served, self.demand)
 
     @property
     def eta(self) -> Eta | None:
-        """The wait estimate from the lane's apply rate; None once decided or while paused."""
-        if not self.waiting or self.paused:
+        """The wait estimate from the lane's apply rate; None once decided, waitlisted or paused."""
+        if not self.waiting or self.paused or self.waitlisted or self.prequeued:
             return None
         return estimate_wait(self.position, self.rate)
 
@@ -336,7 +471,7 @@ class JobState:
         """Requests of the same lane ahead of this one: O(1) from the ticket and now-serving."""
         if self.status == JobStatus.STARTED:
             return 0
-        if self.status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        if self.status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
             if self.ticket is None:
                 return None
             return max(0, self.ticket - self.serving - 1)
@@ -349,6 +484,8 @@ class JobState:
         The lane's measured apply rate gives the expected wait; without one (a new lane) the
         interval grows with the position instead. Either way the line's polling stays affordable.
         """
+        if self.waitlisted:
+            return WAITLIST_POLL_MS
         position = self.position
         if position is None:
             return MIN_POLL_MS
@@ -448,6 +585,7 @@ class Lanes:
         self._bump = redis.register_script(BUMP)
         self._rescue = redis.register_script(RESCUE)
         self._view = redis.register_script(VIEW)
+        self._open = redis.register_script(OPEN)
 
     # --- the web tier -------------------------------------------------------------------------
 
@@ -496,6 +634,7 @@ class Lanes:
         qty: int = 0,
         demand: int = 0,
         shopper: str = "",
+        _retried: bool = False,
     ) -> Admission:
         job.origin = lane
         job.enqueued_at = utcnow()
@@ -524,10 +663,23 @@ class Lanes:
                 lane_key(lane, "stats"),
                 lane_key(lane, "paused"),
                 lane_key(lane, "shoppers"),
+                lane_key(lane, "sale"),
+                lane_key(lane, "prequeue"),
+                lane_key(lane, "prequeue:demand"),
             ],
             args=[lane, job.id, sku, qty, cart_id, demand, shopper, len(mapping), *flat],
         )
         ticket, serving = int(raw[0]), int(raw[1])
+        if ticket == -5 and not _retried:
+            # The sale has started but its pre-queue is not drawn yet: draw it, then join behind it.
+            self.open_sale(lane, serving)
+            return self._push(
+                job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper, _retried=True
+            )
+        if ticket == -4:
+            _code, starts_in, _length, prequeue_demand, available, held = raw
+            odds = prequeue_odds(_stock(available, held), int(prequeue_demand or 0))
+            return Admission(job.id, lane, None, None, odds, None, starts_in_ms=int(starts_in))
         if ticket == -1:
             raise UnknownProduct(sku)
         if ticket == -2:
@@ -548,27 +700,112 @@ class Lanes:
         max_per_cart: int,
         stock: tuple[int, int] | None = None,
         max_per_customer: int | None = None,
+        sale_starts_at: datetime | None = None,
     ) -> None:
         """Remember a product's existence and limits so admission needs no database query.
 
         ``stock`` (available, held) starts the SKU's stock snapshot for the odds if no consumer has
         written one yet; a consumer's snapshot is newer than any read the web tier made, so it stays.
         """
+        start_ms = int(sale_starts_at.timestamp() * 1000) if sale_starts_at else 0
+        lane = SKU_LANE_PREFIX + sku
+        upcoming = bool(sale_starts_at and sale_starts_at > utcnow())
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(CATALOG_HASH, sku, f"{max_per_cart}|{max_per_customer or 0}")
+        pipe.hset(CATALOG_HASH, sku, f"{max_per_cart}|{max_per_customer or 0}|{start_ms}")
+        if upcoming:
+            # The scheduler opens the sale at its start even if nobody arrives after it.
+            pipe.zadd(SALES_ZSET, {lane: start_ms})
+        else:
+            pipe.zrem(SALES_ZSET, lane)
+        pipe.llen(lane_key(lane, "prequeue"))
         if stock is not None:
             stock_key = lane_key(SKU_LANE_PREFIX + sku, "stock")
             pipe.hsetnx(stock_key, "available", stock[0])
             pipe.hsetnx(stock_key, "held", stock[1])
-        pipe.execute()
+        prequeued = pipe.execute()[2]
+        if prequeued and not upcoming:
+            # The start was moved to now or cleared while shoppers wait in the pre-queue: draw it now.
+            self.open_sale(lane, start_ms, force=True)
+
+    def open_sale(self, lane: str, start_ms: int, force: bool = False) -> int:
+        """Draw a started sale's pre-queue order and give it tickets; return how many were drawn.
+
+        -1: this sale start was opened already; -2: it has not come yet (by Redis's clock), unless
+        ``force`` (the operator moved the start to now, or cleared it).
+        The seed is drawn here and kept in the lane's sale hash, in the log and (through the first
+        job in line, which records the draw) in the SKU's ledger; ``shop audit`` recomputes the
+        order from it. Atomic in Redis, and done once per sale start whoever calls it.
+        """
+        seed = new_seed()
+        sku = lane.removeprefix(SKU_LANE_PREFIX)
+        job = Job.create(
+            JOB_FUNC_PREFIX + "open_sale",
+            kwargs={"sku": sku, "seed": seed, "start_ms": start_ms},
+            connection=self.redis,
+            id=uuid.uuid4().hex,
+            result_ttl=self.result_ttl,
+            failure_ttl=self.result_ttl,
+            origin=lane,
+            status=JobStatus.QUEUED,
+            description=f"open_sale sku={sku} seed={seed}",
+        )
+        job.enqueued_at = utcnow()
+        mapping = job.to_dict()
+        flat = [x for pair in mapping.items() for x in pair]
+        drawn = int(
+            self._open(
+                keys=[
+                    lane_key(lane, "sale"),
+                    lane_key(lane, "prequeue"),
+                    lane_key(lane, "prequeue:demand"),
+                    queue_key(lane),
+                    lane_key(lane, "ticket"),
+                    lane_key(lane, "requested"),
+                    lane_key(lane, "serving"),
+                    READY_LIST,
+                    READY_SET,
+                    Queue.redis_queues_keys,
+                    LANES_SET,
+                    job.key,
+                ],
+                args=[
+                    lane,
+                    start_ms,
+                    seed,
+                    job.id,
+                    Job.redis_job_namespace_prefix,
+                    len(mapping),
+                    *flat,
+                    "1" if force else "0",
+                ],
+            )
+        )
+        if drawn < 0:
+            return drawn
+        # Logged at WARNING so the default level keeps it: with the ledger, it is the draw's record.
+        log.warning(json.dumps({"event": "sale_opened", "lane": lane, "seed": seed, "prequeued": drawn}))
+        return drawn
+
+    def open_due_sales(self) -> list[str]:
+        """Open every sale whose start has come (the scheduler calls this every pass)."""
+        now_ms = int(utcnow().timestamp() * 1000)
+        opened = []
+        for member, score in self.redis.zrangebyscore(SALES_ZSET, 0, now_ms, withscores=True):
+            lane = member.decode()
+            result = self.open_sale(lane, int(score))
+            if result != -2:  # not yet by Redis's clock: the next pass tries again
+                self.redis.zrem(SALES_ZSET, lane)
+            if result >= 0:
+                opened.append(lane)
+        return opened
 
     def view(self, job_id: str) -> JobState | None:
         """Read a job's status, position and result in one round trip (None if Redis forgot it)."""
-        raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)])
+        raw = self._view(keys=[Job.key_for(job_id), Result.get_key(job_id)], args=[job_id])
         if not raw:
             return None
         status, ticket, lane, cart, serving, result_rows, rate, ahead, demand, served = raw[:10]
-        available, held, paused = raw[10:]
+        available, held, paused, rank, starts_in, prequeued = raw[10:]
         result = None
         if result_rows:
             result_id, payload = result_rows[0]
@@ -588,6 +825,9 @@ class Lanes:
             served=int(served or 0),
             stock=_stock(available, held),
             paused=bool(paused),
+            waitlist_rank=int(rank) if int(rank) >= 0 else None,
+            starts_in_ms=int(starts_in) if starts_in not in (b"", "") else None,
+            prequeue_demand=int(prequeued or 0),
         )
 
     def receipt(self, job_id: str) -> Receipt | None:
@@ -657,11 +897,11 @@ class Lanes:
         taken = []
         step = TAKEN_FIELDS + 1
         for index in range(0, len(raw), step):
-            job_id, data, ticket, enqueued, ahead, demand, shopper = raw[index : index + step]
+            job_id, data, ticket, enqueued, ahead, demand, shopper, note = raw[index : index + step]
             job_id = job_id.decode()
             enqueued_at = parse_rq_time(enqueued) if enqueued else None
             through = int(ahead) + int(demand or 0) if ahead else None
-            request = _decode_request(job_id, data, ticket)
+            request = _decode_request(job_id, data, ticket, note)
             taken.append(
                 TakenRequest(job_id, request, enqueued_at, through, shopper.decode(), int(demand or 0))
             )
@@ -706,12 +946,16 @@ class Lanes:
         seqs: dict[str, int] | None = None,
         stock: tuple[int, int] | None = None,
         shopper_units: dict[str, int] | None = None,
+        waitlist_joined: Sequence[tuple[str, int]] = (),
+        waitlist_resolved: Sequence[Any] = (),
     ) -> None:
         """Write every job's result, schedule expiries and advance now-serving: one round trip.
 
         ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
         ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
-        ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit).
+        ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit);
+        ``waitlist_joined`` (job id, entry id) of requests now waiting for a returned unit, and
+        ``waitlist_resolved`` (shop.inventory.WaitlistResolution) the waitlisted jobs' final results.
         """
         seqs = seqs or {}
         served_through = max((t.requested_through or 0 for t in taken), default=0)
@@ -748,7 +992,12 @@ class Lanes:
             else:
                 # Result.serialize's return_value: the default serializer's bytes, base64-encoded.
                 seq = seqs.get(item.job_id, "")
-                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending, seq))
+                status = JobStatus.DEFERRED if outcome.get("outcome") == WAITLISTED else JobStatus.FINISHED
+                finished.extend((item.job_id, b64encode(_serializer.dumps(outcome)), pending, seq, status))
+        for resolution in waitlist_resolved:
+            value = b64encode(_serializer.dumps(resolution.outcome))
+            pending = cart_pending_key(resolution.cart_id)
+            finished.extend((resolution.job_id, value, pending, resolution.seq or "", JobStatus.FINISHED))
         # Expiry jobs are made by schedule_job as before; their hashes share most fields, sent once.
         recorder = _WriteRecorder()
         for job_id, func, kwargs, when in expiries:
@@ -762,7 +1011,7 @@ class Lanes:
                 owner,
                 FinishedJobRegistry(lane, connection=self.redis).key,
                 current_timestamp() + self.result_ttl,  # the score FinishedJobRegistry.add gives
-                len(finished) // 4,
+                len(finished) // 5,
                 *finished,
                 *recorder.script_args(),
             ],
@@ -778,6 +1027,7 @@ class Lanes:
                 lane_key(lane, "requested"),
                 lane_key(lane, "stock"),
                 lane_key(lane, "shoppers"),
+                lane_key(lane, "waitlist"),
             ],
             args=[
                 owner,
@@ -789,6 +1039,10 @@ class Lanes:
                     [(t.shopper, t.demand) for t in taken if t.shopper and t.demand],
                     list((shopper_units or {}).items()),
                 ),
+                len(waitlist_joined),
+                *(x for pair in waitlist_joined for x in pair),
+                len(waitlist_resolved),
+                *(r.job_id for r in waitlist_resolved),
             ],
             client=pipe,
         )
@@ -896,15 +1150,22 @@ def parse_rq_time(raw: bytes) -> datetime | None:
         return None
 
 
-def _decode_request(job_id: str, data: bytes, ticket: bytes) -> QueuedRequest | None:
-    """Turn a stored RQ job into the request it carries; None if the job hash is gone."""
+def _decode_request(job_id: str, data: bytes, ticket: bytes, note: bytes = b"") -> QueuedRequest | None:
+    """Turn a stored RQ job into the request it carries; None if the job hash is gone.
+
+    ``note`` is what a script learned after the job was made (its place in a sale's draw), kept
+    with the request's parameters so the ledger records it.
+    """
     if not data:
         return None
     func_name, _instance, _args, kwargs = _serializer.loads(zlib.decompress(data))
     kind = func_name.rsplit(".", 1)[-1]
+    params = dict(kwargs)
+    if note:
+        params.update(json.loads(note))
     return QueuedRequest(
         request_id=job_id,
         kind=kind,
-        params=dict(kwargs),
+        params=params,
         ticket=int(ticket) if ticket else None,
     )

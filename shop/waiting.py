@@ -40,6 +40,17 @@ class Wait:
     sku: str | None = None
     odds: Odds | None = None
     eta: Eta | None = None
+    # Waiting for a unit held in a cart to come back, and how many waitlist entries are ahead.
+    waitlisted: bool = False
+    waitlist_rank: int | None = None
+    # Units held in carts and unpaid orders when the product was read (0 if it was not).
+    held: int = 0
+    # In a sale's pre-queue: seconds until the start, when the draw gives it a place.
+    starts_in: int | None = None
+
+    @property
+    def prequeued(self) -> bool:
+        return self.starts_in is not None
 
     @property
     def finished(self) -> bool:
@@ -51,8 +62,17 @@ class Wait:
 
     @property
     def place(self) -> int | None:
-        """The shopper's number in line: 1 when nobody is ahead."""
+        """The shopper's number in line (or on the waitlist): 1 when nobody is ahead."""
+        if self.waitlisted:
+            return None if self.waitlist_rank is None else self.waitlist_rank + 1
         return None if self.ahead is None else self.ahead + 1
+
+    @property
+    def waitlist_until(self) -> datetime | None:
+        """Until when a waitlisted request waits for a returned unit."""
+        if not self.waitlisted or self.result is None or "expires_at" not in self.result:
+            return None
+        return datetime.fromisoformat(self.result["expires_at"])
 
     @property
     def serving_now(self) -> bool:
@@ -86,10 +106,12 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
     sku = state.lane[len(SKU_LANE_PREFIX) :] if state.lane.startswith(SKU_LANE_PREFIX) else None
     product = None
+    held = 0
     if sku is not None and with_product:
         with services.db.reading() as session:
             row = session.get(Product, sku)
             product = product_view(row) if row is not None else None
+            held = row.reserved if row is not None else 0
     return Wait(
         job_id=job_id,
         status=state.status,
@@ -101,6 +123,10 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
         sku=sku,
         odds=state.odds,
         eta=state.eta,
+        waitlisted=state.waitlisted,
+        waitlist_rank=state.waitlist_rank,
+        held=held,
+        starts_in=max(0, -(-(state.starts_in_ms or 0) // 1000)) if state.prequeued else None,
     )
 
 

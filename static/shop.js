@@ -102,6 +102,15 @@
       }
       show("[data-units]", status.units_text);
       show("[data-held]", status.held_text);
+      show("[data-waitlist-note]", status.waitlist_text);
+      var note = panel.querySelector("[data-waitlist-note]");
+      if (note) {
+        note.hidden = !status.waitlist_text;
+      }
+      var prequeue = panel.querySelector("[data-prequeue]");
+      if (prequeue && !status.prequeued) {
+        prequeue.hidden = true; /* the draw is done: the shopper now has a place in line */
+      }
       show("[data-estimate] span", status.estimate_text);
       var held = panel.querySelector("[data-held]");
       if (held) {

@@ -15,7 +15,7 @@ from shop.audit import audit
 from shop.expiry import sweep
 from shop.ledger import replay
 from shop.migrate import upgrade
-from shop.models import AppliedRequest, Hold, HoldStatus, Product
+from shop.models import AppliedRequest, Hold, HoldStatus, Product, WaitlistEntry
 from tests.http_server import call, serve
 
 
@@ -237,9 +237,10 @@ STORM_CARTS = 60
 
 
 def _storm_cart(host: str, index: int) -> None:
-    """One shopper: add 1-2 units, sometimes change or drop them, sometimes check out and pay."""
+    """One shopper: add 1-2 units (some willing to wait on the waitlist), then change, drop, buy or leave."""
     rng = random.Random(index)
-    status, headers, body = call(host, "POST", "/chart", {"sku": "STORM-1", "qty": rng.choice([1, 1, 2])})
+    request = {"sku": "STORM-1", "qty": rng.choice([1, 1, 2]), "waitlist": rng.random() < 0.3}
+    status, headers, body = call(host, "POST", "/chart", request)
     assert status == 202, body
     token = {"X-Cart-Token": headers["X-Cart-Token"]}
     job = _answer(host, body["job_id"], token)
@@ -279,7 +280,12 @@ def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expir
     config.HOLD_TTL_SECONDS = 2
     config.PAYMENT_TTL_SECONDS = 3
     make_product("STORM-1", on_hand=STORM_UNITS, max_per_cart=2)
-    env = {"HOLD_TTL_SECONDS": 2, "PAYMENT_TTL_SECONDS": 3, "SWEEP_INTERVAL_SECONDS": 1}
+    env = {
+        "HOLD_TTL_SECONDS": 2,
+        "PAYMENT_TTL_SECONDS": 3,
+        "WAITLIST_TTL_SECONDS": 4,
+        "SWEEP_INTERVAL_SECONDS": 1,
+    }
     spawn("workers.consumer", **env)
     spawn("workers.consumer", **env)
     spawn("workers.schedule", **env)
@@ -296,12 +302,14 @@ def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expir
                     Hold.sku == "STORM-1", Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED])
                 )
             )
-            return live is None
+            waiting = session.scalar(select(WaitlistEntry.id).where(WaitlistEntry.status == "waiting"))
+            return live is None and waiting is None
 
     assert wait_until(settled, timeout_s=40)
     rows = ledger(services, "STORM-1")
     outcomes = {json.loads(row.outcome)["outcome"] for row in rows}
     assert {"held", "expired", "sold"} <= outcomes
+    assert any(row.kind == "waitlist_handoff" for row in rows)  # returned units went to the waitlist
     with services.db.reading() as session:
         product = session.get(Product, "STORM-1")
         assert (rows[-1].on_hand_after, rows[-1].reserved_after) == (product.on_hand, product.reserved)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from shop.admission import request_hold, request_quantity
 from shop.carts import CartTokens
 from shop.demo import seed_demo_catalog
 from shop.inventory import sku_lane
+from shop.models import utcnow
 from shop.queueing import lane_key
 from tests.http_server import serve
 from workers import consumer as consumer_module
@@ -346,4 +348,52 @@ def test_a_shopper_behind_more_requests_than_there_are_units_is_told_they_are_on
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
     shoot(page, screenshots, "13-waitlist-told-at-once-360px")
+    assert page.js_errors == []
+
+
+def test_a_shopper_joins_the_waitlist_on_a_sold_out_item_and_gets_a_returned_unit(
+    new_page, services, drain, screenshots
+):
+    holders = carts(5)
+    for cart_id in holders:
+        request_hold(services, cart_id, SHOES, 1)
+    assert drain() == 5  # every pair is in someone's cart
+
+    page = new_page(viewport=PHONE_SCREEN)
+    page.goto(f"/p/{SHOES}")
+    held = page.get_by_text("Sold out for now, but 5 are held in other carts and may come back.")
+    expect(held).to_be_visible()
+    page.get_by_role("button", name="Join the waitlist").click()
+    page.wait_for_url(re.compile(r"/wait/"))
+    assert drain() == 1
+    place = page.locator("#place")
+    expect(place).to_have_text("You are number 1 on the waitlist")
+    note = page.locator("[data-waitlist-note]")
+    expect(note).to_contain_text("If a unit held in another cart comes back before")
+    expect(page.locator("[data-estimate]")).to_have_text("Waiting for a unit to come back")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    shoot(page, screenshots, "14-waitlisted-360px")
+
+    request_quantity(services, holders[0], SHOES, 0)  # one shopper gives their pair back
+    assert drain() == 1
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    shoot(page, screenshots, "15-waitlist-handed-a-returned-pair-360px")
+    assert page.js_errors == []
+
+
+def test_before_the_sale_starts_a_shopper_waits_in_the_prequeue_with_a_countdown(
+    new_page, make_product, screenshots
+):
+    starts = (utcnow() + timedelta(seconds=90)).isoformat()
+    make_product("FLASH-WATCH-09", on_hand=10, max_per_cart=1, name="Smartwatch", sale_starts_at=starts)
+
+    page = new_page()
+    add_to_cart(page, "FLASH-WATCH-09")
+
+    expect(page.locator("#place")).to_have_text("You are in the pre-queue")
+    countdown = page.locator("[data-prequeue] [data-countdown]")
+    expect(countdown).to_have_text(re.compile(r"^1:[23]\d$"))
+    expect(page.locator("[data-prequeue]")).to_contain_text("being early gives no advantage")
+    expect(page.locator("[data-estimate]")).to_have_text("Places are drawn when the sale starts")
+    shoot(page, screenshots, "16-prequeue-countdown")
     assert page.js_errors == []

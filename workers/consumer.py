@@ -124,10 +124,12 @@ class Consumer:
                 taken,
                 outcomes,
                 self.lease_ms,
-                self._expiries(taken, outcomes),
+                self._expiries(taken, outcomes, effects.waitlist_resolved),
                 seqs=effects.seqs,
                 stock=effects.stock,
                 shopper_units=effects.shopper_units,
+                waitlist_joined=effects.waitlist_joined,
+                waitlist_resolved=effects.waitlist_resolved,
             )
             self._hand_off(taken, outcomes)
             elapsed = time.monotonic() - began
@@ -211,6 +213,7 @@ class Consumer:
                     timedelta(seconds=config.HOLD_TTL_SECONDS),
                     before_commit=self._before_commit,
                     effects=effects,
+                    waitlist_ttl=timedelta(seconds=config.WAITLIST_TTL_SECONDS),
                 )
             if lane.startswith("checkout:"):
                 return apply_order_requests(
@@ -256,10 +259,19 @@ class Consumer:
                 self.lanes.admit(sku_lane(sku), RequestKind.HANDOFF, params, job_id=job_id)
 
     def _expiries(
-        self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]
+        self,
+        taken: Sequence[TakenRequest],
+        outcomes: dict[str, Outcome | BaseException],
+        resolved: Sequence[Any] = (),
     ) -> list[tuple]:
-        """Expiry jobs to schedule for the holds and orders this batch created."""
+        """Expiry jobs to schedule for the holds, orders and waitlist entries this batch created."""
         jobs = []
+        for resolution in resolved:
+            # A waitlist entry that became a hold: the hold expires like any other.
+            outcome = resolution.outcome
+            if outcome.get("outcome") == "held" and outcome.get("hold_id"):
+                when = _parse_time(outcome["expires_at"])
+                jobs.append(expiry.hold_expiry_job(outcome["hold_id"], outcome["sku"], when))
         for item in taken:
             outcome = outcomes.get(item.job_id)
             if not isinstance(outcome, dict) or item.request is None:
@@ -267,6 +279,9 @@ class Consumer:
             if outcome.get("outcome") == "held" and outcome.get("hold_id"):
                 when = _parse_time(outcome["expires_at"])
                 jobs.append(expiry.hold_expiry_job(outcome["hold_id"], outcome["sku"], when))
+            elif outcome.get("outcome") == "waitlisted":
+                when = _parse_time(outcome["expires_at"])
+                jobs.append(expiry.waitlist_expiry_job(item.job_id, outcome["sku"], when))
             elif outcome.get("outcome") == "order_created":
                 when = _parse_time(outcome["pay_before"])
                 cart_id = item.request.params["cart_id"]

@@ -65,6 +65,14 @@ def set_stock(sku: str, on_hand: int, fields: dict[str, Any] | None = None) -> O
     return _apply_stock(RequestKind.SET_STOCK, sku, {"sku": sku, "on_hand": on_hand, "fields": fields or {}})
 
 
+def expire_waitlist(request_id: str, sku: str) -> Outcome:
+    return _apply_stock(RequestKind.EXPIRE_WAITLIST, sku, {"request_id": request_id, "sku": sku})
+
+
+def open_sale(sku: str, seed: int, start_ms: int) -> Outcome:
+    return _apply_stock(RequestKind.OPEN_SALE, sku, {"sku": sku, "seed": seed, "start_ms": start_ms})
+
+
 def handoff(sku: str, order_id: str) -> Outcome:
     return _apply_stock(RequestKind.HANDOFF, sku, {"sku": sku, "order_id": order_id})
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config import config_from_env
 from shop.expiry import MAINTENANCE_LANE, SWEEPER_JOB_ID
 from shop.monitoring import SAMPLE_EVERY_S, record_samples
-from shop.queueing import JOB_FUNC_PREFIX, LaneQueue
+from shop.queueing import JOB_FUNC_PREFIX, LaneQueue, Lanes
 from shop.services import build_services
 
 log = logging.getLogger("shop.scheduler")
@@ -49,6 +49,7 @@ class LaneScheduler(Scheduler):
         )
         self.sweep_interval = sweep_interval
         self.sampler = sampler
+        self.lanes = Lanes(connection)
         self._last_sample = 0.0
 
     def ensure_sweeper(self) -> None:
@@ -69,6 +70,8 @@ class LaneScheduler(Scheduler):
         try:
             self.ensure_sweeper()
             self._sample()
+            # Sales whose start has come: draw their pre-queue even if nobody arrives after the start.
+            self.lanes.open_due_sales()
             return super().enqueue_jobs()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("redis unavailable: %s", exc)
