@@ -22,9 +22,18 @@ def run_migrations() -> None:
         return
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            # SQLite alters tables by copying them; with foreign keys enforced, dropping a table
+            # that others reference fails. Switch enforcement off for the migration (outside any
+            # transaction, where the pragma takes effect) and check the keys afterwards.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+            if engine.dialect.name == "sqlite":
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
     engine.dispose()
 
 
