@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test processes for make test (pytest-xdist); each starts its own Redis and database.
+TEST_WORKERS ?= 3
 
 .PHONY: run test lint format bench clean
 
@@ -17,7 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@bash devtools/ensure_chromium.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) $(TEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
