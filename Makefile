@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test processes for make test (pytest-xdist); each starts its own Redis and database.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench mutants clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Deliberate faults (devtools/faults.py), one at a time in a copy of the tree; every one must be
+# killed by its tests. Not part of `make test`. MUTANTS_ARGS: e.g. "--only waitlist_newest_first", "--list".
+mutants: $(STAMP)
+	$(PY) -m devtools.mutants $(MUTANTS_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
