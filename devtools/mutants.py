@@ -92,12 +92,15 @@ def run_fault(fault: Fault, workers: int, timeout_s: int, verbose: bool, baselin
     if verbose:
         print(output)
     last = output.splitlines()[-1] if output else ""
+    failure = _first_failure(output)
     verdict = {0: "survived", 1: "killed"}.get(done.returncode, "error")
+    if done.returncode == 2 and failure.startswith("FAILED"):
+        verdict = "killed"  # -x under pytest-xdist ends as "interrupted" after the first failure
     if baseline:
         verdict = {"survived": "passes", "killed": "FAILS"}.get(verdict, verdict)
     if verdict == "error":
         last = f"pytest exit {done.returncode}: {last}"
-    return Result(fault, verdict, _first_failure(output) or last, time.monotonic() - started)
+    return Result(fault, verdict, failure or last, time.monotonic() - started)
 
 
 def _first_failure(output: str) -> str:

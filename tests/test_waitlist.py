@@ -95,6 +95,44 @@ def test_a_waitlisted_request_gets_a_returned_unit_before_a_later_request_that_d
     audit_clean(services)
 
 
+def test_a_returned_unit_goes_to_the_oldest_of_two_entries_that_both_fit(
+    services, sold_out, shopper, new_shopper, drain
+):
+    older = shopper.add("WL-1", 1, waitlist=True)
+    newer_shopper = new_shopper()
+    newer = newer_shopper.add("WL-1", 1, waitlist=True)
+    drain()
+    assert job(newer_shopper, newer)["waitlist_position"] == 1
+
+    sold_out.set_qty("WL-1", 1)  # one unit back; either entry would fit
+    drain()
+
+    assert job(shopper, older)["result"]["outcome"] == "held"
+    still = job(newer_shopper, newer)
+    assert (still["status"], still["waitlist_position"]) == ("waitlisted", 0)
+    audit_clean(services)
+
+
+@pytest.mark.parametrize(("older_qty", "newer_qty"), [(2, 1), (1, 2)])
+def test_returned_units_go_to_the_oldest_entry_first_whatever_the_quantities(
+    services, sold_out, shopper, new_shopper, drain, older_qty, newer_qty
+):
+    older = shopper.add("WL-1", older_qty, waitlist=True)
+    newer_shopper = new_shopper()
+    newer = newer_shopper.add("WL-1", newer_qty, waitlist=True)
+    drain()
+
+    sold_out.set_qty("WL-1", 0)  # both units back: enough for either entry, not for both
+    drain()
+
+    served = job(shopper, older)["result"]
+    assert (served["outcome"], served["qty"]) == ("held", older_qty)
+    still = job(newer_shopper, newer)
+    assert (still["status"], still["waitlist_position"]) == ("waitlisted", 0)
+    assert still["odds"]["available"] == 2 - older_qty
+    audit_clean(services)
+
+
 def test_units_an_expired_order_returns_go_to_the_waitlist_before_requests_already_in_line(
     services, sold_out, shopper, new_shopper, drain
 ):
