@@ -3,25 +3,32 @@ the scheduler killed or doubled, several consumers on one SKU. Nothing is lost, 
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from rq_scheduler import Scheduler
+from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from config import TestConfig
+from config import BASE_DIR, TestConfig
 from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.admission import request_hold
 from shop.audit import audit
-from shop.inventory import sku_lane
-from shop.models import AppliedRequest, Hold, HoldStatus, Product
+from shop.expiry import MAINTENANCE_LANE
+from shop.inventory import overdue_holds, sku_lane
+from shop.models import AppliedRequest, Hold, HoldStatus, Product, utcnow
+from shop.monitoring import OUTCOMES_KEY
+from shop.queueing import lane_key
 from shop.services import build_services
+from tests.conftest import worker_env
 
 LEASE_MS = 2000
 TERMINATE = text(
@@ -54,6 +61,44 @@ def assert_audit_clean(services) -> None:
 
 def cart(n: int) -> str:
     return f"cart{n:036d}"
+
+
+@pytest.fixture
+def logged_consumer(config, tmp_path):
+    """Start a consumer process whose output goes to a file the test can read (its warnings)."""
+    started: list[tuple[subprocess.Popen[bytes], object]] = []
+
+    def start(**env) -> Path:
+        log = tmp_path / f"consumer-{len(started)}.log"
+        out = log.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.consumer"],
+            cwd=BASE_DIR,
+            env=worker_env(config, **env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((process, out))
+        return log
+
+    yield start
+    for process, out in started:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        out.close()
+
+
+def warned_about(log: Path, lane: str) -> bool:
+    """Whether the consumer has logged a warning naming the lane (it tried, failed and will retry)."""
+    return lane in log.read_text(errors="replace")
+
+
+def in_flight(services, lane: str) -> int:
+    return services.redis.llen(lane_key(lane, "inflight"))
 
 
 def test_a_consumer_killed_mid_apply_leaves_the_request_applied_exactly_once(
@@ -141,16 +186,19 @@ def test_a_redis_restart_loses_only_queued_requests_and_everything_recovers(
     svc.close()
 
 
-def test_a_locked_database_delays_requests_but_loses_and_doubles_none(config, services, make_product, spawn):
+def test_a_locked_database_delays_requests_but_loses_and_doubles_none(
+    config, services, make_product, logged_consumer
+):
     if make_url(config.DATABASE_URL).get_backend_name() != "sqlite":
         pytest.skip("the lock is SQLite's; PostgreSQL is covered by the connection-refusal test")
     make_product("LOCK-1", on_hand=50)
-    spawn("workers.consumer", SQLITE_BUSY_TIMEOUT_MS=200)
+    log = logged_consumer(SQLITE_BUSY_TIMEOUT_MS=200)
     path = make_url(config.DATABASE_URL).database
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN EXCLUSIVE")
     admitted = [request_hold(services, cart(i), "LOCK-1", 1) for i in range(20)]
-    time.sleep(3)
+    # The consumer has taken a batch and hit the lock: it says so, and keeps the batch in flight.
+    assert wait_until(lambda: in_flight(services, "sku:LOCK-1") > 0 and warned_about(log, "sku:LOCK-1"))
     assert not any(finished(services, a.job_id) for a in admitted)
     blocker.execute("COMMIT")
     blocker.close()
@@ -163,13 +211,13 @@ def test_a_locked_database_delays_requests_but_loses_and_doubles_none(config, se
 
 @pytest.mark.postgres
 def test_a_database_refusing_connections_turns_readiness_red_then_green(
-    config, services, make_product, spawn, client
+    config, services, make_product, logged_consumer, client
 ):
     url = make_url(config.DATABASE_URL)
     if url.get_backend_name() != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
     make_product("PGDOWN-1", on_hand=50)
-    spawn("workers.consumer")
+    log = logged_consumer()
     name = url.database
     admin = build_services(
         TestConfig(
@@ -187,7 +235,11 @@ def test_a_database_refusing_connections_turns_readiness_red_then_green(
     try:
         admitted = [request_hold(services, cart(i), "PGDOWN-1", 1) for i in range(10)]
         assert wait_until(lambda: client.get("/readyz").status_code == 503, timeout_s=10)
-        time.sleep(2)
+        # The consumer has taken the batch and failed to reach the database: it keeps it in flight.
+        assert wait_until(
+            lambda: in_flight(services, "sku:PGDOWN-1") > 0 and warned_about(log, "sku:PGDOWN-1")
+        )
+        assert not any(finished(services, a.job_id) for a in admitted)
     finally:
         refuse(False)
     assert wait_until(lambda: client.get("/readyz").status_code == 200)
@@ -210,27 +262,58 @@ def test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire
     drain()
     scheduler.send_signal(signal.SIGKILL)
     scheduler.wait()
-    time.sleep(3)  # the holds are overdue and nobody moves their expiries
-    with services.db.reading() as session:
-        assert session.get(Product, "SCH-1").available == 4
+    # The holds fall overdue with no scheduler and no consumer running: their units stay held.
+    assert wait_until(lambda: len(_overdue(services)) == 3, timeout_s=10)
+    assert _available(services, "SCH-1") == 4
 
     spawn("workers.consumer", **env)
     spawn("workers.schedule", **env)
     spawn("workers.schedule", **env)  # started twice by mistake
     assert wait_until(lambda: _available(services, "SCH-1") == 10)
-    time.sleep(3)  # let both schedulers and the sweeper have several more goes
+    # Later events prove both schedulers and the sweeper kept going after the expiries: a hold made
+    # now is expired on schedule too, and the sweeper has run twice more.
+    sweeps = _outcome_count(services, MAINTENANCE_LANE, "swept")
+    late = request_hold(services, cart(99), "SCH-1", 1)
+    assert wait_until(lambda: finished(services, late.job_id))
+    assert services.lanes.view(late.job_id).result["outcome"] == "held"
+    assert wait_until(lambda: _expired_holds(services) == 4, timeout_s=15)
+    assert wait_until(lambda: _outcome_count(services, MAINTENANCE_LANE, "swept") >= sweeps + 2, timeout_s=15)
+
+    # Nothing errored: no failed RQ job on either lane, no "error" outcome counted.
+    for lane in ("sku:SCH-1", MAINTENANCE_LANE):
+        assert FailedJobRegistry(lane, connection=services.redis).get_job_ids() == []
+    counted = {k.decode(): int(v) for k, v in services.redis.hgetall(OUTCOMES_KEY).items()}
+    assert not [k for k in counted if k.endswith("|error")], counted
+    # Each hold's units came back exactly once: one "expired" entry per hold, repeats are no-ops.
     with services.db.reading() as session:
-        expired = session.scalars(
-            select(AppliedRequest.outcome).where(AppliedRequest.kind == "expire_hold")
-        ).all()
-        assert sum('"outcome": "expired"' in o for o in expired) == len(admitted)
-        assert (
-            session.scalar(select(func.count()).select_from(Hold).where(Hold.status == HoldStatus.EXPIRED))
-            == 3
-        )
-    assert _available(services, "SCH-1") == 10
-    assert Scheduler.scheduled_jobs_key
+        entries = [
+            json.loads(outcome)
+            for outcome in session.scalars(
+                select(AppliedRequest.outcome).where(AppliedRequest.kind == "expire_hold")
+            )
+        ]
+        product = session.get(Product, "SCH-1")
+    assert {e["outcome"] for e in entries} <= {"expired", "noop"}, entries
+    expired = [e for e in entries if e["outcome"] == "expired"]
+    assert sorted(e["hold_id"] for e in expired) == sorted({e["hold_id"] for e in expired})
+    assert len(expired) == len(admitted) + 1
+    assert sum(e["qty"] for e in expired) == 2 * len(admitted) + 1
+    assert (product.on_hand, product.reserved) == (10, 0)
     assert_audit_clean(services)
+
+
+def _overdue(services) -> list[tuple[int, str]]:
+    with services.db.reading() as session:
+        return overdue_holds(session, utcnow())
+
+
+def _expired_holds(services) -> int:
+    with services.db.reading() as session:
+        return session.scalar(select(func.count()).select_from(Hold).where(Hold.status == HoldStatus.EXPIRED))
+
+
+def _outcome_count(services, lane: str, outcome: str) -> int:
+    return int(services.redis.hget(OUTCOMES_KEY, f"{lane}|{outcome}") or 0)
 
 
 def _available(services, sku: str) -> int:
