@@ -90,7 +90,11 @@ FAULTS: tuple[Fault, ...] = (
         name="expiry_does_not_return_units",
         breaks="held units come back when a hold expires",
         file="shop/inventory.py",
-        find="    hold.status = HoldStatus.EXPIRED\n    hold.updated_at = state.now\n    state.reserved -= hold.qty\n",
+        find=(
+            "    hold.status = HoldStatus.EXPIRED\n"
+            "    hold.updated_at = state.now\n"
+            "    state.reserved -= hold.qty\n"
+        ),
         replace="    hold.status = HoldStatus.EXPIRED\n    hold.updated_at = state.now\n",
         tests=("tests/test_expiry.py",),
     ),
@@ -167,10 +171,24 @@ FAULTS: tuple[Fault, ...] = (
         k="stale or fenc",
     ),
     Fault(
+        name="expiry_returns_units_twice",
+        breaks="expiry is a conditional update: a second expiry of one hold changes nothing",
+        file="shop/inventory.py",
+        find=(
+            "    if hold.status != HoldStatus.ACTIVE:\n"
+            '        return {"outcome": "noop", "hold_id": hold_id, "reason": f"hold is {hold.status}"}\n'
+        ),
+        replace="",
+        tests=(
+            "tests/test_faults.py::"
+            "test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire_once",
+        ),
+    ),
+    Fault(
         name="sweeper_skips_holds",
         breaks="held units come back even when Redis lost the schedule (the sweeper)",
         file="shop/expiry.py",
-        find="        if _mark(lanes.redis, f\"hold:{hold_id}\"):\n",
+        find='        if _mark(lanes.redis, f"hold:{hold_id}"):\n',
         replace="        if False:\n",
         tests=("tests/test_expiry.py",),
         k="sweeper",

@@ -42,6 +42,10 @@ class Result:
     seconds: float
 
 
+def say(message: str = "") -> None:
+    print(message, flush=True)  # noqa: T201
+
+
 def apply_fault(tree: Path, fault: Fault) -> str | None:
     """Write the fault into the copy; return why it is stale, or None once it is applied."""
     path = tree / fault.file
@@ -90,7 +94,7 @@ def run_fault(fault: Fault, workers: int, timeout_s: int, verbose: bool, baselin
             return Result(fault, "error", f"tests ran over {timeout_s} s", time.monotonic() - started)
     output = (done.stdout + done.stderr).strip()
     if verbose:
-        print(output)
+        say(output)
     last = output.splitlines()[-1] if output else ""
     failure = _first_failure(output)
     verdict = {0: "survived", 1: "killed"}.get(done.returncode, "error")
@@ -106,7 +110,7 @@ def run_fault(fault: Fault, workers: int, timeout_s: int, verbose: bool, baselin
 def _first_failure(output: str) -> str:
     """The first failing test's node id, from pytest's short summary."""
     for line in output.splitlines():
-        if line.startswith(("FAILED ", "ERROR ")):
+        if line.startswith(("FAILED tests/", "ERROR tests/")):
             return line.split(" - ")[0]
     return ""
 
@@ -134,33 +138,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the faults and exit")
     parser.add_argument("-n", "--workers", type=int, default=1, help="pytest-xdist processes per fault")
     parser.add_argument("--timeout", type=int, default=600, help="seconds a fault's tests may take")
-    parser.add_argument("--baseline", action="store_true", help="run the tests without faults (all must pass)")
+    parser.add_argument("--baseline", action="store_true", help="run the tests unfaulted")
     parser.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
     args = parser.parse_args(argv)
 
     if args.list:
         for fault in FAULTS:
-            print(f"{fault.name:38} {fault.file:22} {fault.breaks}")
-            print(f"{'':38} tests: {tests_label(fault)}")
+            say(f"{fault.name:38} {fault.file:22} {fault.breaks}")
+            say(f"{'':38} tests: {tests_label(fault)}")
         return 0
     try:
         faults = [by_name(name) for name in args.only] if args.only else list(FAULTS)
     except KeyError as exc:
         parser.error(str(exc.args[0]))
     database = os.environ.get("DATABASE_URL", "") or "sqlite (temporary)"
-    print(f"{len(faults)} faults, database: {database.split('@')[-1]}", flush=True)
+    say(f"{len(faults)} faults, database: {database.split('@')[-1]}")
     results = []
     for fault in faults:
         result = run_fault(fault, args.workers, args.timeout, args.verbose, args.baseline)
-        print(f"  {fault.name}: {result.verdict} ({result.seconds:.0f} s) {result.detail}", flush=True)
+        say(f"  {fault.name}: {result.verdict} ({result.seconds:.0f} s) {result.detail}")
         results.append(result)
-    print()
-    print(table(results))
+    say()
+    say(table(results))
     bad = [r for r in results if r.verdict not in ("killed", "passes")]
     if bad:
-        print(f"\n{len(bad)} of {len(results)} not killed: {', '.join(r.fault.name for r in bad)}")
+        say(f"\n{len(bad)} of {len(results)} not killed: {', '.join(r.fault.name for r in bad)}")
         return 1
-    print(f"\nall {len(results)} {'pass' if args.baseline else 'killed'}")
+    say(f"\nall {len(results)} {'pass' if args.baseline else 'killed'}")
     return 0
 
 
