@@ -23,7 +23,7 @@ from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.admission import request_hold
 from shop.audit import audit
-from shop.expiry import MAINTENANCE_LANE
+from shop.expiry import MAINTENANCE_LANE, sweep
 from shop.inventory import overdue_holds, sku_lane
 from shop.models import AppliedRequest, Hold, HoldStatus, Product, utcnow
 from shop.monitoring import OUTCOMES_KEY
@@ -269,6 +269,8 @@ def test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire
     # The holds fall overdue with no scheduler and no consumer running: their units stay held.
     assert wait_until(lambda: len(_overdue(services)) == 3, timeout_s=10)
     assert _available(services, "SCH-1") == 4
+    # The sweeper puts their expiries in line too: each hold now has two expiries coming.
+    assert sweep(services.db, services.lanes, services.config.CHECKOUT_LANES)["holds"] == 3
 
     spawn("workers.consumer", **env)
     spawn("workers.schedule", **env)
@@ -301,6 +303,7 @@ def test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire
     expired = [e for e in entries if e["outcome"] == "expired"]
     assert sorted(e["hold_id"] for e in expired) == sorted({e["hold_id"] for e in expired})
     assert len(expired) == len(admitted) + 1
+    assert len(entries) > len(expired)  # the repeats were applied, as no-ops
     assert sum(e["qty"] for e in expired) == 2 * len(admitted) + 1
     assert (product.on_hand, product.reserved) == (10, 0)
     assert_audit_clean(services)
