@@ -234,7 +234,11 @@ FAULTS: tuple[Fault, ...] = (
             '        raise NotFound("No such order for this cart.", code="order_not_found")\n'
             "    return order\n"
         ),
-        replace='    if order is None:\n        raise NotFound("No such order.", code="order_not_found")\n    return order\n',
+        replace=(
+            "    if order is None:\n"
+            '        raise NotFound("No such order for this cart.", code="order_not_found")\n'
+            "    return order\n"
+        ),
         tests=("tests/test_checkout_payment.py",),
         k="another",
     ),
