@@ -128,7 +128,8 @@ class SimulatedGateway:
 
     @staticmethod
     def _to_charge(record: dict[str, str]) -> Charge:
-        return Charge(approved=record["approved"] == "1", reference=record["reference"], reason=record["reason"])
+        approved = record["approved"] == "1"
+        return Charge(approved=approved, reference=record["reference"], reason=record["reason"])
 
 
 def luhn_valid(number: str) -> bool:

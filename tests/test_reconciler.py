@@ -98,7 +98,8 @@ def start_reconciling_scheduler(spawn) -> None:
 
 def settled(services, order_id: str) -> Payment | None:
     payment = payment_of(services, order_id)
-    return payment if payment is not None and payment.status != PaymentStatus.PROCESSING else None
+    in_between = (PaymentStatus.PROCESSING, PaymentStatus.REFUND_PENDING)
+    return payment if payment is not None and payment.status not in in_between else None
 
 
 def test_a_charge_whose_web_process_was_killed_is_settled_paid_by_the_reconciler(
