@@ -75,8 +75,18 @@ class Config:
     # Seconds an operator's stock change waits for its turn in the SKU's line before answering 202.
     ADMIN_WAIT_SECONDS = _int("ADMIN_WAIT_SECONDS", 5)
 
+    # Payment: how long a repeated request (same Idempotency-Key) waits for the first one's answer
+    # before answering 409 payment_in_progress; set it above the card gateway's own timeout.
+    PAYMENT_WAIT_SECONDS = _int("PAYMENT_WAIT_SECONDS", 20)
+    # The payment reconciler (run by the scheduler): how often it runs, and how old a payment still
+    # "processing" must be before it asks the gateway about it (longer than any live charge takes).
+    PAYMENT_RECONCILE_INTERVAL_SECONDS = _int("PAYMENT_RECONCILE_INTERVAL_SECONDS", 30)
+    PAYMENT_RECONCILE_AFTER_SECONDS = _int("PAYMENT_RECONCILE_AFTER_SECONDS", 120)
+
     # Test hook only: while this file exists a consumer stalls inside its apply transaction.
     APPLY_PAUSE_FILE = _str("SHOP_TEST_APPLY_PAUSE_FILE")
+    # Test hook only: while this file exists the simulated gateway holds a charge it made before answering.
+    GATEWAY_PAUSE_FILE = _str("SHOP_TEST_GATEWAY_PAUSE_FILE")
 
     def __init__(self, **overrides: object) -> None:
         for key, value in overrides.items():

@@ -4,6 +4,7 @@ job polling, checkout and payment. Views parse input, call one function, and sha
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -178,6 +179,7 @@ def payment() -> Response:
             amount=amount,
             card_number=card,
             idempotency_key=key,
+            wait=timedelta(seconds=svc.config.PAYMENT_WAIT_SECONDS),
         )
     return with_cart(jsonify(answer.to_dict()), token)
 

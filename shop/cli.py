@@ -96,3 +96,18 @@ def sweep_command() -> None:
     services = _services()
     counts = sweep(services.db, services.lanes, services.config.CHECKOUT_LANES)
     click.echo(json.dumps(counts))
+
+
+@shop_cli.command("reconcile-payments")
+@click.option("--older-than", type=int, default=None, help="age in seconds (PAYMENT_RECONCILE_AFTER_SECONDS)")
+def reconcile_payments_command(older_than: int | None) -> None:
+    """Settle payments left processing by a dead web process, and refunds still owed, now."""
+    from datetime import timedelta
+
+    from shop.orders import reconcile_payments
+
+    services = _services()
+    after = services.config.PAYMENT_RECONCILE_AFTER_SECONDS if older_than is None else older_than
+    with services.db.writing() as session:
+        counts = reconcile_payments(session, services.gateway, timedelta(seconds=after))
+    click.echo(json.dumps(counts))

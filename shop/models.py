@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -72,10 +73,12 @@ class OrderStatus(enum.StrEnum):
 
 
 class PaymentStatus(enum.StrEnum):
-    PROCESSING = "processing"
+    PROCESSING = "processing"  # recorded, the gateway asked (or about to be); at most one per order
     PAID = "paid"
     DECLINED = "declined"
+    REFUND_PENDING = "refund_pending"  # charged, the order could not be paid; the refund is owed
     REFUNDED = "refunded"
+    FAILED = "failed"  # the reconciler found no charge at the gateway: nothing was taken
 
 
 class Product(Base):
@@ -227,6 +230,15 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("cart_id", "idempotency_key", name="uq_payments_cart_key"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
+        # At most one attempt in flight per order: the database refuses a second one.
+        Index(
+            "uq_payments_order_in_flight",
+            "order_id",
+            unique=True,
+            sqlite_where=text("status = 'processing'"),
+            postgresql_where=text("status = 'processing'"),
+        ),
+        Index("ix_payments_status_updated", "status", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,13 +41,15 @@ from shop.models import (
     Product,
     utcnow,
 )
-from shop.payments import PaymentGateway
+from shop.payments import Charge, GatewayError, PaymentGateway
 
 
 class OrderKind:
     CHECKOUT = "checkout"
     EXPIRE_ORDER = "expire_order"
 
+
+log = logging.getLogger(__name__)
 
 # The lane name payments' ledger entries carry (payment is synchronous, not a queued request).
 PAYMENT_LEDGER_LANE = "payment"
@@ -254,13 +258,28 @@ class PaymentAnswer:
         }
 
 
+# How often a repeated payment request looks whether the attempt in flight has been settled.
+WAIT_POLL_S = (0.02, 0.25)  # first and longest pause between looks
+DEFAULT_PAYMENT_WAIT = timedelta(seconds=20)
+
+
 def _fingerprint(order_id: str, amount: int, card_number: str) -> str:
     payload = json.dumps([order_id, amount, card_number])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _payable_order(session: Session, cart_id: str, order_id: str, now: datetime) -> Order:
-    order = session.get(Order, order_id)
+def _lock_order(session: Session, order_id: str) -> Order | None:
+    """Lock the order row (PostgreSQL; SQLite's write transaction already holds the database lock).
+
+    Every payment step for an order takes this lock first, so starting and finishing attempts on
+    one order are serialised and each reads the others' committed state.
+    """
+    return session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def _check_payable(order: Order | None, cart_id: str, now: datetime) -> Order:
     if order is None or order.cart_id != cart_id:
         raise NotFound("No such order for this cart.", code="order_not_found")
     if order.status == OrderStatus.PAID:
@@ -284,29 +303,30 @@ def pay_order(
     card_number: str,
     idempotency_key: str,
     now: datetime | None = None,
+    wait: timedelta = DEFAULT_PAYMENT_WAIT,
 ) -> PaymentAnswer:
-    """Charge an order once per idempotency key and, if approved, turn its holds into sales."""
-    now = now or utcnow()
+    """Charge an order at most once per idempotency key and, if approved, turn its holds into sales.
+
+    A request repeating a key whose attempt is still in flight never charges: it waits up to
+    ``wait`` for that attempt's answer and returns it. Only one attempt per order is in flight at
+    a time; another key meanwhile is told ``payment_in_progress``.
+    """
+    started = now or utcnow()
     fingerprint = _fingerprint(order_id, amount, card_number)
-    payment = _start_payment(
-        session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, now
+    payment, created = _start_payment(
+        session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, started
     )
-    if payment.status != PaymentStatus.PROCESSING:
-        return PaymentAnswer(payment.id, payment.order_id, payment.status, payment.amount)
-    charge = gateway.charge(amount=amount, card_number=card_number, idempotency_key=payment.id)
-    with session.begin():
-        payment = session.scalar(select(Payment).where(Payment.id == payment.id).with_for_update())
-        assert payment is not None
+    if not created:
         if payment.status == PaymentStatus.PROCESSING:
-            _finish_payment(session, payment, charge.approved, charge.reference, now)
-        status = payment.status
-    if status == PaymentStatus.REFUNDED:
-        gateway.refund(reference=charge.reference, amount=amount)
-        raise OrderNotPayable(
-            "The order expired while the card was being charged; the charge was refunded.",
-            code="order_expired",
-        )
-    return PaymentAnswer(payment.id, payment.order_id, status, payment.amount)
+            log.info("payment %s: a repeated request waits for the attempt in flight", payment.id)
+            payment = _wait_until_settled(session, payment.id, wait)
+        return _answer(payment)
+    charge = gateway.charge(amount=amount, card_number=card_number, idempotency_key=payment.id)
+    # The deadline is checked when the charge is back, not when the request came in.
+    payment, refund_owed = _settle(session, payment.id, charge, now or utcnow())
+    if refund_owed:
+        payment = _refund(session, gateway, payment)
+    return _answer(payment)
 
 
 def _start_payment(
@@ -318,12 +338,18 @@ def _start_payment(
     idempotency_key: str,
     fingerprint: str,
     now: datetime,
-) -> Payment:
-    """Record the payment attempt before charging, or return the attempt this key already made."""
+) -> tuple[Payment, bool]:
+    """Record the payment attempt before charging, or return the attempt this key already made.
+
+    Return the payment and whether this call created it (and so is the one to charge).
+    """
     try:
         with session.begin():
+            order = _lock_order(session, order_id)
             existing = session.scalar(
-                select(Payment).where(Payment.cart_id == cart_id, Payment.idempotency_key == idempotency_key)
+                select(Payment)
+                .where(Payment.cart_id == cart_id, Payment.idempotency_key == idempotency_key)
+                .execution_options(populate_existing=True)
             )
             if existing is not None:
                 if existing.fingerprint != fingerprint:
@@ -331,8 +357,8 @@ def _start_payment(
                         "This Idempotency-Key was used for a different payment request.",
                         code="idempotency_key_reused",
                     )
-                return existing
-            order = _payable_order(session, cart_id, order_id, now)
+                return existing, False
+            order = _check_payable(order, cart_id, now)
             if amount != order.total:
                 raise Unprocessable(
                     "The amount does not match the order total.",
@@ -340,6 +366,13 @@ def _start_payment(
                     expected=order.total,
                     given=amount,
                 )
+            in_flight = session.scalar(
+                select(Payment.id).where(
+                    Payment.order_id == order_id, Payment.status == PaymentStatus.PROCESSING
+                )
+            )
+            if in_flight is not None:
+                raise _in_progress()
             payment = Payment(
                 id="pay_" + secrets.token_hex(12),
                 order_id=order_id,
@@ -353,22 +386,75 @@ def _start_payment(
                 updated_at=now,
             )
             session.add(payment)
-        return payment
+        return payment, True
     except IntegrityError:
-        # A concurrent request with the same key inserted first: answer with its attempt.
+        # Another attempt got in first (same key, or one in flight for the order): answer by it.
         return _start_payment(
             session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, now
         )
 
 
-def _finish_payment(
-    session: Session, payment: Payment, approved: bool, reference: str, now: datetime
-) -> None:
-    payment.provider_reference = reference
+def _in_progress() -> OrderNotPayable:
+    return OrderNotPayable(
+        "Another payment for this order is being processed; wait for its answer before paying again.",
+        code="payment_in_progress",
+    )
+
+
+def _wait_until_settled(session: Session, payment_id: str, wait: timedelta) -> Payment:
+    """Poll the attempt in flight until it is settled or ``wait`` has passed; return it as last read."""
+    deadline = time.monotonic() + wait.total_seconds()
+    pause = WAIT_POLL_S[0]
+    while True:
+        with session.begin():
+            payment = session.scalar(
+                select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
+            )
+        assert payment is not None
+        if payment.status != PaymentStatus.PROCESSING or time.monotonic() >= deadline:
+            return payment
+        time.sleep(pause)
+        pause = min(pause * 2, WAIT_POLL_S[1])
+
+
+def _settle(session: Session, payment_id: str, charge: Charge, now: datetime) -> tuple[Payment, bool]:
+    """Record the gateway's answer for an attempt, once; return it and whether a refund is owed.
+
+    The payment is re-read under the order's lock: another process (the reconciler) may have
+    settled it meanwhile, and then its outcome stands.
+    """
+    with session.begin():
+        payment = session.scalar(
+            select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
+        )
+        assert payment is not None
+        _lock_order(session, payment.order_id)
+        payment = session.scalar(
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert payment is not None
+        refund_owed = False
+        if payment.status == PaymentStatus.PROCESSING:
+            refund_owed = _finish_payment(session, payment, charge, now)
+        elif payment.status == PaymentStatus.FAILED and charge.approved:
+            # The reconciler found no charge and gave up on it; the charge came through after all.
+            payment.provider_reference = charge.reference
+            payment.status = PaymentStatus.REFUND_PENDING
+            payment.updated_at = now
+            refund_owed = True
+    return payment, refund_owed
+
+
+def _finish_payment(session: Session, payment: Payment, charge: Charge, now: datetime) -> bool:
+    """Mark the order paid and sell its units, or the payment declined; True if a refund is owed."""
+    payment.provider_reference = charge.reference
     payment.updated_at = now
-    if not approved:
+    if not charge.approved:
         payment.status = PaymentStatus.DECLINED
-        return
+        return False
     result = session.execute(
         update(Order)
         .where(
@@ -380,8 +466,8 @@ def _finish_payment(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        payment.status = PaymentStatus.REFUNDED
-        return
+        payment.status = PaymentStatus.REFUND_PENDING
+        return True
     holds = list(
         session.scalars(
             select(Hold)
@@ -411,6 +497,126 @@ def _finish_payment(
             now=now,
         )
     payment.status = PaymentStatus.PAID
+    return False
+
+
+def _refund(session: Session, gateway: PaymentGateway, payment: Payment) -> Payment:
+    """Refund a charge the order could not take; if the gateway fails, the reconciler retries it."""
+    assert payment.provider_reference is not None
+    try:
+        gateway.refund(reference=payment.provider_reference, amount=payment.amount)
+    except GatewayError as exc:
+        log.warning("payment %s: refund failed, left for the reconciler: %s", payment.id, exc)
+        return payment
+    with session.begin():
+        session.execute(
+            update(Payment)
+            .where(Payment.id == payment.id, Payment.status == PaymentStatus.REFUND_PENDING)
+            .values(status=PaymentStatus.REFUNDED, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        refreshed = session.scalar(
+            select(Payment).where(Payment.id == payment.id).execution_options(populate_existing=True)
+        )
+    assert refreshed is not None
+    return refreshed
+
+
+def _answer(payment: Payment) -> PaymentAnswer:
+    """Say what became of an attempt, the same way to the first request and to every repeat."""
+    if payment.status in (PaymentStatus.PAID, PaymentStatus.DECLINED):
+        return PaymentAnswer(payment.id, payment.order_id, payment.status, payment.amount)
+    if payment.status == PaymentStatus.REFUNDED:
+        raise OrderNotPayable(
+            "The order could no longer be paid when the card was charged (its payment deadline had "
+            "passed); the charge was refunded.",
+            code="order_expired",
+            payment_id=payment.id,
+            refund="refunded",
+        )
+    if payment.status == PaymentStatus.REFUND_PENDING:
+        raise OrderNotPayable(
+            "The order could no longer be paid when the card was charged (its payment deadline had "
+            "passed); the refund of the charge is under way.",
+            code="order_expired",
+            payment_id=payment.id,
+            refund="pending",
+        )
+    if payment.status == PaymentStatus.FAILED:
+        raise OrderNotPayable(
+            "This payment attempt was never completed and nothing was charged; pay again with a new "
+            "Idempotency-Key.",
+            code="payment_failed",
+            payment_id=payment.id,
+        )
+    raise OrderNotPayable(
+        "This payment is still being processed; ask again with the same Idempotency-Key shortly.",
+        code="payment_in_progress",
+        payment_id=payment.id,
+        retry=True,
+    )
+
+
+def reconcile_payments(
+    session: Session,
+    gateway: PaymentGateway,
+    older_than: timedelta,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> dict[str, int]:
+    """Settle attempts left in flight (their process died) and refunds left owed; return counts.
+
+    A payment still ``processing`` after ``older_than`` is looked up at the gateway by its id (the
+    charge's idempotency key): a charge found is settled as the web process would have (the order
+    paid, or refunded if it can no longer be paid), none found marks the attempt failed. A refund
+    that failed is asked for again (refunds are idempotent per reference).
+    """
+    now = now or utcnow()
+    cutoff = now - older_than
+    with session.begin():
+        stuck = list(
+            session.scalars(
+                select(Payment.id)
+                .where(
+                    Payment.status.in_([PaymentStatus.PROCESSING, PaymentStatus.REFUND_PENDING]),
+                    Payment.updated_at <= cutoff,
+                )
+                .order_by(Payment.updated_at)
+                .limit(limit)
+            )
+        )
+    counts = {"paid": 0, "declined": 0, "refunded": 0, "refund_pending": 0, "failed": 0}
+    for payment_id in stuck:
+        status = _reconcile_one(session, gateway, payment_id, now)
+        if status in counts:
+            counts[status] += 1
+    if stuck:
+        log.warning("payments reconciled: %s", json.dumps(counts))
+    return counts
+
+
+def _reconcile_one(session: Session, gateway: PaymentGateway, payment_id: str, now: datetime) -> str | None:
+    with session.begin():
+        payment = session.get(Payment, payment_id, populate_existing=True)
+    if payment is None:
+        return None
+    if payment.status == PaymentStatus.REFUND_PENDING:
+        return _refund(session, gateway, payment).status
+    charge = gateway.lookup(idempotency_key=payment.id)
+    if charge is None:
+        with session.begin():
+            _lock_order(session, payment.order_id)
+            result = session.execute(
+                update(Payment)
+                .where(Payment.id == payment.id, Payment.status == PaymentStatus.PROCESSING)
+                .values(status=PaymentStatus.FAILED, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return PaymentStatus.FAILED if result.rowcount == 1 else None
+    payment, refund_owed = _settle(session, payment.id, charge, now)
+    if refund_owed:
+        payment = _refund(session, gateway, payment)
+    return payment.status
 
 
 def find_order(session: Session, cart_id: str, order_id: str) -> Order:

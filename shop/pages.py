@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -600,6 +600,7 @@ def pay(order_id: str) -> Response:
                 amount=int(amount),
                 card_number=card,
                 idempotency_key="page-" + _form_key("key"),
+                wait=timedelta(seconds=svc.config.PAYMENT_WAIT_SECONDS),
             )
     except OrderNotPayable:
         pass  # paid or expired meanwhile: the order page says which

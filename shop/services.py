@@ -48,4 +48,6 @@ def build_services(config: Config) -> Services:
         db=Database(config.DATABASE_URL, busy_timeout_ms=config.SQLITE_BUSY_TIMEOUT_MS),
         redis=redis,
         lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS),
+        # The simulated processor keeps its records in Redis, outside any one shop process.
+        gateway=SimulatedGateway(redis, pause_file=config.GATEWAY_PAUSE_FILE),
     )

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config import config_from_env
 from shop.expiry import MAINTENANCE_LANE, SWEEPER_JOB_ID
 from shop.monitoring import SAMPLE_EVERY_S, record_samples
+from shop.payments_reconciler import reconcile
 from shop.queueing import JOB_FUNC_PREFIX, LaneQueue, Lanes
 from shop.services import build_services
 
@@ -43,6 +44,8 @@ class LaneScheduler(Scheduler):
         interval: float,
         sweep_interval: int,
         sampler: Callable[[], None] | None = None,
+        reconciler: Callable[[], object] | None = None,
+        reconcile_interval: float = 30.0,
     ) -> None:
         super().__init__(
             queue_name=MAINTENANCE_LANE, connection=connection, interval=interval, queue_class=LaneQueue
@@ -51,6 +54,9 @@ class LaneScheduler(Scheduler):
         self.sampler = sampler
         self.lanes = Lanes(connection)
         self._last_sample = 0.0
+        self.reconciler = reconciler
+        self.reconcile_interval = reconcile_interval
+        self._last_reconcile = 0.0
 
     def ensure_sweeper(self) -> None:
         """(Re-)register the periodic sweeper under its stable id."""
@@ -70,6 +76,7 @@ class LaneScheduler(Scheduler):
         try:
             self.ensure_sweeper()
             self._sample()
+            self._reconcile()
             # Sales whose start has come: draw their pre-queue even if nobody arrives after the start.
             self.lanes.open_due_sales()
             return super().enqueue_jobs()
@@ -111,6 +118,16 @@ class LaneScheduler(Scheduler):
             pass  # our own registration survived a brief outage
         return True
 
+    def _reconcile(self) -> None:
+        """Settle payments left in flight by a dead web process (only the lock holder does this)."""
+        if self.reconciler is None or time.monotonic() - self._last_reconcile < self.reconcile_interval:
+            return
+        self._last_reconcile = time.monotonic()
+        try:
+            self.reconciler()
+        except Exception:  # a gateway or database failure must not stop the scheduler: next pass retries
+            log.exception("payment reconciliation failed")
+
     def _sample(self) -> None:
         """Record the sale board's sparkline points (only the scheduler holding the lock does this)."""
         if self.sampler is None or time.monotonic() - self._last_sample < SAMPLE_EVERY_S:
@@ -133,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         interval=services.config.SCHEDULER_INTERVAL_SECONDS,
         sweep_interval=services.config.SWEEP_INTERVAL_SECONDS,
         sampler=lambda: record_samples(services),
+        reconciler=lambda: reconcile(services),
+        reconcile_interval=services.config.PAYMENT_RECONCILE_INTERVAL_SECONDS,
     )
     scheduler.run(burst=args.burst)
     return 0
