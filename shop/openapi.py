@@ -102,6 +102,11 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     ),
     409: ("Conflict", "The resource's state refuses the request."),
     413: ("PayloadTooLarge", "The body is over 64 KiB."),
+    415: (
+        "UnsupportedMediaType",
+        "The body is not sent as JSON (Content-Type `application/json`): text/plain, form and multipart "
+        "bodies are refused, as is a body without a Content-Type.",
+    ),
     422: ("Unprocessable", "Well-formed but refused: bad quantity, unknown SKU, wrong amount, ..."),
     429: ("RateLimited", "This client is over its rate limit; retry after `Retry-After` seconds."),
     503: ("Unavailable", "Redis or the database is unreachable; retry after `Retry-After` seconds."),
@@ -655,7 +660,7 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "summary": "Put 'add qty units of sku to my cart' in the SKU's line.",
                 "parameters": [_param("CartToken"), _param("CustomerId")],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CartRequest")}}},
-                "responses": {"202": admitted, **_refusals(400, 404, 413, 422, 429, 503)},
+                "responses": {"202": admitted, **_refusals(400, 404, 413, 415, 422, 429, 503)},
             },
             "get": {
                 "operationId": f"show_{spelling}",
@@ -763,7 +768,7 @@ def _paths() -> Schema:
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("PaymentRequest")}}},
                 "responses": {
                     "200": _answer("The payment: paid or declined.", _ref("Payment"), **with_token),
-                    **_refusals(400, 404, 409, 413, 422, 429, 503),
+                    **_refusals(400, 404, 409, 413, 415, 422, 429, 503),
                 },
             }
         },
@@ -831,7 +836,7 @@ def _paths() -> Schema:
                     "202": _answer(
                         "Details changed; the stock change is still in line.", _ref("OperatorProduct")
                     ),
-                    **_refusals(400, 401, 403, 404, 409, 413, 422, 503),
+                    **_refusals(400, 401, 403, 404, 409, 413, 415, 422, 503),
                 },
             }
         },
