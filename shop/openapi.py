@@ -576,6 +576,16 @@ def _parameters() -> Schema:
             "description": "Repeating a checkout with the same key returns the same job.",
             "schema": key_schema,
         },
+        "CartIdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Retry with the same key (and the same X-Cart-Token) after a timeout: the cart's "
+            "request is put in line once; a repeat answers with its job (202 while in line, 200 once "
+            "applied). The same key with a different request is 422 `idempotency_key_reused`; another "
+            "cart's key is another request.",
+            "schema": key_schema,
+        },
         "IdempotencyKeyRequired": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -652,15 +662,26 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
         Location="JobLocation",
         **{CART_HEADER: "CartToken"},
     )
+    repeated = _answer(
+        "A repeat (same cart, same Idempotency-Key) of a request that is being applied or was decided: "
+        "its job, as `GET /jobs/{job_id}` shows it.",
+        _ref("Job"),
+        Location="JobLocation",
+        **{CART_HEADER: "CartToken"},
+    )
     return {
         f"/{spelling}": {
             "post": {
                 "operationId": f"add_to_{spelling}",
                 "tags": tag,
                 "summary": "Put 'add qty units of sku to my cart' in the SKU's line.",
-                "parameters": [_param("CartToken"), _param("CustomerId")],
+                "parameters": [_param("CartToken"), _param("CustomerId"), _param("CartIdempotencyKey")],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CartRequest")}}},
-                "responses": {"202": admitted, **_refusals(400, 404, 413, 415, 422, 429, 503)},
+                "responses": {
+                    "200": repeated,
+                    "202": admitted,
+                    **_refusals(400, 404, 413, 415, 422, 429, 503),
+                },
             },
             "get": {
                 "operationId": f"show_{spelling}",
@@ -679,8 +700,14 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"set_{spelling}_quantity",
                 "tags": tag,
                 "summary": "Put 'my cart should hold exactly qty units of sku' in the SKU's line.",
-                "parameters": [_param("Sku"), _param("Qty"), _param("CartToken"), _param("CustomerId")],
-                "responses": {"202": admitted, **_refusals(400, 404, 422, 429, 503)},
+                "parameters": [
+                    _param("Sku"),
+                    _param("Qty"),
+                    _param("CartToken"),
+                    _param("CustomerId"),
+                    _param("CartIdempotencyKey"),
+                ],
+                "responses": {"200": repeated, "202": admitted, **_refusals(400, 404, 422, 429, 503)},
             }
         },
     }
