@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shop import pausing
 from shop.catalog import find_product
 from shop.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessable
 from shop.inventory import RequestKind, sku_lane
@@ -89,6 +90,8 @@ def refresh_product_cache(services: Services, sku: str) -> None:
         except NotFound:
             raise UnknownSku(sku) from None
         cache_product(services, product)
+    # The product cache was cold (a Redis restart, most likely): so may the pause flag be.
+    pausing.warm_lane(services, sku_lane(sku))
 
 
 def cache_product(services: Services, product: Product) -> None:
