@@ -23,11 +23,25 @@ def _str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+COOKIE_SECURE_MODES = ("auto", "always", "never")
+
+
 class Config:
-    """Settings for a locally run shop; every value can be overridden from the environment."""
+    """Settings for a locally run shop; every value can be overridden from the environment.
+
+    There is no built-in SECRET_KEY (only TestConfig has one): a constant key in the code would let
+    anyone forge cart tokens and operator session cookies, so every start needs SECRET_KEY (``make
+    run`` generates one per run).
+    """
 
     ENV_NAME = "development"
-    SECRET_KEY = _str("SECRET_KEY") or "dev-only-insecure-secret-key"
+    REQUIRES_SECRET_KEY = True
+    SECRET_KEY = _str("SECRET_KEY")
+    # Session cookies: "auto" marks them Secure when the request came over HTTPS (behind a proxy,
+    # with TRUSTED_PROXY_COUNT set so X-Forwarded-Proto counts); "always" (production's default)
+    # marks them Secure whatever the shop sees, for a TLS proxy it is not told about; "never".
+    COOKIE_SECURE_DEFAULT = "auto"
+    COOKIE_SECURE = _str("COOKIE_SECURE", COOKIE_SECURE_DEFAULT)
     DATABASE_URL = _str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'instance' / 'shop.db'}"
     REDIS_URL = _str("REDIS_URL") or "redis://127.0.0.1:6379/0"
     PORT = _int("PORT", 9000)
@@ -91,6 +105,23 @@ class Config:
     def __init__(self, **overrides: object) -> None:
         for key, value in overrides.items():
             setattr(self, key, value)
+        if self.REQUIRES_SECRET_KEY:
+            # Read when the app starts, not when this module was imported.
+            secret = str(overrides.get("SECRET_KEY", _str("SECRET_KEY")))
+            if not secret.strip():
+                raise RuntimeError(
+                    f"SECRET_KEY must be set{' in production' if self.ENV_NAME == 'production' else ''}: "
+                    "a long random value that signs cart tokens and session cookies "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+                    "Only `make run` generates one for you."
+                )
+            self.SECRET_KEY = secret
+        if "COOKIE_SECURE" not in overrides:
+            self.COOKIE_SECURE = _str("COOKIE_SECURE") or self.COOKIE_SECURE_DEFAULT
+        if self.COOKIE_SECURE not in COOKIE_SECURE_MODES:
+            raise RuntimeError(
+                f"COOKIE_SECURE must be one of {', '.join(COOKIE_SECURE_MODES)}, got {self.COOKIE_SECURE!r}."
+            )
 
 
 class TestConfig(Config):
@@ -99,6 +130,7 @@ class TestConfig(Config):
     __test__ = False  # not a pytest test class, despite the name
     ENV_NAME = "test"
     TESTING = True
+    REQUIRES_SECRET_KEY = False
     SECRET_KEY = "test-secret-key"
     RATE_LIMIT_ENABLED = False
     OPERATOR_PASSWORD = "test-operator-password"
@@ -116,16 +148,10 @@ class ProductionConfig(Config):
     """
 
     ENV_NAME = "production"
+    COOKIE_SECURE_DEFAULT = "always"
 
     def __init__(self, **overrides: object) -> None:
         super().__init__(**overrides)
-        # Read when the app starts, not when this module was imported.
-        secret = str(overrides.get("SECRET_KEY", _str("SECRET_KEY")))
-        if not secret.strip():
-            raise RuntimeError(
-                "SECRET_KEY must be set in production: a long random value that signs cart tokens "
-                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
-            )
         area = str(overrides.get("OPERATOR_AREA", _str("OPERATOR_AREA", "enabled")))
         if area not in ("enabled", "disabled"):
             raise RuntimeError(f"OPERATOR_AREA must be enabled or disabled, got {area!r}.")
@@ -137,7 +163,6 @@ class ProductionConfig(Config):
                 "OPERATOR_PASSWORD must be set in production, or OPERATOR_AREA=disabled to run the shop "
                 "without its operator area."
             )
-        self.SECRET_KEY = secret
         self.OPERATOR_AREA = area
         self.OPERATOR_PASSWORD = password
 

@@ -58,6 +58,7 @@ def scratch_database(kind: str) -> Iterator[str]:
 
 
 def bench_config(database_url: str, redis_url: str, **overrides: Any) -> Config:
+    overrides.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     return Config(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,

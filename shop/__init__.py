@@ -18,7 +18,7 @@ from shop.carts import CartTokens
 from shop.errors import ShopError, Unavailable
 from shop.extensions import csrf, limiter
 from shop.monitoring import count_rate_limited
-from shop.operators import challenge, password_hash
+from shop.operators import challenge, password_hash, refuse_cross_site_operator_requests
 from shop.security import init_security
 from shop.services import Services, build_services
 from shop.web import error_response
@@ -69,6 +69,8 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(board.bp)
+    # Before every other guard, so no operator route (rq-dashboard's included) misses it.
+    app.before_request(refuse_cross_site_operator_requests)
     _mount_rq_dashboard(app)
     _register_error_handlers(app)
     app.after_request(challenge)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from shop import admission, monitoring
+from shop import admission, monitoring, pausing
 from shop.audit import audit
 from shop.catalog import find_product, product_view
 from shop.errors import Conflict
@@ -84,8 +84,7 @@ def _known_sku(sku: str) -> str:
 
 def _set_paused(sku: str, paused: bool) -> Response:
     sku = _known_sku(sku)
-    lanes = services().lanes
-    (lanes.pause if paused else lanes.resume)(sku_lane(sku))
+    (pausing.pause_lane if paused else pausing.resume_lane)(services(), sku_lane(sku))
     return jsonify({"sku": sku, "paused": paused})
 
 

@@ -7,16 +7,30 @@ not know a SKU (after a restart, or a product created elsewhere) is the database
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shop import pausing
 from shop.catalog import find_product
-from shop.errors import Conflict, NotFound, UnknownSku, Unprocessable
+from shop.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessable
 from shop.inventory import RequestKind, sku_lane
 from shop.models import Product
 from shop.orders import OrderKind, checkout_lane
 from shop.queueing import Admission, OverCustomerLimit, OverLimit, UnknownProduct
 from shop.services import Services
+
+# A cart's Idempotency-Key claim (shop:idem:cart:<sha256(cart:key)> -> fingerprint of the request).
+IDEMPOTENCY_CLAIM_PREFIX = "shop:idem:cart:"
+# A fresh claim lives this long (seconds) until its request is in line; then as long as results do.
+# Short, so a claim whose admission failed in a way that could not release it frees itself.
+IDEMPOTENCY_CLAIM_TTL_S = 30
+# How long a duplicate waits for the first request under its key to be put in line (seconds).
+IDEMPOTENCY_WAIT_S = 2.0
+IDEMPOTENCY_POLL_S = 0.01
 
 UNKNOWN_JOB_MESSAGE = (
     "This request is unknown: it may have expired or been lost in a restart. "
@@ -32,13 +46,22 @@ def _admit_for_sku(
     cart_id: str,
     qty: int,
     demand: int = 0,
+    job_id: str | None = None,
 ) -> Admission:
     lane = sku_lane(sku)
     shopper = params.get("shopper", "")
     for _attempt in range(2):
         try:
             return services.lanes.admit(
-                lane, kind, params, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper
+                lane,
+                kind,
+                params,
+                cart_id=cart_id,
+                sku=sku,
+                qty=qty,
+                demand=demand,
+                shopper=shopper,
+                job_id=job_id,
             )
         except UnknownProduct:
             refresh_product_cache(services, sku)
@@ -67,6 +90,8 @@ def refresh_product_cache(services: Services, sku: str) -> None:
         except NotFound:
             raise UnknownSku(sku) from None
         cache_product(services, product)
+    # The product cache was cold (a Redis restart, most likely): so may the pause flag be.
+    pausing.warm_lane(services, sku_lane(sku))
 
 
 def cache_product(services: Services, product: Product) -> None:
@@ -80,6 +105,83 @@ def cache_product(services: Services, product: Product) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Repeated:
+    """A repeat, under the same Idempotency-Key, of a request that is past the line (applying or decided)."""
+
+    job_id: str
+    view: dict[str, Any]
+
+
+def _admit_once(
+    services: Services,
+    cart_id: str,
+    idempotency_key: str | None,
+    request: dict[str, Any],
+    admit: Callable[[str | None], Admission],
+) -> Admission | Repeated:
+    """Admit a request once per (cart, Idempotency-Key); a repeat gets the first request's job.
+
+    The key is claimed with SET NX, so of concurrent duplicates exactly one is put in line; the
+    others wait for its job to exist and answer with it. The claim stores a fingerprint of the
+    request (without the shopper key, which changes when a phone changes networks), so the same
+    key with a different request is refused. The job id is derived from the cart and the key,
+    which makes a repeat find the job even if its claim was lost.
+    """
+    if idempotency_key is None:
+        return admit(None)
+    slot = hashlib.sha256(f"{cart_id}:{idempotency_key}".encode()).hexdigest()
+    job_id = "ck-" + slot[:40]
+    claim = IDEMPOTENCY_CLAIM_PREFIX + slot
+    fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    redis = services.redis
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
+    while True:
+        if redis.set(claim, fingerprint, nx=True, ex=IDEMPOTENCY_CLAIM_TTL_S):
+            existing = _repeat(services, cart_id, job_id)
+            if existing is not None:  # the claim had expired, the job had not
+                return existing
+            try:
+                admission = admit(job_id)
+            except BaseException:
+                redis.delete(claim)  # refused or failed: the key may be used again
+                raise
+            redis.expire(claim, services.config.RESULT_TTL_SECONDS)
+            return admission
+        stored = redis.get(claim)
+        if stored is None:
+            continue  # the first request was refused and gave the key back: try to claim it
+        if stored.decode() != fingerprint:
+            raise Unprocessable(
+                "This Idempotency-Key was already used for a different request from this cart; "
+                "use a new key for a new request.",
+                code="idempotency_key_reused",
+            )
+        existing = _repeat(services, cart_id, job_id)
+        if existing is not None:
+            return existing
+        if time.monotonic() > deadline:
+            raise Unavailable(
+                "The first request with this Idempotency-Key is still being put in line; retry shortly "
+                "with the same key.",
+                code="idempotency_key_in_progress",
+            )
+        time.sleep(IDEMPOTENCY_POLL_S)
+
+
+def _repeat(services: Services, cart_id: str, job_id: str) -> Admission | Repeated | None:
+    """The answer for a repeat of job_id: in line as when admitted, past the line as its job view."""
+    state = services.lanes.view(job_id)
+    if state is None or state.cart_id != cart_id:
+        return None
+    if state.status == "queued":
+        starts_in = state.starts_in_ms if state.prequeued else None
+        return Admission(
+            job_id, state.lane, state.ticket, state.position, state.odds, state.eta, starts_in_ms=starts_in
+        )
+    return Repeated(job_id, job_status(services, cart_id, job_id))
+
+
 def request_hold(
     services: Services,
     cart_id: str,
@@ -88,26 +190,46 @@ def request_hold(
     allow_partial: bool = False,
     shopper: str = "",
     waitlist: bool = False,
-) -> Admission:
-    """Put 'add qty units of sku to my cart' in the SKU's line.
+    idempotency_key: str | None = None,
+) -> Admission | Repeated:
+    """Put 'add qty units of sku to my cart' in the SKU's line (once per ``idempotency_key``).
 
     ``shopper`` is the shop.shoppers key the per-customer limit counts; ``waitlist`` asks to wait
     for a unit held in a cart to come back if the SKU is sold out when the request's turn comes.
     """
     params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
-    if shopper:
-        params["shopper"] = shopper
     if waitlist:
         params["waitlist"] = True
-    return _admit_for_sku(services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty)
-
-
-def request_quantity(services: Services, cart_id: str, sku: str, qty: int, shopper: str = "") -> Admission:
-    """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
-    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    request = {"kind": RequestKind.HOLD, **params}
     if shopper:
         params["shopper"] = shopper
-    return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty)
+
+    def admit(job_id: str | None) -> Admission:
+        return _admit_for_sku(
+            services, sku, RequestKind.HOLD, params, cart_id, qty, demand=qty, job_id=job_id
+        )
+
+    return _admit_once(services, cart_id, idempotency_key, request, admit)
+
+
+def request_quantity(
+    services: Services,
+    cart_id: str,
+    sku: str,
+    qty: int,
+    shopper: str = "",
+    idempotency_key: str | None = None,
+) -> Admission | Repeated:
+    """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
+    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    request = {"kind": RequestKind.SET_QUANTITY, **params}
+    if shopper:
+        params["shopper"] = shopper
+
+    def admit(job_id: str | None) -> Admission:
+        return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty, job_id=job_id)
+
+    return _admit_once(services, cart_id, idempotency_key, request, admit)
 
 
 def request_stock_change(

@@ -44,7 +44,12 @@ def payment_limit() -> str:
     return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
-def _accepted(adm: admission.Admission, token: str) -> Response:
+def _accepted(adm: admission.Admission | admission.Repeated, token: str) -> Response:
+    """202 with the place in line; a repeat of a request past the line gets 200 and its job."""
+    if isinstance(adm, admission.Repeated):
+        response = jsonify(adm.view)
+        response.headers["Location"] = f"/jobs/{adm.job_id}"
+        return with_cart(response, token)
     response = jsonify(admission.admission_view(adm, token))
     response.status_code = 202
     response.headers["Location"] = f"/jobs/{adm.job_id}"
@@ -92,9 +97,12 @@ def add_to_cart() -> Response:
     waitlist = body.get("waitlist", False)
     if not isinstance(waitlist, bool):
         raise BadRequest("waitlist must be true or false.", code="invalid_waitlist")
+    key = _idempotency_key(required=False)
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
-    adm = admission.request_hold(services(), cart_id, sku, qty, allow_partial, shopper, waitlist)
+    adm = admission.request_hold(
+        services(), cart_id, sku, qty, allow_partial, shopper, waitlist, idempotency_key=key
+    )
     return _accepted(adm, token)
 
 
@@ -104,9 +112,11 @@ def add_to_cart() -> Response:
 def set_cart_quantity(sku: str, qty: str) -> Response:
     sku = valid_sku(sku)
     quantity = valid_qty(qty, minimum=0, from_path=True)
+    key = _idempotency_key(required=False)
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
-    return _accepted(admission.request_quantity(services(), cart_id, sku, quantity, shopper), token)
+    adm = admission.request_quantity(services(), cart_id, sku, quantity, shopper, idempotency_key=key)
+    return _accepted(adm, token)
 
 
 @bp.get("/chart")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
-from shop import monitoring
+from shop import monitoring, pausing
 from shop.errors import NotFound
 from shop.extensions import csrf
 from shop.inventory import sku_lane
@@ -96,7 +96,7 @@ def toggle(sku: str, action: str) -> Response:
     protect_form()
     lane = sku_lane(sku)
     if action == "pause":
-        services().lanes.pause(lane)
+        pausing.pause_lane(services(), lane)
     else:
-        services().lanes.resume(lane)
+        pausing.resume_lane(services(), lane)
     return redirect(url_for("board.board"), code=303)

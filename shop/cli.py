@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from shop import pausing
 from shop.admin import change_stock
 from shop.admission import cache_product
 from shop.audit import audit
@@ -69,7 +70,7 @@ def set_stock_command(sku: str, on_hand: int, wait: float) -> None:
 @click.argument("sku")
 def pause_command(sku: str) -> None:
     """Keep accepting SKU's requests into line but apply none until resumed."""
-    _services().lanes.pause(_lane_of(sku))
+    pausing.pause_lane(_services(), _lane_of(sku))
     click.echo(f"{sku} paused: requests queue up until `shop resume {sku}`")
 
 
@@ -77,7 +78,7 @@ def pause_command(sku: str) -> None:
 @click.argument("sku")
 def resume_command(sku: str) -> None:
     """Apply SKU's line again, in order."""
-    _services().lanes.resume(_lane_of(sku))
+    pausing.resume_lane(_services(), _lane_of(sku))
     click.echo(f"{sku} resumed")
 
 

@@ -45,6 +45,13 @@ class Unprocessable(ShopError):
     code = "unprocessable"
 
 
+class UnsupportedMediaType(ShopError):
+    """A JSON endpoint was sent a body that is not declared as JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unavailable(ShopError):
     """Redis or the database cannot be reached; the client should retry shortly."""
 

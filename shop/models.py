@@ -283,3 +283,17 @@ class AppliedRequest(Base):
     params: Mapped[str | None] = mapped_column(Text, default=None)
     on_hand_after: Mapped[int | None] = mapped_column(Integer, default=None)
     reserved_after: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class LanePause(Base):
+    """Whether a lane is paused: the source of truth; Redis's pause flag is a cache of it (shop.pausing).
+
+    ``version`` grows with every pause and resume, so a stale cache write can never undo a newer one.
+    """
+
+    __tablename__ = "lane_pauses"
+
+    lane: Mapped[str] = mapped_column(String(80), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -102,6 +102,11 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     ),
     409: ("Conflict", "The resource's state refuses the request."),
     413: ("PayloadTooLarge", "The body is over 64 KiB."),
+    415: (
+        "UnsupportedMediaType",
+        "The body is not sent as JSON (Content-Type `application/json`): text/plain, form and multipart "
+        "bodies are refused, as is a body without a Content-Type.",
+    ),
     422: ("Unprocessable", "Well-formed but refused: bad quantity, unknown SKU, wrong amount, ..."),
     429: ("RateLimited", "This client is over its rate limit; retry after `Retry-After` seconds."),
     503: ("Unavailable", "Redis or the database is unreachable; retry after `Retry-After` seconds."),
@@ -571,6 +576,16 @@ def _parameters() -> Schema:
             "description": "Repeating a checkout with the same key returns the same job.",
             "schema": key_schema,
         },
+        "CartIdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Retry with the same key (and the same X-Cart-Token) after a timeout: the cart's "
+            "request is put in line once; a repeat answers with its job (202 while in line, 200 once "
+            "applied). The same key with a different request is 422 `idempotency_key_reused`; another "
+            "cart's key is another request.",
+            "schema": key_schema,
+        },
         "IdempotencyKeyRequired": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -647,15 +662,26 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
         Location="JobLocation",
         **{CART_HEADER: "CartToken"},
     )
+    repeated = _answer(
+        "A repeat (same cart, same Idempotency-Key) of a request that is being applied or was decided: "
+        "its job, as `GET /jobs/{job_id}` shows it.",
+        _ref("Job"),
+        Location="JobLocation",
+        **{CART_HEADER: "CartToken"},
+    )
     return {
         f"/{spelling}": {
             "post": {
                 "operationId": f"add_to_{spelling}",
                 "tags": tag,
                 "summary": "Put 'add qty units of sku to my cart' in the SKU's line.",
-                "parameters": [_param("CartToken"), _param("CustomerId")],
+                "parameters": [_param("CartToken"), _param("CustomerId"), _param("CartIdempotencyKey")],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CartRequest")}}},
-                "responses": {"202": admitted, **_refusals(400, 404, 413, 422, 429, 503)},
+                "responses": {
+                    "200": repeated,
+                    "202": admitted,
+                    **_refusals(400, 404, 413, 415, 422, 429, 503),
+                },
             },
             "get": {
                 "operationId": f"show_{spelling}",
@@ -674,8 +700,14 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"set_{spelling}_quantity",
                 "tags": tag,
                 "summary": "Put 'my cart should hold exactly qty units of sku' in the SKU's line.",
-                "parameters": [_param("Sku"), _param("Qty"), _param("CartToken"), _param("CustomerId")],
-                "responses": {"202": admitted, **_refusals(400, 404, 422, 429, 503)},
+                "parameters": [
+                    _param("Sku"),
+                    _param("Qty"),
+                    _param("CartToken"),
+                    _param("CustomerId"),
+                    _param("CartIdempotencyKey"),
+                ],
+                "responses": {"200": repeated, "202": admitted, **_refusals(400, 404, 422, 429, 503)},
             }
         },
     }
@@ -763,7 +795,7 @@ def _paths() -> Schema:
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("PaymentRequest")}}},
                 "responses": {
                     "200": _answer("The payment: paid or declined.", _ref("Payment"), **with_token),
-                    **_refusals(400, 404, 409, 413, 422, 429, 503),
+                    **_refusals(400, 404, 409, 413, 415, 422, 429, 503),
                 },
             }
         },
@@ -831,7 +863,7 @@ def _paths() -> Schema:
                     "202": _answer(
                         "Details changed; the stock change is still in line.", _ref("OperatorProduct")
                     ),
-                    **_refusals(400, 401, 403, 404, 409, 413, 422, 503),
+                    **_refusals(400, 401, 403, 404, 409, 413, 415, 422, 503),
                 },
             }
         },

@@ -42,6 +42,7 @@ from shop.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unproc
 from shop.extensions import limiter
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
+from shop.security import cookie_secure
 from shop.web import (
     CART_HEADER,
     cart_tokens,
@@ -122,7 +123,7 @@ def finish_page(response: Response) -> Response:
             max_age=CART_COOKIE_MAX_AGE,
             httponly=True,
             samesite="Lax",
-            secure=request.is_secure,
+            secure=cookie_secure(),
         )
     if response.mimetype == "text/html":
         # The app-wide page policy (shop.security), plus product photos over https.
@@ -630,6 +631,6 @@ def set_language() -> Response:
         max_age=LANG_COOKIE_MAX_AGE,
         httponly=True,
         samesite="Lax",
-        secure=request.is_secure,
+        secure=cookie_secure(),
     )
     return response

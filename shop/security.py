@@ -15,6 +15,7 @@ operator authentication, and every value it shows comes from our own Redis.
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -34,8 +35,26 @@ HEADERS = {
 
 
 def init_security(app: Flask) -> None:
-    """Add the security headers to every response of the app."""
+    """Add the security headers to every response of the app; mark its cookies Secure as configured."""
     app.after_request(add_security_headers)
+    app.session_interface = SessionCookies()
+
+
+def cookie_secure() -> bool:
+    """Whether a cookie set in this request is marked Secure (COOKIE_SECURE: auto, always, never)."""
+    from flask import current_app
+
+    mode = current_app.config.get("COOKIE_SECURE", "auto")
+    if mode == "always":
+        return True
+    return mode == "auto" and request.is_secure
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, Secure per COOKIE_SECURE instead of one fixed setting."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return cookie_secure()
 
 
 def add_security_headers(response: Response) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from shop.carts import CartTokens
-from shop.errors import BadRequest, ShopError, UnknownSku, Unprocessable
+from shop.errors import BadRequest, ShopError, UnknownSku, Unprocessable, UnsupportedMediaType
 from shop.services import Services
 from shop.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
 
@@ -51,8 +51,18 @@ def shopper_from_request() -> str:
 
 
 def json_body() -> dict[str, Any]:
-    """Return the request's JSON object, or a clear 400 for anything else."""
-    data = request.get_json(silent=True, force=True) if request.data else None
+    """Return the request's JSON object: 415 for a body not sent as JSON, 400 for anything else.
+
+    Only a declared JSON body is read. text/plain, form-encoded and multipart bodies are what a
+    cross-site form can send without a CORS preflight, so accepting them (get_json(force=True))
+    would let any page put requests in line from a visitor's browser.
+    """
+    if not request.is_json and (request.mimetype or request.get_data(cache=True)):
+        raise UnsupportedMediaType(
+            "This endpoint takes a JSON body: send it with Content-Type: application/json.",
+            content_type=(request.content_type or "")[:100] or None,
+        )
+    data = request.get_json(silent=True) if request.get_data(cache=True) else None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     return data

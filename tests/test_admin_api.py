@@ -321,7 +321,6 @@ def test_an_invalid_product_body_is_refused_and_nothing_changes(
 @pytest.mark.parametrize(
     ("data", "content_type"),
     [
-        pytest.param("name=x", "application/x-www-form-urlencoded", id="form"),
         pytest.param("{broken", "application/json", id="broken json"),
         pytest.param('["name"]', "application/json", id="json array"),
         pytest.param("", "application/json", id="empty body"),

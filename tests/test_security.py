@@ -92,7 +92,7 @@ def test_a_404_carries_the_security_headers(client):
 
 
 def test_an_error_answer_of_the_api_carries_the_security_headers(client):
-    response = client.post("/chart", data="not json")
+    response = client.post("/chart", data="not json", content_type="application/json")
     assert response.status_code == 400
     assert_protected(response)
 

@@ -30,7 +30,7 @@ from rq import Worker
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from config import config_from_env
-from shop import expiry, monitoring
+from shop import expiry, monitoring, pausing
 from shop.errors import StaleFence
 from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
 from shop.ledger import Outcome, QueuedRequest, current_fence
@@ -94,6 +94,9 @@ class Consumer:
 
     def serve(self, lane: str) -> int:
         """Drain one lane while holding its lease; return the number of requests applied."""
+        # After a Redis restart the pause flag is gone: read it back from the database first.
+        if not pausing.warm_lane(self.services, lane):
+            return 0
         token = self.lanes.acquire(lane, self.name, self.lease_ms)
         if not token:
             return 0
