@@ -40,6 +40,7 @@ from shop.carts import cart_view
 from shop.catalog import CatalogQuery, categories, find_product, list_products, product_view
 from shop.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unprocessable
 from shop.extensions import limiter
+from shop.models import utcnow
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
 from shop.web import (
@@ -511,8 +512,14 @@ def _cart_page() -> Response:
                 products[item["sku"]] = product_view(find_product(session, item["sku"]))
         pending = services().lanes.pending_jobs(cart_id)
     held = [item for item in view["items"] if item["status"] == "held"]
+    now = utcnow()
+    orders = [
+        {**o, "seconds_left": max(0, int((datetime.fromisoformat(o["pay_before"]) - now).total_seconds()))}
+        for o in view["open_orders"]
+    ]
     return render(
         "cart.html",
+        open_orders=orders,
         cart=view,
         held=held,
         products=products,

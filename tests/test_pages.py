@@ -448,3 +448,16 @@ def test_an_unknown_address_is_a_page_for_browsers_and_json_for_api_clients(visi
     assert (page.status_code, page.mimetype) == (404, "text/html")
     api = client.get("/no/such/page")
     assert (api.status_code, api.get_json()["error"]["code"]) == (404, "not_found")
+
+
+# --- every state of the cart page ------------------------------------------------------------
+
+
+def test_the_cart_with_an_order_awaiting_payment_shows_the_order_and_its_countdown(visitor, drain, catalog):
+    order_path = checked_out(visitor, drain)
+    response = visitor.get("/cart")
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+    html = response.get_data(as_text=True)
+    assert "Menunggu pembayaran" in text_of(html)
+    assert re.search(r'data-countdown="(89\d|900)"', html)
+    assert f'href="{order_path}"' in html
