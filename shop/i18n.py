@@ -203,6 +203,9 @@ EN: dict[str, str] = {
     "error.customer_limit_exceeded": "At most {max} of this item per shopper, across all your carts; "
     "{has} are already yours or in line for you.",
     "error.bad_request.title": "That request didn't look right",
+    "error.internal.title": "Something went wrong",
+    "error.internal.body": "Something went wrong on our side. Nothing you did was lost: go back to the "
+    "shop and try again.",
     "duration.seconds": "{n} seconds",
     "duration.second": "1 second",
     "duration.minutes": "{n} minutes",
@@ -409,6 +412,9 @@ ID: dict[str, str] = {
     "error.customer_limit_exceeded": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; "
     "{has} sudah milik Anda atau sedang diantrekan.",
     "error.bad_request.title": "Permintaan tidak valid",
+    "error.internal.title": "Terjadi kesalahan",
+    "error.internal.body": "Terjadi kesalahan di pihak kami. Tidak ada yang hilang: kembali ke toko lalu "
+    "coba lagi.",
     "duration.seconds": "{n} detik",
     "duration.second": "1 detik",
     "duration.minutes": "{n} menit",

@@ -174,7 +174,9 @@ def _cart_count() -> int:
 ERROR_KEYS = {
     400: "error.bad_request",
     404: "error.not_found",
+    405: "error.bad_request",
     429: "error.rate_limited",
+    500: "error.internal",
     503: "error.unavailable",
 }
 
@@ -207,6 +209,25 @@ def html_errors(view: Callable[P, R]) -> Callable[P, Response | R]:
             return error_page(503)
 
     return wrapper
+
+
+# Blueprints whose every answer is JSON, whoever asks.
+JSON_BLUEPRINTS = frozenset({"api", "admin", "openapi", "health"})
+
+
+def browser_error_page(status: int) -> Response | None:
+    """Render an error as a page for a browser at a page (or unrouted) address; None for API clients.
+
+    The app's JSON error handlers ask this first, so a shopper never sees a JSON body or a bare
+    500. If the page itself cannot be rendered, the JSON answer stands.
+    """
+    if request.blueprint in JSON_BLUEPRINTS or api_client():
+        return None
+    try:
+        return error_page(status)
+    except Exception:
+        log.exception("the error page itself failed")
+        return None
 
 
 @bp.app_errorhandler(CSRFError)

@@ -461,3 +461,32 @@ def test_the_cart_with_an_order_awaiting_payment_shows_the_order_and_its_countdo
     assert "Menunggu pembayaran" in text_of(html)
     assert re.search(r'data-countdown="(89\d|900)"', html)
     assert f'href="{order_path}"' in html
+
+
+# --- unexpected errors ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_storefront(monkeypatch):
+    """Make the storefront's catalog query fail the way a bug would."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug in the catalog query")
+
+    monkeypatch.setattr("shop.pages.list_products", fail)
+
+
+def test_a_browser_hitting_an_unexpected_error_gets_an_html_page_with_a_title_and_a_way_back(
+    visitor, broken_storefront
+):
+    response = visitor.get("/", **{"Accept-Language": "en"})
+    html = response.get_data(as_text=True)
+    assert (response.status_code, response.mimetype) == (500, "text/html")
+    assert '<html lang="en">' in html
+    assert re.search(r"<title>Something went wrong · [^<]+</title>", html)
+    assert re.search(r'<a class="button[^"]*" href="/">Back to the shop</a>', html)
+
+
+def test_an_api_client_hitting_an_unexpected_error_keeps_the_json_error(client, broken_storefront):
+    response = client.get("/", headers={"Accept": "application/json"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (500, "internal_error")
