@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
+from shop.assets import init_assets
 from shop.carts import CartTokens
 from shop.errors import ShopError, Unavailable
 from shop.extensions import csrf, limiter
@@ -73,6 +74,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     _register_error_handlers(app)
     app.after_request(challenge)
     init_security(app)
+    init_assets(app)  # static fingerprints and caching, compression of pages, CSS and JS
 
     from shop.cli import shop_cli
 

@@ -150,6 +150,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
             wib_time=i18n.wib_time,
             duration=lambda seconds: i18n.duration(t, seconds),
             category_name=lambda category: i18n.category_name(t, category),
+            catalog_lang=i18n.CATALOG_LANGUAGE,
             cart_count=_cart_count,
             here=request.full_path.rstrip("?") if request.method == "GET" else url_for("pages.storefront"),
             **context,
@@ -408,7 +409,7 @@ def wait(job_id: str) -> Response:
     if target:
         return redirect(target, 303)
     texts = _wait_texts(i18n.translator(language()), current)
-    return render("wait.html", wait_texts=texts, **_wait_context(current))
+    return render("wait.html", wait_texts=texts, autofocus=True, **_wait_context(current))
 
 
 @bp.get("/wait/<job_id>/status")
@@ -427,6 +428,7 @@ def wait_status(job_id: str) -> Response:
     body: dict[str, Any] = {
         "status": current.status,
         "finished": current.finished,
+        "paused": current.line_paused,
         "ahead": current.ahead,
         "place": current.place,
         "poll_after_ms": current.poll_after_ms,
@@ -471,9 +473,12 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
     else:
         place = t("wait.place_checkout" if checkout else "wait.place", n=current.place)
     eta = current.eta
-    estimate = (
-        t("wait.estimate", d=i18n.duration_range(t, eta.low, eta.high)) if eta else t("wait.estimating")
-    )
+    if current.line_paused:
+        estimate = t("wait.paused")  # nothing moves: no estimate, only the promise that the place is kept
+    elif eta:
+        estimate = t("wait.estimate", d=i18n.duration_range(t, eta.low, eta.high))
+    else:
+        estimate = t("wait.estimating")
     units = t("wait.units_left", n=current.units_left) if current.units_left is not None else ""
     odds = current.odds
     held = t("wait.units_held", n=odds.held) if odds and odds.held else ""
@@ -484,7 +489,11 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
         estimate = t("wait.estimate_waitlist")
     if current.prequeued:
         estimate = t("wait.estimate_prequeue")
+    title = place
+    if not current.finished:
+        title = t("wait.checkout_title" if checkout else "wait.title") if current.place is None else place
     return {
+        "title": title,
         "place_text": place,
         "waitlist_text": waitlist_text,
         "estimate_text": estimate,
@@ -505,6 +514,8 @@ def _outcome_context(current: waiting.Wait) -> dict[str, Any]:
         rupiah=i18n.rupiah,
         clock=i18n.clock,
         category_name=lambda category: i18n.category_name(t, category),
+        catalog_lang=i18n.CATALOG_LANGUAGE,
+        autofocus=False,  # the script moves focus to the result it inserts
     )
     return context
 

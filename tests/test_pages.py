@@ -246,8 +246,11 @@ def test_the_waiting_page_shows_the_place_in_line_and_refreshes_without_javascri
     others_in_line(services, MOUSE, 3)
     html = visitor.page(visitor.add(MOUSE))
     assert "Anda nomor 4 dalam antrean" in text_of(html)
-    assert re.search(r'<p id="place"[^>]*aria-live="polite"', html)
-    assert re.search(r'<noscript><meta http-equiv="refresh" content="\d+"></noscript>', html)
+    assert re.search(r'<div id="announcer"[^>]*aria-live="polite"', html)
+    assert len(re.findall(r"aria-live=|role=\"(?:status|alert)\"", html)) == 1  # one live region
+    refresh = re.search(r'<noscript><meta http-equiv="refresh" content="(\d+)"></noscript>', html)
+    assert int(refresh.group(1)) >= 5
+    assert f"dimuat ulang otomatis setiap {refresh.group(1)} detik" in text_of(html)
     assert "Sisa 40" in text_of(html)
     assert '<progress id="line-progress"' in html
 
