@@ -159,10 +159,16 @@ def test_the_waiting_page_moves_on_by_itself_with_javascript_off(
     add_to_cart(page, MOUSE, 1)
     place = page.locator("#place")
     expect(place).to_have_text("You are number 3 in line")
+    refresh = int(page.locator('meta[http-equiv="refresh"]').get_attribute("content"))
+    assert refresh >= 5  # not every second: the page says how often, and means it
+    expect(page.locator("#wait-panel noscript p")).to_contain_text(
+        f"This page reloads itself every {refresh} seconds."
+    )
     assert serve_one(MOUSE) == 1
-    expect(place).to_have_text("You are number 2 in line")  # the <noscript> refresh re-rendered it
+    # the <noscript> refresh re-rendered it
+    expect(place).to_have_text("You are number 2 in line", timeout=(refresh + 5) * 1000)
     assert drain() == 2
-    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible(timeout=(refresh + 5) * 1000)
     shoot(page, screenshots, "10-held-without-javascript")
     page.get_by_role("link", name="Go to cart").click()
     expect(page.locator(".line")).to_contain_text("Logi Silent Wireless Mouse")
