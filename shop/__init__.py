@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
+from shop.assets import init_assets
 from shop.carts import CartTokens
 from shop.errors import ShopError, Unavailable
 from shop.extensions import csrf, limiter
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     _register_error_handlers(app)
     app.after_request(challenge)
     init_security(app)
+    init_assets(app)  # static fingerprints and caching, compression of pages, CSS and JS
 
     from shop.cli import shop_cli
 
@@ -125,8 +127,13 @@ def _register_error_handlers(app: Flask) -> None:
         response.headers["Retry-After"] = str(_seconds_until_reset(app))
         return response
 
+    from shop.pages import browser_error_page
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        page = browser_error_page(error.code or 500)
+        if page is not None:
+            return page
         code = (error.name or "error").lower().replace(" ", "_")
         response = error_response(ShopError(error.description or error.name, code=code))
         response.status_code = error.code or 500
@@ -160,6 +167,9 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unexpected error")
+        page = browser_error_page(500)  # a browser gets a page with a way back; API clients the JSON
+        if page is not None:
+            return page
         response = error_response(ShopError("Something went wrong on our side.", code="internal_error"))
         response.status_code = 500
         return response

@@ -12,11 +12,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from markupsafe import Markup, escape
+
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 LANG_COOKIE = "lang"
 # Jakarta keeps UTC+7 all year (no daylight saving): deadlines are shown in WIB.
 WIB = timezone(timedelta(hours=7), "WIB")
+# The language the catalog's product names and descriptions are written in: on pages in another
+# language they carry lang="en", so screen readers pronounce them as English.
+CATALOG_LANGUAGE = "en"
 
 EN: dict[str, str] = {
     "shop.name": "Kilat",
@@ -48,6 +53,14 @@ EN: dict[str, str] = {
     "store.apply": "Apply",
     "store.count": "{n} products",
     "store.count_search": "{n} results for “{q}”",
+    "store.search_title": "Results for “{q}”",
+    "meta.store": "Flash sales with a fair line: press Add to cart once, keep your place, pay while we hold "
+    "it. Prices in Rupiah.",
+    "meta.product": "{name}: {price}. Join the fair line for it.",
+    "meta.wait": "Your place in line, the units left and an honest wait estimate.",
+    "meta.cart": "The items held for you, with the time each is held, and the way to pay.",
+    "meta.order": "Your order, its payment deadline and its status.",
+    "meta.error": "Something did not work; the way back to the shop.",
     "store.empty": "No products match your search.",
     "store.clear": "Clear search and filters",
     "store.prev": "Previous",
@@ -92,6 +105,7 @@ EN: dict[str, str] = {
     "wait.turn": "Your turn",
     "wait.estimate": "Estimated wait: about {d}",
     "wait.estimating": "Estimating your wait…",
+    "wait.paused": "The line is paused: we'll keep your place",
     "wait.estimate_waitlist": "Waiting for a unit to come back",
     "wait.estimate_prequeue": "Places are drawn when the sale starts",
     "wait.prequeue_place": "You are in the pre-queue",
@@ -100,13 +114,14 @@ EN: dict[str, str] = {
     "wait.prequeue_draw": "Everyone who joins before the start gets a place by a random draw at the start: "
     "there is no need to refresh, being early gives no advantage, and joining later puts you after them.",
     "wait.keep_open": "Keep this page open: it updates by itself. Your place is kept if you reload.",
-    "wait.noscript": "This page reloads itself every few seconds.",
+    "wait.noscript": "This page reloads itself every {n} seconds.",
     "wait.check_now": "Check now",
     "wait.offline": "Connection lost; retrying…",
     "outcome.held.title": "It's yours!",
     "outcome.held.body": "{qty} × {name} is in your cart.",
     "outcome.held.partial": "Only {added} of the {requested} you asked for were left; we held those for you.",
     "outcome.held.timer": "Held for you for",
+    "outcome.held.warn": "One minute left on your hold.",
     "outcome.go_to_cart": "Go to cart",
     "outcome.keep_shopping": "Continue shopping",
     "outcome.sold_out.title": "Sold out",
@@ -159,6 +174,8 @@ EN: dict[str, str] = {
     "cart.open_orders": "Awaiting payment",
     "cart.order_line": "Order {id} · {total}",
     "cart.pay_within": "Pay within",
+    "cart.warn": "One minute left on your hold of {name}.",
+    "order.warn": "One minute left to pay for order {id}.",
     "order.title": "Order {id}",
     "order.pay_title": "Complete your payment",
     "order.pay_within": "Pay within",
@@ -203,6 +220,9 @@ EN: dict[str, str] = {
     "error.customer_limit_exceeded": "At most {max} of this item per shopper, across all your carts; "
     "{has} are already yours or in line for you.",
     "error.bad_request.title": "That request didn't look right",
+    "error.internal.title": "Something went wrong",
+    "error.internal.body": "Something went wrong on our side. Nothing you did was lost: go back to the "
+    "shop and try again.",
     "duration.seconds": "{n} seconds",
     "duration.second": "1 second",
     "duration.minutes": "{n} minutes",
@@ -248,6 +268,14 @@ ID: dict[str, str] = {
     "store.apply": "Terapkan",
     "store.count": "{n} produk",
     "store.count_search": "{n} hasil untuk “{q}”",
+    "store.search_title": "Hasil untuk “{q}”",
+    "meta.store": "Flash sale dengan antrean yang adil: tekan Tambah ke keranjang sekali, posisi Anda "
+    "tersimpan, bayar selagi kami simpan. Harga dalam Rupiah.",
+    "meta.product": "{name}: {price}. Ikuti antrean yang adil untuk barang ini.",
+    "meta.wait": "Posisi Anda dalam antrean, sisa stok, dan perkiraan waktu tunggu yang jujur.",
+    "meta.cart": "Barang yang disimpan untuk Anda, lama penyimpanannya, dan cara membayar.",
+    "meta.order": "Pesanan Anda, batas waktu pembayaran, dan statusnya.",
+    "meta.error": "Ada yang tidak berhasil; jalan kembali ke toko.",
     "store.empty": "Tidak ada produk yang cocok dengan pencarian Anda.",
     "store.clear": "Hapus pencarian dan filter",
     "store.prev": "Sebelumnya",
@@ -293,6 +321,7 @@ ID: dict[str, str] = {
     "wait.turn": "Giliran Anda",
     "wait.estimate": "Perkiraan waktu tunggu: sekitar {d}",
     "wait.estimating": "Menghitung perkiraan waktu tunggu…",
+    "wait.paused": "Antrean sedang dijeda: posisi Anda tetap kami simpan",
     "wait.estimate_waitlist": "Menunggu barang yang kembali",
     "wait.estimate_prequeue": "Urutan diundi saat penjualan dimulai",
     "wait.prequeue_place": "Anda di antrean awal",
@@ -303,7 +332,7 @@ ID: dict[str, str] = {
     "setelahnya antre di belakang.",
     "wait.keep_open": "Biarkan halaman ini terbuka: diperbarui otomatis. Posisi Anda tetap tersimpan "
     "meski halaman dimuat ulang.",
-    "wait.noscript": "Halaman ini dimuat ulang otomatis setiap beberapa detik.",
+    "wait.noscript": "Halaman ini dimuat ulang otomatis setiap {n} detik.",
     "wait.check_now": "Periksa sekarang",
     "wait.offline": "Koneksi terputus; mencoba lagi…",
     "outcome.held.title": "Berhasil!",
@@ -311,6 +340,7 @@ ID: dict[str, str] = {
     "outcome.held.partial": "Hanya tersisa {added} dari {requested} yang Anda minta; semuanya kami simpan "
     "untuk Anda.",
     "outcome.held.timer": "Disimpan untuk Anda selama",
+    "outcome.held.warn": "Waktu simpan Anda tinggal satu menit.",
     "outcome.go_to_cart": "Lihat keranjang",
     "outcome.keep_shopping": "Lanjut belanja",
     "outcome.sold_out.title": "Stok habis",
@@ -363,6 +393,8 @@ ID: dict[str, str] = {
     "cart.open_orders": "Menunggu pembayaran",
     "cart.order_line": "Pesanan {id} · {total}",
     "cart.pay_within": "Bayar dalam",
+    "cart.warn": "Waktu simpan {name} tinggal satu menit.",
+    "order.warn": "Waktu membayar pesanan {id} tinggal satu menit.",
     "order.title": "Pesanan {id}",
     "order.pay_title": "Selesaikan pembayaran",
     "order.pay_within": "Bayar dalam",
@@ -409,6 +441,9 @@ ID: dict[str, str] = {
     "error.customer_limit_exceeded": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; "
     "{has} sudah milik Anda atau sedang diantrekan.",
     "error.bad_request.title": "Permintaan tidak valid",
+    "error.internal.title": "Terjadi kesalahan",
+    "error.internal.body": "Terjadi kesalahan di pihak kami. Tidak ada yang hilang: kembali ke toko lalu "
+    "coba lagi.",
     "duration.seconds": "{n} detik",
     "duration.second": "1 detik",
     "duration.minutes": "{n} menit",
@@ -441,6 +476,9 @@ def translator(lang: str) -> Callable[..., str]:
 
     def t(key: str, **values: Any) -> str:
         text = strings.get(key) or EN.get(key) or key
+        if any(isinstance(value, Markup) for value in values.values()):
+            # A value marked up by a template (a product name with lang="en"): escape the rest.
+            return Markup(escape(text)).format(**values)
         return text.format(**values) if values else text
 
     return t

@@ -40,6 +40,7 @@ from shop.carts import cart_view
 from shop.catalog import CatalogQuery, categories, find_product, list_products, product_view
 from shop.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unprocessable
 from shop.extensions import limiter
+from shop.models import utcnow
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
 from shop.security import cookie_secure
@@ -150,6 +151,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
             wib_time=i18n.wib_time,
             duration=lambda seconds: i18n.duration(t, seconds),
             category_name=lambda category: i18n.category_name(t, category),
+            catalog_lang=i18n.CATALOG_LANGUAGE,
             cart_count=_cart_count,
             here=request.full_path.rstrip("?") if request.method == "GET" else url_for("pages.storefront"),
             **context,
@@ -174,7 +176,9 @@ def _cart_count() -> int:
 ERROR_KEYS = {
     400: "error.bad_request",
     404: "error.not_found",
+    405: "error.bad_request",
     429: "error.rate_limited",
+    500: "error.internal",
     503: "error.unavailable",
 }
 
@@ -207,6 +211,25 @@ def html_errors(view: Callable[P, R]) -> Callable[P, Response | R]:
             return error_page(503)
 
     return wrapper
+
+
+# Blueprints whose every answer is JSON, whoever asks.
+JSON_BLUEPRINTS = frozenset({"api", "admin", "openapi", "health"})
+
+
+def browser_error_page(status: int) -> Response | None:
+    """Render an error as a page for a browser at a page (or unrouted) address; None for API clients.
+
+    The app's JSON error handlers ask this first, so a shopper never sees a JSON body or a bare
+    500. If the page itself cannot be rendered, the JSON answer stands.
+    """
+    if request.blueprint in JSON_BLUEPRINTS or api_client():
+        return None
+    try:
+        return error_page(status)
+    except Exception:
+        log.exception("the error page itself failed")
+        return None
 
 
 @bp.app_errorhandler(CSRFError)
@@ -387,7 +410,7 @@ def wait(job_id: str) -> Response:
     if target:
         return redirect(target, 303)
     texts = _wait_texts(i18n.translator(language()), current)
-    return render("wait.html", wait_texts=texts, **_wait_context(current))
+    return render("wait.html", wait_texts=texts, autofocus=True, **_wait_context(current))
 
 
 @bp.get("/wait/<job_id>/status")
@@ -406,6 +429,7 @@ def wait_status(job_id: str) -> Response:
     body: dict[str, Any] = {
         "status": current.status,
         "finished": current.finished,
+        "paused": current.line_paused,
         "ahead": current.ahead,
         "place": current.place,
         "poll_after_ms": current.poll_after_ms,
@@ -450,9 +474,12 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
     else:
         place = t("wait.place_checkout" if checkout else "wait.place", n=current.place)
     eta = current.eta
-    estimate = (
-        t("wait.estimate", d=i18n.duration_range(t, eta.low, eta.high)) if eta else t("wait.estimating")
-    )
+    if current.line_paused:
+        estimate = t("wait.paused")  # nothing moves: no estimate, only the promise that the place is kept
+    elif eta:
+        estimate = t("wait.estimate", d=i18n.duration_range(t, eta.low, eta.high))
+    else:
+        estimate = t("wait.estimating")
     units = t("wait.units_left", n=current.units_left) if current.units_left is not None else ""
     odds = current.odds
     held = t("wait.units_held", n=odds.held) if odds and odds.held else ""
@@ -463,7 +490,11 @@ def _wait_texts(t: Callable[..., str], current: waiting.Wait) -> dict[str, str]:
         estimate = t("wait.estimate_waitlist")
     if current.prequeued:
         estimate = t("wait.estimate_prequeue")
+    title = place
+    if not current.finished:
+        title = t("wait.checkout_title" if checkout else "wait.title") if current.place is None else place
     return {
+        "title": title,
         "place_text": place,
         "waitlist_text": waitlist_text,
         "estimate_text": estimate,
@@ -484,6 +515,8 @@ def _outcome_context(current: waiting.Wait) -> dict[str, Any]:
         rupiah=i18n.rupiah,
         clock=i18n.clock,
         category_name=lambda category: i18n.category_name(t, category),
+        catalog_lang=i18n.CATALOG_LANGUAGE,
+        autofocus=False,  # the script moves focus to the result it inserts
     )
     return context
 
@@ -512,8 +545,14 @@ def _cart_page() -> Response:
                 products[item["sku"]] = product_view(find_product(session, item["sku"]))
         pending = services().lanes.pending_jobs(cart_id)
     held = [item for item in view["items"] if item["status"] == "held"]
+    now = utcnow()
+    orders = [
+        {**o, "seconds_left": max(0, int((datetime.fromisoformat(o["pay_before"]) - now).total_seconds()))}
+        for o in view["open_orders"]
+    ]
     return render(
         "cart.html",
+        open_orders=orders,
         cart=view,
         held=held,
         products=products,

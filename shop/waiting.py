@@ -24,6 +24,10 @@ SKU_LANE_PREFIX = "sku:"
 # Outcomes after which the shopper is sent on at once rather than shown a result on the waiting page.
 FORWARDED_OUTCOMES = frozenset({"order_created", "released"})
 SIMILAR_LIMIT = 4
+# While a line is paused nothing moves: the page asks again this rarely (its script backs off further).
+PAUSED_POLL_MS = 5000
+# Without JavaScript the page reloads itself, never more often than this.
+NOSCRIPT_REFRESH_MIN_S = 5
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,22 @@ class Wait:
     held: int = 0
     # In a sale's pre-queue: seconds until the start, when the draw gives it a place.
     starts_in: int | None = None
+    # The operator paused the SKU's line: requests keep their place, none is applied.
+    paused: bool = False
 
     @property
     def prequeued(self) -> bool:
         return self.starts_in is not None
+
+    @property
+    def line_paused(self) -> bool:
+        """Waiting in a line that is paused (not on the waitlist, not before the sale's start)."""
+        return self.paused and not self.finished and not self.waitlisted and not self.prequeued
+
+    @property
+    def refresh_seconds(self) -> int:
+        """How often the page reloads itself without JavaScript: the server's pace, at least 5 s."""
+        return max(NOSCRIPT_REFRESH_MIN_S, -(-self.poll_after_ms // 1000))
 
     @property
     def finished(self) -> bool:
@@ -116,7 +132,7 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
         job_id=job_id,
         status=state.status,
         ahead=state.position,
-        poll_after_ms=state.poll_after_ms,
+        poll_after_ms=max(PAUSED_POLL_MS, state.poll_after_ms) if state.paused else state.poll_after_ms,
         rate=state.rate,
         result=state.result if isinstance(state.result, dict) else None,
         product=product,
@@ -127,6 +143,7 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
         waitlist_rank=state.waitlist_rank,
         held=held,
         starts_in=max(0, -(-(state.starts_in_ms or 0) // 1000)) if state.prequeued else None,
+        paused=state.paused,
     )
 
 

@@ -18,6 +18,17 @@
     return h ? h + ":" + pad(m) + ":" + pad(rest) : m + ":" + pad(rest);
   }
 
+  /* The page's one live region (#announcer): one message at a time, politely. */
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (region && text) {
+      region.textContent = text;
+    }
+  }
+
+  /* A countdown warns a minute before it ends, once (only if it started with more than that). */
+  var WARN_AT_S = 60;
+
   /* Countdowns count from the seconds the server computed, so the shopper's clock does not matter. */
   function startCountdowns(root) {
     root.querySelectorAll("[data-countdown]").forEach(function (el) {
@@ -26,11 +37,16 @@
       }
       el.dataset.running = "1";
       var end = Date.now() + Number(el.dataset.countdown) * 1000;
+      var warn = Number(el.dataset.countdown) > WARN_AT_S ? el.dataset.warnText : "";
       var timer = null;
       function tick() {
         var left = Math.round((end - Date.now()) / 1000);
         if (left > 0) {
           el.textContent = clock(left);
+          if (warn && left <= WARN_AT_S) {
+            announce(warn);
+            warn = "";
+          }
           return;
         }
         clearInterval(timer);
@@ -48,13 +64,51 @@
     });
   }
 
-  /* The waiting room: poll the page's status endpoint at the pace the server asks for. */
+  /* The waiting room: poll the page's status endpoint at the pace the server asks for, and back off
+     while nothing changes (a paused line, a long wait): each unchanged answer waits 1.5 times longer,
+     up to 15 s; any change goes back to the server's pace. */
+  var BACKOFF = 1.5;
+  var MAX_POLL_MS = 15000;
+
   function startWaiting(room) {
     var url = room.dataset.statusUrl;
     var start = Number(room.dataset.start) || 0;
     var place = document.getElementById("place");
     var panel = document.getElementById("wait-panel");
     var failures = 0;
+    var delay = Number(room.dataset.pollMs) || 1000;
+    var last = null;
+    var said = { place: place.textContent.trim(), verdict: "", waitlist: "" };
+    var verdictEl = panel.querySelector("[data-verdict]");
+    var noteEl = panel.querySelector("[data-waitlist-note]");
+    said.verdict = verdictEl && !verdictEl.hidden ? verdictEl.textContent.trim() : "";
+    said.waitlist = noteEl && !noteEl.hidden ? noteEl.textContent.trim() : "";
+
+    function next(status) {
+      var seen = [status.status, status.place, status.place_text, status.units_text, status.held_text,
+        status.verdict, status.waitlist_text, status.estimate_text].join("|");
+      var pace = status.poll_after_ms || 1000;
+      delay = seen === last ? Math.min(MAX_POLL_MS, Math.max(pace, delay * BACKOFF)) : pace;
+      last = seen;
+      room.dataset.nextPollMs = String(Math.round(delay));
+      setTimeout(poll, delay);
+    }
+
+    /* Say what changed, in one message: the place, then a new verdict or waitlist note. */
+    function tell(status) {
+      var news = [];
+      [["place", status.place_text], ["verdict", status.verdict_text], ["waitlist", status.waitlist_text]]
+        .forEach(function (pair) {
+          var text = pair[1] || "";
+          if (text !== said[pair[0]]) {
+            said[pair[0]] = text;
+            if (text) {
+              news.push(text);
+            }
+          }
+        });
+      announce(news.join(" "));
+    }
 
     function show(selector, text) {
       var el = panel.querySelector(selector);
@@ -72,10 +126,16 @@
       panel.innerHTML = status.html;
       place.classList.add("visually-hidden");
       place.textContent = status.place_text;
+      if (status.title) {
+        document.title = status.title + document.title.slice(document.title.lastIndexOf(" · "));
+      }
       startCountdowns(panel);
+      /* The result is said once: by focusing its heading, not through the live region as well. */
       var heading = panel.querySelector(".outcome-title");
       if (heading) {
         heading.focus();
+      } else {
+        announce(status.place_text);
       }
     }
 
@@ -93,8 +153,12 @@
         finish(status);
         return;
       }
+      tell(status);
       if (place.textContent.trim() !== status.place_text) {
         place.textContent = status.place_text;
+      }
+      if (status.title && document.title.indexOf(status.title + " · ") !== 0) {
+        document.title = status.title + document.title.slice(document.title.lastIndexOf(" · "));
       }
       var number = room.querySelector("[data-place-number]");
       if (number) {
@@ -118,7 +182,7 @@
       }
       var verdict = panel.querySelector("[data-verdict]");
       if (verdict && verdict.dataset.verdict !== status.verdict) {
-        /* The verdict changes as the line moves: say it once, politely, when it does. */
+        /* The verdict changes as the line moves (tell() has said it). */
         verdict.dataset.verdict = status.verdict;
         verdict.className = status.verdict ? "odds odds--" + status.verdict : "odds";
         verdict.textContent = status.verdict_text;
@@ -130,7 +194,7 @@
         bar.max = start || 1;
         bar.value = start ? start - status.ahead : 0;
       }
-      setTimeout(poll, status.poll_after_ms || 1000);
+      next(status);
     }
 
     function failed() {
@@ -162,7 +226,8 @@
         .catch(failed);
     }
 
-    setTimeout(poll, Number(room.dataset.pollMs) || 1000);
+    room.dataset.nextPollMs = String(delay);
+    setTimeout(poll, delay);
   }
 
   /* Live stock: refresh "N left" figures from the public catalog API every few seconds. */
@@ -198,11 +263,14 @@
     setInterval(refresh, STOCK_REFRESH_MS);
   }
 
-  /* Sort menus apply at once when scripting is on (the Apply button is for scripting off). */
-  function autosubmit(form) {
-    form.querySelectorAll("select").forEach(function (select) {
-      select.addEventListener("change", function () { form.submit(); });
-    });
+  /* Back from a form that names its control in the address (the sort menu's "#sort"): focus is
+     where the shopper left it, not on the page's body. */
+  function focusFromAddress() {
+    var id = window.location.hash.slice(1);
+    var target = id && /^[A-Za-z][\w-]*$/.test(id) ? document.getElementById(id) : null;
+    if (target && target.matches("select, input, button, textarea") && document.activeElement === document.body) {
+      target.focus();
+    }
   }
 
   /* Forms are sent once: a second click while the first is on its way does nothing. */
@@ -227,11 +295,21 @@
     }
   });
 
+  /* scroll-padding-top follows the sticky header's real height (it wraps on narrow screens). */
+  function measureHeader() {
+    var header = document.querySelector(".site-header");
+    if (header) {
+      document.documentElement.style.setProperty("--header-height", header.offsetHeight + "px");
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    measureHeader();
+    window.addEventListener("resize", measureHeader);
     startCountdowns(document);
     document.querySelectorAll("[data-wait]").forEach(startWaiting);
     document.querySelectorAll("[data-live-url]").forEach(startLiveStock);
-    document.querySelectorAll("form[data-autosubmit]").forEach(autosubmit);
+    focusFromAddress();
     document.querySelectorAll("form[method='post']").forEach(sendOnce);
   });
 })();

@@ -16,7 +16,9 @@ from sqlalchemy import select, update
 from shop import i18n
 from shop.admission import request_hold
 from shop.carts import CartTokens
+from shop.inventory import sku_lane
 from shop.models import Hold, Order, Product, utcnow
+from shop.queueing import lane_key
 
 PHONE = "FLASH-PHONE-01"
 MOUSE = "MOUSE-WL-01"
@@ -246,8 +248,11 @@ def test_the_waiting_page_shows_the_place_in_line_and_refreshes_without_javascri
     others_in_line(services, MOUSE, 3)
     html = visitor.page(visitor.add(MOUSE))
     assert "Anda nomor 4 dalam antrean" in text_of(html)
-    assert re.search(r'<p id="place"[^>]*aria-live="polite"', html)
-    assert re.search(r'<noscript><meta http-equiv="refresh" content="\d+"></noscript>', html)
+    assert re.search(r'<div id="announcer"[^>]*aria-live="polite"', html)
+    assert len(re.findall(r"aria-live=|role=\"(?:status|alert)\"", html)) == 1  # one live region
+    refresh = re.search(r'<noscript><meta http-equiv="refresh" content="(\d+)"></noscript>', html)
+    assert int(refresh.group(1)) >= 5
+    assert f"dimuat ulang otomatis setiap {refresh.group(1)} detik" in text_of(html)
     assert "Sisa 40" in text_of(html)
     assert '<progress id="line-progress"' in html
 
@@ -448,3 +453,132 @@ def test_an_unknown_address_is_a_page_for_browsers_and_json_for_api_clients(visi
     assert (page.status_code, page.mimetype) == (404, "text/html")
     api = client.get("/no/such/page")
     assert (api.status_code, api.get_json()["error"]["code"]) == (404, "not_found")
+
+
+# --- every state of the cart page ------------------------------------------------------------
+
+
+def test_the_cart_with_an_order_awaiting_payment_shows_the_order_and_its_countdown(visitor, drain, catalog):
+    order_path = checked_out(visitor, drain)
+    response = visitor.get("/cart")
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+    html = response.get_data(as_text=True)
+    assert "Menunggu pembayaran" in text_of(html)
+    assert re.search(r'data-countdown="(89\d|900)"', html)
+    assert f'href="{order_path}"' in html
+
+
+# --- unexpected errors ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_storefront(monkeypatch):
+    """Make the storefront's catalog query fail the way a bug would."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug in the catalog query")
+
+    monkeypatch.setattr("shop.pages.list_products", fail)
+
+
+def test_a_browser_hitting_an_unexpected_error_gets_an_html_page_with_a_title_and_a_way_back(
+    visitor, broken_storefront
+):
+    response = visitor.get("/", **{"Accept-Language": "en"})
+    html = response.get_data(as_text=True)
+    assert (response.status_code, response.mimetype) == (500, "text/html")
+    assert '<html lang="en">' in html
+    assert re.search(r"<title>Something went wrong · [^<]+</title>", html)
+    assert re.search(r'<a class="button[^"]*" href="/">Back to the shop</a>', html)
+
+
+def test_an_api_client_hitting_an_unexpected_error_keeps_the_json_error(client, broken_storefront):
+    response = client.get("/", headers={"Accept": "application/json"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (500, "internal_error")
+
+
+def test_the_empty_cart_says_so_and_offers_the_way_to_shop(visitor, catalog):
+    words = text_of(visitor.page("/cart"))
+    assert "Keranjang Anda kosong." in words and "Mulai belanja" in words
+
+
+def test_the_cart_after_a_paid_order_is_empty_and_shows_no_order_to_pay(visitor, drain, catalog):
+    order_path = checked_out(visitor, drain)
+    pay_form(visitor, order_path, "4242 4242 4242 4242")
+    html = visitor.page("/cart")
+    assert "Keranjang Anda kosong." in text_of(html)
+    assert "Menunggu pembayaran" not in text_of(html) and order_path not in html
+
+
+# --- titles, languages, descriptions -------------------------------------------------------------
+
+
+def title_of(html: str) -> str:
+    return re.search(r"<title>([^<]*)</title>", html).group(1)
+
+
+def test_the_search_page_names_the_search_term_in_its_title_and_heading(visitor, catalog):
+    html = visitor.page("/?search=mouse")
+    assert title_of(html).startswith("Hasil untuk “mouse”")
+    assert re.search(r"<h1>Hasil untuk “mouse”</h1>", html)
+
+
+def test_the_order_page_title_says_the_orders_state(visitor, services, drain, catalog):
+    order_path = checked_out(visitor, drain)
+    assert title_of(visitor.page(order_path)).startswith("Selesaikan pembayaran · Pesanan ord_")
+    pay_form(visitor, order_path, "4242 4242 4242 4242")
+    assert title_of(visitor.page(order_path)).startswith("Pembayaran diterima · Pesanan ord_")
+
+
+def test_the_waiting_page_title_follows_its_state(visitor, services, drain, catalog):
+    others_in_line(services, MOUSE, 2)
+    wait_path = visitor.add(MOUSE)
+    assert title_of(visitor.page(wait_path)).startswith("Anda nomor 3 dalam antrean · ")
+    drain()
+    assert title_of(visitor.page(wait_path)).startswith("Berhasil! · ")
+    others_in_line(services, PHONE, 3)  # every phone is asked for ahead of us
+    sold_out = visitor.add(PHONE)
+    drain()
+    assert title_of(visitor.page(sold_out)).startswith("Stok habis · ")
+
+
+def test_english_product_names_on_indonesian_pages_are_marked_lang_en(visitor, drain, catalog):
+    assert '<h1><span lang="en">Silent Wireless Mouse</span></h1>' in visitor.page(f"/p/{MOUSE}")
+    assert '<span lang="en">Silent Wireless Mouse</span>' in visitor.page("/")
+    held_cart(visitor, drain)
+    assert '<span lang="en">Silent Wireless Mouse</span>' in visitor.page("/cart")
+    english = visitor.get(f"/p/{MOUSE}", **{"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<h1>Silent Wireless Mouse</h1>" in english
+
+
+def test_every_page_has_a_meta_description(visitor, drain, catalog):
+    wait_path = visitor.add(MOUSE)
+    for path in ("/", "/?search=mouse", f"/p/{MOUSE}", wait_path, "/cart", "/no/such/page"):
+        html = visitor.get(path).get_data(as_text=True)
+        assert re.search(r'<meta name="description" content="[^"]{20,}">', html), path
+
+
+def test_the_language_buttons_names_start_with_their_visible_code_inside_a_fieldset(visitor, catalog):
+    html = visitor.page("/")
+    switch = re.search(r'<form class="lang-switch".*?</form>', html, re.S).group(0)
+    assert 'role="group"' not in switch and "<fieldset>" in switch and "<legend" in switch
+    assert "aria-label" not in switch  # the name is the button's text: its visible code first
+    buttons = re.findall(r"<button[^>]*>(.*?)</button>", switch, re.S)
+    names = [text_of(button).strip() for button in buttons]
+    assert names == ["ID Bahasa Indonesia", "EN English"]
+
+
+# --- a paused line -------------------------------------------------------------------------------
+
+
+def test_a_paused_line_says_so_honestly_and_is_polled_rarely(visitor, client, services, catalog):
+    services.lanes.pause(sku_lane(MOUSE))
+    services.redis.hset(lane_key(sku_lane(MOUSE), "stats"), "rate", "50.0")  # a fast line, but paused
+    wait_path = visitor.add(MOUSE)
+    words = text_of(visitor.page(wait_path))
+    assert "Antrean sedang dijeda: posisi Anda tetap kami simpan" in words
+    assert "Perkiraan waktu tunggu" not in words
+    status = client.get(wait_path.split("?")[0] + "/status").get_json()
+    assert status["paused"] is True
+    assert status["estimate_text"] == "Antrean sedang dijeda: posisi Anda tetap kami simpan"
+    assert status["poll_after_ms"] >= 5000

@@ -1,164 +1,40 @@
 """The shopper pages in a real browser: Debian's headless Chromium driven by Playwright.
 
-The app is served over real HTTP (``tests/http_server.serve``) and its requests are applied by a
-real lane consumer, one request at a time where a test watches the line move. Screenshots go to
-``test-artifacts/screenshots/``; the run prints that folder in its summary. Without
-/usr/bin/chromium (``devtools/ensure_chromium.sh`` installs it as root) these tests are skipped.
+The app is served over real HTTP and its requests are applied by a real lane consumer, one request
+at a time where a test watches the line move (fixtures and helpers: ``tests/browser_support.py``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from config import BASE_DIR
 from shop.admission import request_hold, request_quantity
 from shop.carts import CartTokens
-from shop.demo import seed_demo_catalog
 from shop.inventory import sku_lane
 from shop.models import utcnow
 from shop.queueing import lane_key
-from tests.http_server import serve
-from workers import consumer as consumer_module
-from workers.consumer import Consumer
+from tests import browser_support as support
+from tests.browser_support import (
+    MOUSE,
+    PHONE_SCREEN,
+    SHOES,
+    add_to_cart,
+    checkout_to_order_page,
+    expect,
+    others_in_line,
+    seconds_on,
+    shoot,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = BASE_DIR / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 860}
-PHONE_SCREEN = {"width": 360, "height": 780}
-MOUSE = "MOUSE-WL-01"
-SHOES = "FLASH-SHOE-02"
-
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(
-        f"browser tests skipped: Debian's chromium is not installed at {CHROMIUM} "
-        "(as root, `bash devtools/ensure_chromium.sh` installs it)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev)")
-expect = sync_api.expect
-
-
-class ScreenshotFolder:
-    """Says where the screenshots are at the end of the run (a pytest plugin registered on first use)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        shots = sorted(p.name for p in self.folder.glob("*.png"))
-        if shots:
-            terminalreporter.write_sep("-", "shopper page screenshots")
-            terminalreporter.write_line(f"{len(shots)} screenshots in {self.folder}: {', '.join(shots)}")
-
-
-@pytest.fixture(scope="session")
-def screenshots(pytestconfig) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if not pytestconfig.pluginmanager.has_plugin("shop-screenshots"):
-        pytestconfig.pluginmanager.register(ScreenshotFolder(SCREENSHOTS), "shop-screenshots")
-    return SCREENSHOTS
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def live(app, services) -> Iterator[str]:
-    """Serve the app with the demo catalog over real HTTP; yield its base URL."""
-    with services.db.writing() as session:
-        seed_demo_catalog(session)
-    with serve(app) as host:
-        yield f"http://{host}"
-
-
-@pytest.fixture
-def new_page(browser, live):
-    """Open pages in fresh browser contexts (own cookies): English on a desktop unless told otherwise."""
-    contexts = []
-
-    def open_page(locale: str = "en-US", viewport: dict | None = None, javascript: bool = True):
-        context = browser.new_context(
-            base_url=live,
-            locale=locale,
-            viewport=viewport or DESKTOP,
-            java_script_enabled=javascript,
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.js_errors = errors
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def serve_one(services, monkeypatch):
-    """Apply exactly one request of a lane, as the lane's consumer would, then stop."""
-    monkeypatch.setattr(consumer_module, "DRAIN_SLICE_S", 0.0)  # hand the lane back after one batch
-
-    def run(sku: str) -> int:
-        return Consumer(services, batch_size=1).serve(sku_lane(sku))
-
-    return run
-
-
-def others_in_line(services, sku: str, count: int) -> None:
-    """Put other shoppers' requests for ``sku`` in line ahead of ours."""
-    tokens = CartTokens("someone-else")
-    for _ in range(count):
-        request_hold(services, tokens.issue()[1], sku, 1)
-
-
-def shoot(page, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def seconds_on(countdown) -> int:
-    minutes, seconds = countdown.inner_text().strip().split(":")[-2:]
-    return int(minutes) * 60 + int(seconds)
-
-
-def add_to_cart(page, sku: str, qty: int = 1) -> None:
-    page.goto(f"/p/{sku}")
-    page.get_by_label(re.compile("Quantity|Jumlah")).select_option(str(qty))
-    page.get_by_role("button", name=re.compile("Add to cart|Tambah ke keranjang")).click()
-    page.wait_for_url(re.compile(r"/wait/"))
-
-
-def checkout_to_order_page(page, drain) -> None:
-    page.goto("/cart")
-    page.get_by_role("button", name="Checkout").click()
-    page.wait_for_url(re.compile(r"/wait/"))
-    assert drain() == 1
-    page.wait_for_url(re.compile(r"/orders/ord_"))
-    expect(page.get_by_role("heading", name="Complete your payment")).to_be_visible()
+# The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
+browser, live, new_page, screenshots, serve_one = (
+    support.browser,
+    support.live,
+    support.new_page,
+    support.screenshots,
+    support.serve_one,
+)
 
 
 # --- the journeys ------------------------------------------------------------------------------
@@ -170,13 +46,14 @@ def test_a_shopper_browses_waits_in_line_holds_checks_out_and_pays(
     page = new_page()
     page.goto("/")
     expect(page.get_by_role("heading", name="Today's flash sale")).to_be_visible()
-    expect(page.get_by_role("status")).to_have_text("36 products")
+    expect(page.locator(".result-count")).to_have_text("36 products")
     expect(page.locator(".card .price").first).to_have_text(re.compile(r"^Rp \d{1,3}(\.\d{3})+$"))
     shoot(page, screenshots, "01-storefront")
 
     page.get_by_role("navigation", name="Categories").get_by_role("link", name="Electronics").click()
     page.wait_for_url(re.compile(r"category=electronic"))
-    page.get_by_label("Sort by").select_option("price")  # applies at once with scripting on
+    page.get_by_label("Sort by").select_option("price")
+    page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"sort=price"))
     shown = page.locator(".card .price").all_inner_texts()
     prices = [int(price.removeprefix("Rp ").replace(".", "")) for price in shown]
@@ -185,7 +62,9 @@ def test_a_shopper_browses_waits_in_line_holds_checks_out_and_pays(
     page.get_by_role("searchbox", name="Search products").fill("mouse")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"search=mouse"))
-    expect(page.get_by_role("status")).to_contain_text("results for “mouse”")
+    expect(page.locator(".result-count")).to_contain_text("results for “mouse”")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Results for “mouse”")
+    expect(page).to_have_title(re.compile("^Results for “mouse”"))
     page.get_by_role("link", name=re.compile("Logi Silent Wireless Mouse")).click()
     expect(page.get_by_role("heading", name="Logi Silent Wireless Mouse")).to_be_visible()
 
@@ -261,9 +140,9 @@ def test_a_declined_card_is_explained_and_another_card_can_still_pay(new_page, d
 
     page.get_by_label("Card number").fill("4000 0000 0000 0002")
     page.get_by_role("button", name="Pay Rp 149.000").click()
-    expect(page.get_by_role("alert")).to_have_text(
-        "Your card was declined. Nothing was charged; you can try another card."
-    )
+    error = page.locator(".alert--error")
+    expect(error).to_have_text("Your card was declined. Nothing was charged; you can try another card.")
+    expect(error).to_be_focused()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
     shoot(page, screenshots, "09-declined-360px")
     page.get_by_label("Card number").fill("4242424242424242")
@@ -280,10 +159,16 @@ def test_the_waiting_page_moves_on_by_itself_with_javascript_off(
     add_to_cart(page, MOUSE, 1)
     place = page.locator("#place")
     expect(place).to_have_text("You are number 3 in line")
+    refresh = int(page.locator('meta[http-equiv="refresh"]').get_attribute("content"))
+    assert refresh >= 5  # not every second: the page says how often, and means it
+    expect(page.locator("#wait-panel noscript p")).to_contain_text(
+        f"This page reloads itself every {refresh} seconds."
+    )
     assert serve_one(MOUSE) == 1
-    expect(place).to_have_text("You are number 2 in line")  # the <noscript> refresh re-rendered it
+    # the <noscript> refresh re-rendered it
+    expect(place).to_have_text("You are number 2 in line", timeout=(refresh + 5) * 1000)
     assert drain() == 2
-    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible()
+    expect(page.get_by_role("heading", name="It's yours!")).to_be_visible(timeout=(refresh + 5) * 1000)
     shoot(page, screenshots, "10-held-without-javascript")
     page.get_by_role("link", name="Go to cart").click()
     expect(page.locator(".line")).to_contain_text("Logi Silent Wireless Mouse")
