@@ -1101,24 +1101,29 @@ class _WriteRecorder:
 
     def __init__(self) -> None:
         self.hashes: dict[str, dict[str, Any]] = {}
-        self.entries: list[tuple[str, str, Any]] = []
+        # Keyed by job hash, like ``hashes``: scheduling one job twice (a cart adding to its hold
+        # twice in a batch) rewrites its entry, as the real ZADD would, instead of adding one.
+        self.entries: dict[str, tuple[str, str, Any]] = {}
+        self._last_key = ""
 
     def hset(self, key: str, mapping: dict[str, Any]) -> None:
         self.hashes.setdefault(key, {}).update(mapping)
+        self._last_key = key
 
     def zadd(self, key: str, mapping: dict[str, Any]) -> None:
-        self.entries.extend((key, member, score) for member, score in mapping.items())
+        for member, score in mapping.items():
+            self.entries[self._last_key] = (key, member, score)
 
     def script_args(self) -> list[Any]:
         """PUBLISH's expiry arguments: the fields every hash shares, then each job's own."""
         hashes = list(self.hashes.items())
-        if len(hashes) != len(self.entries):
+        if [key for key, _ in hashes] != list(self.entries):
             raise RuntimeError("schedule_job wrote something PUBLISH cannot replay")
         common: dict[str, Any] = dict(hashes[0][1]) if hashes else {}
         for _key, mapping in hashes[1:]:
             common = {k: v for k, v in common.items() if k in mapping and mapping[k] == v}
         args: list[Any] = [len(common), *(x for pair in common.items() for x in pair), len(hashes)]
-        for (key, mapping), (zset, member, score) in zip(hashes, self.entries, strict=True):
+        for (key, mapping), (zset, member, score) in zip(hashes, self.entries.values(), strict=True):
             own = [(k, v) for k, v in mapping.items() if k not in common]
             args.extend((key, zset, member, score, len(own), *(x for pair in own for x in pair)))
         return args

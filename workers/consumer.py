@@ -286,7 +286,8 @@ class Consumer:
                 when = _parse_time(outcome["pay_before"])
                 cart_id = item.request.params["cart_id"]
                 jobs.append(expiry.order_expiry_job(outcome["order_id"], cart_id, when))
-        return jobs
+        # One cart's several requests in a batch answer with the same hold: schedule its expiry once.
+        return list({job[0]: job for job in jobs}.values())
 
     # --- bookkeeping --------------------------------------------------------------------------
 
