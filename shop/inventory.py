@@ -90,6 +90,15 @@ class BatchEffects:
     waitlist_joined: list[tuple[str, int]] = field(default_factory=list)
     waitlist_resolved: list[WaitlistResolution] = field(default_factory=list)
 
+    def merge(self, later: BatchEffects) -> None:
+        """Add what a later transaction of the same batch did (a batch split to isolate a failure)."""
+        self.seqs.update(later.seqs)
+        if later.stock is not None:
+            self.stock = later.stock
+        self.shopper_units.update(later.shopper_units)
+        self.waitlist_joined.extend(later.waitlist_joined)
+        self.waitlist_resolved.extend(later.waitlist_resolved)
+
 
 @dataclass(frozen=True)
 class WaitlistResolution:

@@ -57,6 +57,9 @@ WAITLISTED = "waitlisted"
 PREQUEUE = "prequeue"
 # Sale starts waiting to be opened by the scheduler: lane -> sale_starts_at in ms.
 SALES_ZSET = "shop:sales"
+# What a shopper is told about a request that failed (FAILED in RQ): true whether it failed
+# before its change was committed or while its result was being published.
+FAILED_MESSAGE = "The request could not be completed. Check your cart before sending it again."
 
 
 def lane_key(lane: str, part: str) -> str:
@@ -862,7 +865,7 @@ class Lanes:
         """Turn a stored RQ result into what the shopper is told (a failure as an error outcome)."""
         restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
         if restored.type == Result.Type.FAILED:
-            return {"outcome": "error", "message": "The request could not be applied."}
+            return {"outcome": "error", "message": FAILED_MESSAGE}
         return restored.return_value
 
     def pending_jobs(self, cart_id: str) -> list[str]:
@@ -948,8 +951,12 @@ class Lanes:
         shopper_units: dict[str, int] | None = None,
         waitlist_joined: Sequence[tuple[str, int]] = (),
         waitlist_resolved: Sequence[Any] = (),
+        finish: bool = True,
     ) -> None:
         """Write every job's result, schedule expiries and advance now-serving: one round trip.
+
+        ``finish=False`` writes only the results and expiries given (a part of a batch whose
+        publishing failed as a whole), leaving the in-flight list and now-serving to a later call.
 
         ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
         ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
@@ -1017,6 +1024,9 @@ class Lanes:
             ],
             client=pipe,
         )
+        if not finish:
+            pipe.execute()
+            return
         self._finish(
             keys=[
                 lane_key(lane, "inflight"),

@@ -1,4 +1,4 @@
-"""One cart sending several requests for one SKU that land in one batch: each decided, one hold, one expiry."""
+"""One cart sending several requests for one SKU in one batch: each decided, one hold, one expiry."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def test_an_add_then_a_removal_from_one_cart_in_one_batch_return_the_unit(servic
 
 def test_two_carts_each_adding_twice_in_one_batch_get_one_hold_each(services, new_shopper, sku, drain):
     one, two = new_shopper(), new_shopper()
-    accepted = [(one, one.add(sku, 1)), (two, two.add(sku, 1)), (one, one.add(sku, 1)), (two, two.add(sku, 2))]
+    steps = [(one, 1), (two, 1), (one, 1), (two, 2)]
+    accepted = [(who, who.add(sku, qty)) for who, qty in steps]
     assert drain(batch_size=BATCH) == 4
     results = [who.result(response) for who, response in accepted]
     assert [(r["outcome"], r["qty"]) for r in results] == [("held", 1), ("held", 1), ("held", 2), ("held", 3)]
