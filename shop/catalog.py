@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from shop.errors import BadRequest, NotFound
 from shop.models import Product
@@ -16,7 +16,8 @@ SORT_COLUMNS = {
     "sales": Product.sales,
     "price": Product.price,
     "name": Product.name,
-    "available": Product.on_hand - Product.reserved,
+    # A hold past its expiry holds nothing (see Product.available).
+    "available": Product.on_hand - Product.reserved + Product.overdue_units,
     "newest": Product.created_at,
 }
 MAX_LIMIT = 100
@@ -72,7 +73,7 @@ def _escape_like(term: str) -> str:
 
 
 def _filtered(query: CatalogQuery) -> Select[tuple[Product]]:
-    stmt = select(Product)
+    stmt = select(Product).options(undefer(Product.overdue_units))
     if query.category:
         stmt = stmt.where(func.lower(Product.category) == query.category.lower())
     if query.search:

@@ -426,6 +426,8 @@ def _load_state(
     product = session.scalar(select(Product).where(Product.sku == sku).with_for_update())
     if product is None:
         return None
+    # Before anything is decided: a hold past its expiry holds nothing, whoever's it is.
+    overdue = _expire_overdue_holds(session, sku, now)
     cart_ids = sorted({r.params["cart_id"] for r in requests if "cart_id" in r.params})
     _create_carts(session, cart_ids, now)
     holds_by_cart, stale_carts = _cart_lines(session, sku, cart_ids)
@@ -433,7 +435,7 @@ def _load_state(
     if product.max_per_customer:
         shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
         by_shopper = customer_units(session, sku, shoppers)
-    return _StockState(
+    state = _StockState(
         product=product,
         on_hand=product.on_hand,
         reserved=product.reserved,
@@ -445,6 +447,32 @@ def _load_state(
         customer_limit=product.max_per_customer,
         by_shopper=by_shopper,
     )
+    for hold_id, qty in overdue:
+        state.reserved -= qty
+        state.note(
+            f"inline-expire-h{hold_id}",
+            RequestKind.EXPIRE_HOLD,
+            {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": qty, "inline": True},
+            params={"hold_id": hold_id, "sku": sku},
+        )
+    return state
+
+
+def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tuple[int, int]]:
+    """Expire every hold of the SKU past its expiry in one statement; return (hold id, qty) of each.
+
+    Called under the product's row lock at the start of a batch, so the units are free before the
+    waitlist and the line are served. The update is conditional on the hold still being active, so
+    a checkout, the scheduled expiry or the sweeper reaching the same hold changes it once only.
+    """
+    rows = session.execute(
+        update(Hold)
+        .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
+        .values(status=HoldStatus.EXPIRED, updated_at=now)
+        .returning(Hold.id, Hold.qty)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((int(hold_id), int(qty)) for hold_id, qty in rows)
 
 
 def _cart_lines(session: Session, sku: str, cart_ids: Sequence[str]) -> tuple[dict[str, Hold], set[str]]:
