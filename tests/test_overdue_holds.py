@@ -1,4 +1,4 @@
-"""A hold past its expiry holds nothing: each batch frees overdue holds first, and every view counts them free.
+"""A hold past its expiry holds nothing: each batch frees overdue holds first; every view counts them free.
 
 The batches are applied with an explicit ``now`` so "after the expiry, before its job ran" needs no
 sleeping: the scheduled expiry and the sweeper have not run, as when they are late.
