@@ -33,7 +33,7 @@ from config import config_from_env
 from shop import expiry, monitoring
 from shop.errors import StaleFence
 from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
-from shop.ledger import Outcome, QueuedRequest, current_fence
+from shop.ledger import Outcome, QueuedRequest, issue_fence
 from shop.models import utcnow
 from shop.orders import apply_order_requests
 from shop.queueing import TakenRequest
@@ -105,7 +105,7 @@ class Consumer:
 
     def serve(self, lane: str) -> int:
         """Drain one lane while holding its lease; return the number of requests applied."""
-        token = self.lanes.acquire(lane, self.name, self.lease_ms)
+        token = self.acquire(lane)
         if not token:
             return 0
         applied = 0
@@ -139,6 +139,23 @@ class Consumer:
                 return applied
         self.lanes.yield_lane(lane, self.name)
         return applied
+
+    def acquire(self, lane: str) -> int:
+        """Take the lane's lease and a fencing token issued by the database; 0 if not ours now.
+
+        The lease is Redis's; the token is the database's, so it keeps increasing when Redis
+        restarts and forgets its counter while a stalled consumer still holds an older token.
+        """
+        if not self.lanes.acquire(lane, self.name, self.lease_ms):
+            return 0
+        try:
+            with self.services.db.writing() as session:
+                return issue_fence(session, lane)
+        except DBAPIError as exc:
+            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)
+            self.lanes.yield_lane(lane, self.name)
+            time.sleep(1)
+            return 0
 
     # --- applying -----------------------------------------------------------------------------
 
@@ -221,11 +238,9 @@ class Consumer:
                 if not self.lanes.owns(lane, self.name):
                     log.warning("fenced out of %s (token %s); another consumer took over", lane, token)
                     raise _LaneLost(lane) from None
-                with self.services.db.reading() as session:
-                    floor = current_fence(session, lane)
-                token = self.lanes.bump_fence(lane, self.name, floor)
-                if not token:
-                    raise _LaneLost(lane) from None
+                # Still our lease, yet a newer token applied (a manual apply): take a newer one.
+                with self.services.db.writing() as session:
+                    token = issue_fence(session, lane)
             except DBAPIError as exc:
                 retryable = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
                 if not retryable and not _transient(exc):
