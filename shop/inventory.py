@@ -89,6 +89,9 @@ class BatchEffects:
     # Waitlist entries that joined (job id, entry id), and those resolved (their jobs' new results).
     waitlist_joined: list[tuple[str, int]] = field(default_factory=list)
     waitlist_resolved: list[WaitlistResolution] = field(default_factory=list)
+    # The SKU's admission facts as committed when the batch changed them (an operator's change):
+    # (max_per_cart, max_per_customer, sale_starts_at), for the consumer to refresh Redis's cache.
+    product_rules: tuple[int, int | None, datetime | None] | None = None
 
     def merge(self, later: BatchEffects) -> None:
         """Add what a later transaction of the same batch did (a batch split to isolate a failure)."""
@@ -98,6 +101,8 @@ class BatchEffects:
         self.shopper_units.update(later.shopper_units)
         self.waitlist_joined.extend(later.waitlist_joined)
         self.waitlist_resolved.extend(later.waitlist_resolved)
+        if later.product_rules is not None:
+            self.product_rules = later.product_rules
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,8 @@ class _StockState:
     waitlist: list[WaitlistEntry] | None = None
     joined: list[WaitlistEntry] = field(default_factory=list)
     resolved: list[tuple[WaitlistEntry, Outcome]] = field(default_factory=list)
+    # An operator's change in this batch altered the product's admission facts.
+    rules_changed: bool = False
 
     @property
     def available(self) -> int:
@@ -231,6 +238,13 @@ def apply_stock_requests(
                 effects.seqs.update({e.request_id: e.seq for e in state.journal})
                 if state.customer_limit and state.touched_shoppers:
                     effects.shopper_units = customer_units(session, sku, state.touched_shoppers)
+            if state is not None and state.rules_changed:
+                product = state.product
+                effects.product_rules = (
+                    product.max_per_cart,
+                    product.max_per_customer,
+                    product.sale_starts_at,
+                )
             if before_commit is not None:
                 before_commit()
         effects.stock = _stock_after(session, sku, state)
@@ -582,6 +596,18 @@ def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | 
     return hold
 
 
+def _before_sale(state: _StockState) -> Outcome | None:
+    """Refuse adding units before the product's sale starts, as the database says now.
+
+    The admission script checks the same from Redis's cache, which a queued operator change may
+    not have reached yet: this is the authority, the script only a fast filter.
+    """
+    starts = state.product.sale_starts_at
+    if starts is None or starts <= state.now:
+        return None
+    return {"outcome": "sale_not_started", "sku": state.product.sku, "sale_starts_at": starts.isoformat()}
+
+
 def _refusal(state: _StockState, wanted: int) -> Outcome:
     sku = state.product.sku
     if state.available <= 0:
@@ -680,6 +706,9 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
     qty = int(request.params["qty"])
     cart_id = request.params["cart_id"]
     allow_partial = bool(request.params.get("allow_partial", False))
+    early = _before_sale(state)
+    if early is not None:
+        return early
     hold = _current_hold(session, state, cart_id)
     in_cart = hold.qty if hold else 0
     limit = state.product.max_per_cart
@@ -732,6 +761,9 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
             del state.holds_by_cart[cart_id]
         _dismiss_stale_lines(session, state, cart_id)
         return {"outcome": "released", "sku": sku, "qty": 0, "released": released}
+    early = _before_sale(state) if target > current else None
+    if early is not None:
+        return early
     if target > state.product.max_per_cart:
         return {
             "outcome": "limit_exceeded",
@@ -792,6 +824,8 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
         }
     state.on_hand = on_hand
     for name, value in request.params.get("fields", {}).items():
+        if name in ("max_per_cart", "max_per_customer", "sale_starts_at"):
+            state.rules_changed = True
         if name in PRODUCT_DETAIL_FIELDS:
             # Moments travel as ISO text (the job and the ledger are JSON-friendly).
             setattr(

@@ -130,6 +130,15 @@ class Consumer:
                 return applied
             outcomes, token = result
             self._publish(lane, taken, outcomes, effects)
+            if effects.product_rules is not None:
+                # What was committed, not what the operator's request said: the cache follows the database.
+                max_per_cart, max_per_customer, starts = effects.product_rules
+                self.lanes.cache_product(
+                    lane.removeprefix("sku:"),
+                    max_per_cart,
+                    max_per_customer=max_per_customer,
+                    sale_starts_at=starts,
+                )
             self._hand_off(taken, outcomes)
             elapsed = time.monotonic() - began
             self._record(lane, taken, outcomes, elapsed)
