@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from config import TestConfig
 from devtools.redis_server import RedisServer
+from shop.audit import audit
 from shop.errors import StaleFence
-from shop.inventory import apply_stock_requests, sku_lane
+from shop.inventory import BatchEffects, apply_stock_requests, sku_lane
 from shop.ledger import QueuedRequest
-from shop.models import AppliedRequest, Product
+from shop.models import AppliedRequest, Order, Product
+from shop.queueing import lane_key
 from shop.services import build_services
 from workers.consumer import Consumer
 
@@ -61,3 +64,52 @@ def test_a_stalled_consumers_commit_after_a_redis_restart_is_refused_and_changes
     with restartable.db.reading() as session:
         assert session.get(Product, SKU).reserved == 1
         assert session.get(AppliedRequest, "r-stale") is None
+
+
+def _wait_until(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+@pytest.mark.parametrize("kind", ["sku", "checkout"])
+def test_a_stalled_consumer_whose_lease_expired_cannot_commit_on_either_lane_kind(
+    services, make_product, shopper, drain, kind
+):
+    make_product(SKU, on_hand=5)
+    accepted = shopper.add(SKU, 1)
+    if kind == "checkout":
+        drain()
+        accepted = shopper.checkout(key="co-1")
+    job_id = accepted.get_json()["job_id"]
+    lane = services.lanes.view(job_id).lane
+    stalled = Consumer(services, name="stalled")
+    token = stalled.acquire(lane)
+    taken = services.lanes.take(lane, "stalled", 200, stalled.lease_ms)
+    assert [t.job_id for t in taken] == [job_id]
+    # The stalled consumer's lease runs out; another consumer takes the lane over.
+    services.redis.pexpire(lane_key(lane, "lease"), 1)
+    assert _wait_until(lambda: not services.redis.exists(lane_key(lane, "lease")))
+    newer = Consumer(services, name="newer")
+    assert newer.acquire(lane) > token
+    # The stalled one wakes up and commits its batch: refused, nothing changed.
+    assert stalled._apply_batch(lane, token, taken, BatchEffects()) is None
+    with services.db.reading() as session:
+        assert session.get(AppliedRequest, job_id) is None
+        assert session.query(Order).count() == 0
+        assert session.get(Product, SKU).reserved == (1 if kind == "checkout" else 0)
+    # The new holder applies the request from the in-flight list, once.
+    services.redis.delete(lane_key(lane, "lease"))
+    services.lanes.resume(lane)
+    drain()
+    outcome = services.lanes.view(job_id).result["outcome"]
+    assert outcome == ("order_created" if kind == "checkout" else "held")
+    with services.db.reading() as session:
+        assert session.query(Order).count() == (1 if kind == "checkout" else 0)
+        assert session.get(Product, SKU).reserved == 1
+    with services.db.writing() as session:
+        report = audit(session)
+    assert report.ok, report.violations
