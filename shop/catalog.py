@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from shop.errors import BadRequest, NotFound
 from shop.models import Product
@@ -73,7 +73,7 @@ def _escape_like(term: str) -> str:
 
 
 def _filtered(query: CatalogQuery) -> Select[tuple[Product]]:
-    stmt = select(Product).options(undefer(Product.overdue_units))
+    stmt = select(Product)
     if query.category:
         stmt = stmt.where(func.lower(Product.category) == query.category.lower())
     if query.search:

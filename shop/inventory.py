@@ -141,6 +141,8 @@ class _StockState:
     resolved: list[tuple[WaitlistEntry, Outcome]] = field(default_factory=list)
     # An operator's change in this batch altered the product's admission facts.
     rules_changed: bool = False
+    # Requests decided (and noted in the ledger) before the walk: expiries of holds freed at its start.
+    decided: dict[str, Outcome] = field(default_factory=dict)
 
     @property
     def available(self) -> int:
@@ -220,8 +222,11 @@ def apply_stock_requests(
                 else:
                     # Units available now go to the oldest waitlist entries before this request.
                     _serve_waitlist(session, state, request.request_id)
-                    outcome = _apply_one(session, state, request)
-                    state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
+                    if request.request_id in state.decided:
+                        outcome = state.decided[request.request_id]
+                    else:
+                        outcome = _apply_one(session, state, request)
+                        state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
                 outcomes[request.request_id] = outcome
                 applied.append((request, outcome))
             if state is not None:
@@ -461,8 +466,22 @@ def _load_state(
         customer_limit=product.max_per_customer,
         by_shopper=by_shopper,
     )
-    for hold_id, qty in overdue:
+    # An expiry job of this batch for a hold freed here is what freed it: its entry comes first.
+    expiring = {}
+    for request in requests:
+        if request.kind == RequestKind.EXPIRE_HOLD:
+            expiring.setdefault(int(request.params.get("hold_id") or 0), request)
+    for hold_id, qty, shopper in overdue:
         state.reserved -= qty
+        if shopper:
+            # Their units were counted after the update: only Redis's copy must be refreshed.
+            state.touched_shoppers.add(shopper)
+        job = expiring.get(hold_id)
+        if job is not None:
+            outcome: Outcome = {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": qty}
+            state.decided[job.request_id] = outcome
+            state.note(job.request_id, job.kind, outcome, job.ticket, job.params)
+            continue
         state.note(
             f"inline-expire-h{hold_id}",
             RequestKind.EXPIRE_HOLD,
@@ -472,8 +491,8 @@ def _load_state(
     return state
 
 
-def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tuple[int, int]]:
-    """Expire every hold of the SKU past its expiry in one statement; return (hold id, qty) of each.
+def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tuple[int, int, str | None]]:
+    """Expire every hold of the SKU past its expiry in one statement; return (id, qty, shopper) of each.
 
     Called under the product's row lock at the start of a batch, so the units are free before the
     waitlist and the line are served. The update is conditional on the hold still being active, so
@@ -483,10 +502,10 @@ def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tup
         update(Hold)
         .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
         .values(status=HoldStatus.EXPIRED, updated_at=now)
-        .returning(Hold.id, Hold.qty)
+        .returning(Hold.id, Hold.qty, Hold.shopper_key)
         .execution_options(synchronize_session=False)
     ).all()
-    return sorted((int(hold_id), int(qty)) for hold_id, qty in rows)
+    return sorted((int(hold_id), int(qty), shopper) for hold_id, qty, shopper in rows)
 
 
 def _cart_lines(session: Session, sku: str, cart_ids: Sequence[str]) -> tuple[dict[str, Hold], set[str]]:

@@ -162,7 +162,7 @@ class Hold(Base):
 
 
 # Units in the product's holds past their expiry but not expired yet: free, whatever ``reserved``
-# says. Deferred (one small indexed query when read); the catalog loads it with its list.
+# says. Loaded with the row (an indexed subquery), so a product read in a closed session has it.
 Product.overdue_units = column_property(
     select(func.coalesce(func.sum(Hold.qty), 0))
     .where(
@@ -172,7 +172,6 @@ Product.overdue_units = column_property(
     )
     .correlate_except(Hold)
     .scalar_subquery(),
-    deferred=True,
 )
 
 
