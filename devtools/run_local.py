@@ -1,8 +1,9 @@
 """``make run``: the whole shop in the foreground — Redis (if needed), database, web, consumers, scheduler.
 
 Ctrl-C (or SIGTERM) stops every process this started, Redis included, and nothing is left behind.
-If any process dies on its own, the rest are stopped too, so a half-running shop is never mistaken
-for a working one.
+A process that dies on its own is restarted alone, with backoff and a log line
+("consumer-1 exited with -9; restarting in 1s"); its siblings keep serving, as the Procfile's
+process manager does in production.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 
 from config import BASE_DIR
-from devtools.processes import stop_all
+from devtools.processes import Supervised, stop_all, supervise_once
 from devtools.redis_server import RedisServer
 
 CONSUMERS = int(os.environ.get("CONSUMERS", "2"))
@@ -48,7 +49,7 @@ def main() -> int:
         env["OPERATOR_PASSWORD"] = secrets.token_urlsafe(12)
         say(f"operator login: {env.get('OPERATOR_USER', 'operator')} / {env['OPERATOR_PASSWORD']}")
     port = env.get("PORT", "9000")
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    processes: list[Supervised] = []
     try:
         _flask(env, "init-db")
         _flask(env, "seed")
@@ -60,9 +61,9 @@ def main() -> int:
             ("scheduler", [sys.executable, "-m", "workers.schedule"]),
         ]  # fmt: skip
         for name, command in commands:
-            # A session of its own: Ctrl-C reaches only this supervisor, which then stops
-            # everything in order (web first, Redis last), so no process loses Redis mid-batch.
-            processes.append((name, subprocess.Popen(command, env=env, cwd=BASE_DIR, start_new_session=True)))
+            item = Supervised(name, command, env, str(BASE_DIR))
+            processes.append(item)
+            say(f"started {name} (pid {item.start().pid})")
         say(f"shop running on http://localhost:{port} — Ctrl-C stops everything")
         return _supervise(processes)
     except KeyboardInterrupt:
@@ -74,7 +75,7 @@ def main() -> int:
         say("stopped")
 
 
-def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
+def _supervise(processes: list[Supervised]) -> int:
     stopping = False
 
     def request_stop(*_args: object) -> None:
@@ -84,16 +85,13 @@ def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     while not stopping:
-        for name, process in processes:
-            if process.poll() is not None:
-                say(f"{name} exited with {process.returncode}; stopping the rest")
-                return 1
-        time.sleep(0.5)
+        supervise_once(processes, say)
+        time.sleep(0.2)
     return 0
 
 
-def _stop(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    stop_all(process for _name, process in processes)
+def _stop(processes: list[Supervised]) -> None:
+    stop_all(item.process for item in processes if item.process is not None)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ SORT_COLUMNS = {
     "sales": Product.sales,
     "price": Product.price,
     "name": Product.name,
-    "available": Product.on_hand - Product.reserved,
+    # A hold past its expiry holds nothing (see Product.available).
+    "available": Product.on_hand - Product.reserved + Product.overdue_units,
     "newest": Product.created_at,
 }
 MAX_LIMIT = 100

@@ -89,6 +89,20 @@ class BatchEffects:
     # Waitlist entries that joined (job id, entry id), and those resolved (their jobs' new results).
     waitlist_joined: list[tuple[str, int]] = field(default_factory=list)
     waitlist_resolved: list[WaitlistResolution] = field(default_factory=list)
+    # The SKU's admission facts as committed when the batch changed them (an operator's change):
+    # (max_per_cart, max_per_customer, sale_starts_at), for the consumer to refresh Redis's cache.
+    product_rules: tuple[int, int | None, datetime | None] | None = None
+
+    def merge(self, later: BatchEffects) -> None:
+        """Add what a later transaction of the same batch did (a batch split to isolate a failure)."""
+        self.seqs.update(later.seqs)
+        if later.stock is not None:
+            self.stock = later.stock
+        self.shopper_units.update(later.shopper_units)
+        self.waitlist_joined.extend(later.waitlist_joined)
+        self.waitlist_resolved.extend(later.waitlist_resolved)
+        if later.product_rules is not None:
+            self.product_rules = later.product_rules
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,10 @@ class _StockState:
     waitlist: list[WaitlistEntry] | None = None
     joined: list[WaitlistEntry] = field(default_factory=list)
     resolved: list[tuple[WaitlistEntry, Outcome]] = field(default_factory=list)
+    # An operator's change in this batch altered the product's admission facts.
+    rules_changed: bool = False
+    # Requests decided (and noted in the ledger) before the walk: expiries of holds freed at its start.
+    decided: dict[str, Outcome] = field(default_factory=dict)
 
     @property
     def available(self) -> int:
@@ -204,8 +222,11 @@ def apply_stock_requests(
                 else:
                     # Units available now go to the oldest waitlist entries before this request.
                     _serve_waitlist(session, state, request.request_id)
-                    outcome = _apply_one(session, state, request)
-                    state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
+                    if request.request_id in state.decided:
+                        outcome = state.decided[request.request_id]
+                    else:
+                        outcome = _apply_one(session, state, request)
+                        state.note(request.request_id, request.kind, outcome, request.ticket, request.params)
                 outcomes[request.request_id] = outcome
                 applied.append((request, outcome))
             if state is not None:
@@ -222,6 +243,13 @@ def apply_stock_requests(
                 effects.seqs.update({e.request_id: e.seq for e in state.journal})
                 if state.customer_limit and state.touched_shoppers:
                     effects.shopper_units = customer_units(session, sku, state.touched_shoppers)
+            if state is not None and state.rules_changed:
+                product = state.product
+                effects.product_rules = (
+                    product.max_per_cart,
+                    product.max_per_customer,
+                    product.sale_starts_at,
+                )
             if before_commit is not None:
                 before_commit()
         effects.stock = _stock_after(session, sku, state)
@@ -417,6 +445,8 @@ def _load_state(
     product = session.scalar(select(Product).where(Product.sku == sku).with_for_update())
     if product is None:
         return None
+    # Before anything is decided: a hold past its expiry holds nothing, whoever's it is.
+    overdue = _expire_overdue_holds(session, sku, now)
     cart_ids = sorted({r.params["cart_id"] for r in requests if "cart_id" in r.params})
     _create_carts(session, cart_ids, now)
     holds_by_cart, stale_carts = _cart_lines(session, sku, cart_ids)
@@ -424,7 +454,7 @@ def _load_state(
     if product.max_per_customer:
         shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
         by_shopper = customer_units(session, sku, shoppers)
-    return _StockState(
+    state = _StockState(
         product=product,
         on_hand=product.on_hand,
         reserved=product.reserved,
@@ -436,6 +466,46 @@ def _load_state(
         customer_limit=product.max_per_customer,
         by_shopper=by_shopper,
     )
+    # An expiry job of this batch for a hold freed here is what freed it: its entry comes first.
+    expiring = {}
+    for request in requests:
+        if request.kind == RequestKind.EXPIRE_HOLD:
+            expiring.setdefault(int(request.params.get("hold_id") or 0), request)
+    for hold_id, qty, shopper in overdue:
+        state.reserved -= qty
+        if shopper:
+            # Their units were counted after the update: only Redis's copy must be refreshed.
+            state.touched_shoppers.add(shopper)
+        job = expiring.get(hold_id)
+        if job is not None:
+            outcome: Outcome = {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": qty}
+            state.decided[job.request_id] = outcome
+            state.note(job.request_id, job.kind, outcome, job.ticket, job.params)
+            continue
+        state.note(
+            f"inline-expire-h{hold_id}",
+            RequestKind.EXPIRE_HOLD,
+            {"outcome": "expired", "hold_id": hold_id, "sku": sku, "qty": qty, "inline": True},
+            params={"hold_id": hold_id, "sku": sku},
+        )
+    return state
+
+
+def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tuple[int, int, str | None]]:
+    """Expire every hold of the SKU past its expiry in one statement; return (id, qty, shopper) of each.
+
+    Called under the product's row lock at the start of a batch, so the units are free before the
+    waitlist and the line are served. The update is conditional on the hold still being active, so
+    a checkout, the scheduled expiry or the sweeper reaching the same hold changes it once only.
+    """
+    rows = session.execute(
+        update(Hold)
+        .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
+        .values(status=HoldStatus.EXPIRED, updated_at=now)
+        .returning(Hold.id, Hold.qty, Hold.shopper_key)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((int(hold_id), int(qty), shopper) for hold_id, qty, shopper in rows)
 
 
 def _cart_lines(session: Session, sku: str, cart_ids: Sequence[str]) -> tuple[dict[str, Hold], set[str]]:
@@ -545,6 +615,18 @@ def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | 
     return hold
 
 
+def _before_sale(state: _StockState) -> Outcome | None:
+    """Refuse adding units before the product's sale starts, as the database says now.
+
+    The admission script checks the same from Redis's cache, which a queued operator change may
+    not have reached yet: this is the authority, the script only a fast filter.
+    """
+    starts = state.product.sale_starts_at
+    if starts is None or starts <= state.now:
+        return None
+    return {"outcome": "sale_not_started", "sku": state.product.sku, "sale_starts_at": starts.isoformat()}
+
+
 def _refusal(state: _StockState, wanted: int) -> Outcome:
     sku = state.product.sku
     if state.available <= 0:
@@ -643,6 +725,9 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
     qty = int(request.params["qty"])
     cart_id = request.params["cart_id"]
     allow_partial = bool(request.params.get("allow_partial", False))
+    early = _before_sale(state)
+    if early is not None:
+        return early
     hold = _current_hold(session, state, cart_id)
     in_cart = hold.qty if hold else 0
     limit = state.product.max_per_cart
@@ -695,6 +780,9 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
             del state.holds_by_cart[cart_id]
         _dismiss_stale_lines(session, state, cart_id)
         return {"outcome": "released", "sku": sku, "qty": 0, "released": released}
+    early = _before_sale(state) if target > current else None
+    if early is not None:
+        return early
     if target > state.product.max_per_cart:
         return {
             "outcome": "limit_exceeded",
@@ -755,6 +843,8 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
         }
     state.on_hand = on_hand
     for name, value in request.params.get("fields", {}).items():
+        if name in ("max_per_cart", "max_per_customer", "sale_starts_at"):
+            state.rules_changed = True
         if name in PRODUCT_DETAIL_FIELDS:
             # Moments travel as ISO text (the job and the ledger are JSON-friendly).
             setattr(

@@ -59,6 +59,24 @@ def claim_fence(session: Session, lane: str, token: int) -> None:
         raise StaleFence(lane, token)
 
 
+def issue_fence(session: Session, lane: str) -> int:
+    """Issue the lane's next fencing token from the database (one transaction); return it.
+
+    The token is above every token issued before, whatever Redis forgot in a restart, and the fence
+    row is raised with it, so a consumer still holding an older token is refused from now on.
+    """
+    with session.begin():
+        insert_ignoring_conflicts(session, SkuFence, [{"lane": lane, "token": 0}])
+        token = session.execute(
+            update(SkuFence)
+            .where(SkuFence.lane == lane)
+            .values(token=SkuFence.token + 1)
+            .returning(SkuFence.token)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+    return int(token)
+
+
 def current_fence(session: Session, lane: str) -> int:
     """Return the highest token that has applied to a lane (0 if none)."""
     token = session.scalar(select(SkuFence.token).where(SkuFence.lane == lane))

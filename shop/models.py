@@ -18,9 +18,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
+    func,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -111,7 +114,12 @@ class Product(Base):
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.reserved
+        """Units a shopper can put in a cart now: a hold past its expiry holds nothing.
+
+        Overdue holds are freed by the SKU's next batch (or its scheduled expiry, or the sweeper);
+        until then they still count in ``reserved``, so they are added back here.
+        """
+        return self.on_hand - self.reserved + (self.overdue_units or 0)
 
 
 class SkuFence(Base):
@@ -154,6 +162,20 @@ class Hold(Base):
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# Units in the product's holds past their expiry but not expired yet: free, whatever ``reserved``
+# says. Loaded with the row (an indexed subquery), so a product read in a closed session has it.
+Product.overdue_units = column_property(
+    select(func.coalesce(func.sum(Hold.qty), 0))
+    .where(
+        Hold.sku == Product.sku,
+        Hold.status == HoldStatus.ACTIVE,
+        Hold.expires_at <= bindparam("overdue_now", callable_=utcnow, type_=UTCDateTime),
+    )
+    .correlate_except(Hold)
+    .scalar_subquery(),
+)
 
 
 class WaitlistStatus(enum.StrEnum):

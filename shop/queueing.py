@@ -57,6 +57,9 @@ WAITLISTED = "waitlisted"
 PREQUEUE = "prequeue"
 # Sale starts waiting to be opened by the scheduler: lane -> sale_starts_at in ms.
 SALES_ZSET = "shop:sales"
+# What a shopper is told about a request that failed (FAILED in RQ): true whether it failed
+# before its change was committed or while its result was being published.
+FAILED_MESSAGE = "The request could not be completed. Check your cart before sending it again."
 
 
 def lane_key(lane: str, part: str) -> str:
@@ -862,7 +865,7 @@ class Lanes:
         """Turn a stored RQ result into what the shopper is told (a failure as an error outcome)."""
         restored = Result.restore(job_id, result_id.decode(), fields, connection=self.redis)
         if restored.type == Result.Type.FAILED:
-            return {"outcome": "error", "message": "The request could not be applied."}
+            return {"outcome": "error", "message": FAILED_MESSAGE}
         return restored.return_value
 
     def pending_jobs(self, cart_id: str) -> list[str]:
@@ -948,8 +951,12 @@ class Lanes:
         shopper_units: dict[str, int] | None = None,
         waitlist_joined: Sequence[tuple[str, int]] = (),
         waitlist_resolved: Sequence[Any] = (),
+        finish: bool = True,
     ) -> None:
         """Write every job's result, schedule expiries and advance now-serving: one round trip.
+
+        ``finish=False`` writes only the results and expiries given (a part of a batch whose
+        publishing failed as a whole), leaving the in-flight list and now-serving to a later call.
 
         ``seqs`` gives each applied request's place in its SKU's ledger, kept for its receipt;
         ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
@@ -1017,6 +1024,9 @@ class Lanes:
             ],
             client=pipe,
         )
+        if not finish:
+            pipe.execute()
+            return
         self._finish(
             keys=[
                 lane_key(lane, "inflight"),
@@ -1101,24 +1111,29 @@ class _WriteRecorder:
 
     def __init__(self) -> None:
         self.hashes: dict[str, dict[str, Any]] = {}
-        self.entries: list[tuple[str, str, Any]] = []
+        # Keyed by job hash, like ``hashes``: scheduling one job twice (a cart adding to its hold
+        # twice in a batch) rewrites its entry, as the real ZADD would, instead of adding one.
+        self.entries: dict[str, tuple[str, str, Any]] = {}
+        self._last_key = ""
 
     def hset(self, key: str, mapping: dict[str, Any]) -> None:
         self.hashes.setdefault(key, {}).update(mapping)
+        self._last_key = key
 
     def zadd(self, key: str, mapping: dict[str, Any]) -> None:
-        self.entries.extend((key, member, score) for member, score in mapping.items())
+        for member, score in mapping.items():
+            self.entries[self._last_key] = (key, member, score)
 
     def script_args(self) -> list[Any]:
         """PUBLISH's expiry arguments: the fields every hash shares, then each job's own."""
         hashes = list(self.hashes.items())
-        if len(hashes) != len(self.entries):
+        if [key for key, _ in hashes] != list(self.entries):
             raise RuntimeError("schedule_job wrote something PUBLISH cannot replay")
         common: dict[str, Any] = dict(hashes[0][1]) if hashes else {}
         for _key, mapping in hashes[1:]:
             common = {k: v for k, v in common.items() if k in mapping and mapping[k] == v}
         args: list[Any] = [len(common), *(x for pair in common.items() for x in pair), len(hashes)]
-        for (key, mapping), (zset, member, score) in zip(hashes, self.entries, strict=True):
+        for (key, mapping), (zset, member, score) in zip(hashes, self.entries.values(), strict=True):
             own = [(k, v) for k, v in mapping.items() if k not in common]
             args.extend((key, zset, member, score, len(own), *(x for pair in own for x in pair)))
         return args

@@ -33,7 +33,7 @@ from config import config_from_env
 from shop import expiry, monitoring, pausing
 from shop.errors import StaleFence
 from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
-from shop.ledger import Outcome, QueuedRequest, current_fence
+from shop.ledger import Outcome, QueuedRequest, issue_fence
 from shop.models import utcnow
 from shop.orders import apply_order_requests
 from shop.queueing import TakenRequest
@@ -47,6 +47,17 @@ DRAIN_SLICE_S = 1.0
 RESCUE_INTERVAL_S = 2.0
 HEARTBEAT_INTERVAL_S = 10.0
 MAX_BACKOFF_S = 5.0
+# How often a batch (or a part of it) that raised something unexpected is tried again before it is
+# split in halves to find the request that fails.
+UNEXPECTED_RETRIES = 1
+
+
+class InjectedFault(RuntimeError):
+    """A fault the poison tests inject (see Consumer._inject_fault)."""
+
+
+class _LaneLost(Exception):
+    """Another consumer holds the lane now: stop working on it without publishing."""
 
 
 class Consumer:
@@ -97,7 +108,7 @@ class Consumer:
         # After a Redis restart the pause flag is gone: read it back from the database first.
         if not pausing.warm_lane(self.services, lane):
             return 0
-        token = self.lanes.acquire(lane, self.name, self.lease_ms)
+        token = self.acquire(lane)
         if not token:
             return 0
         applied = 0
@@ -121,19 +132,16 @@ class Consumer:
             if result is None:
                 return applied
             outcomes, token = result
-            self.lanes.publish(
-                lane,
-                self.name,
-                taken,
-                outcomes,
-                self.lease_ms,
-                self._expiries(taken, outcomes, effects.waitlist_resolved),
-                seqs=effects.seqs,
-                stock=effects.stock,
-                shopper_units=effects.shopper_units,
-                waitlist_joined=effects.waitlist_joined,
-                waitlist_resolved=effects.waitlist_resolved,
-            )
+            self._publish(lane, taken, outcomes, effects)
+            if effects.product_rules is not None:
+                # What was committed, not what the operator's request said: the cache follows the database.
+                max_per_cart, max_per_customer, starts = effects.product_rules
+                self.lanes.cache_product(
+                    lane.removeprefix("sku:"),
+                    max_per_cart,
+                    max_per_customer=max_per_customer,
+                    sale_starts_at=starts,
+                )
             self._hand_off(taken, outcomes)
             elapsed = time.monotonic() - began
             self._record(lane, taken, outcomes, elapsed)
@@ -144,66 +152,251 @@ class Consumer:
         self.lanes.yield_lane(lane, self.name)
         return applied
 
+    def acquire(self, lane: str) -> int:
+        """Take the lane's lease and a fencing token issued by the database; 0 if not ours now.
+
+        The lease is Redis's; the token is the database's, so it keeps increasing when Redis
+        restarts and forgets its counter while a stalled consumer still holds an older token.
+        """
+        if not self.lanes.acquire(lane, self.name, self.lease_ms):
+            return 0
+        try:
+            with self.services.db.writing() as session:
+                return issue_fence(session, lane)
+        except DBAPIError as exc:
+            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)
+            self.lanes.yield_lane(lane, self.name)
+            time.sleep(1)
+            return 0
+
     # --- applying -----------------------------------------------------------------------------
 
     def _apply_batch(
         self, lane: str, token: int, taken: Sequence[TakenRequest], effects: BatchEffects
     ) -> tuple[dict[str, Outcome | BaseException], int] | None:
-        """Apply a batch, retrying through database outages; None if the lane is no longer ours."""
+        """Apply a batch in line order, isolating a request that fails; None if the lane was lost."""
         requests = [item.request for item in taken if item.request is not None]
         outcomes: dict[str, Outcome | BaseException] = {}
         if not requests:
             return outcomes, token
-        delay = 0.1
-        while True:
-            try:
-                results = self._apply(lane, token, requests, effects)
-                outcomes.update({r.request_id: o for r, o in zip(requests, results, strict=True)})
-                return outcomes, token
-            except StaleFence:
-                if not self.lanes.owns(lane, self.name):
-                    log.warning("fenced out of %s (token %s); another consumer took over", lane, token)
-                    return None
-                with self.services.db.reading() as session:
-                    floor = current_fence(session, lane)
-                token = self.lanes.bump_fence(lane, self.name, floor)
-                if not token:
-                    return None
-            except DBAPIError as exc:
-                retryable = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
-                if not retryable and not _transient(exc):
-                    return self._apply_one_by_one(lane, token, requests, outcomes, effects)
-                log.warning("database unavailable applying %s: %s; retrying in %.1fs", lane, exc, delay)
-                time.sleep(delay)
-                delay = min(MAX_BACKOFF_S, delay * 2)
-                if not self.lanes.renew(lane, self.name, self.lease_ms):
-                    return None
-            except Exception:
-                log.exception("batch on %s failed; applying its requests one by one", lane)
-                return self._apply_one_by_one(lane, token, requests, outcomes, effects)
+        try:
+            token = self._apply_isolating(lane, token, requests, outcomes, effects)
+        except _LaneLost:
+            return None
+        return outcomes, token
 
-    def _apply_one_by_one(
+    def _apply_isolating(
         self,
         lane: str,
         token: int,
         requests: Sequence[QueuedRequest],
         outcomes: dict[str, Outcome | BaseException],
         effects: BatchEffects,
-    ) -> tuple[dict[str, Outcome | BaseException], int]:
-        """Isolate a request that cannot be applied so it fails alone and the line moves on."""
-        for request in requests:
+    ) -> int:
+        """Apply requests in order; on an unexpected error retry, then split the batch in halves.
+
+        Each half is its own transaction, applied in line order, so the requests before and after
+        a poison request keep their order and their outcomes; the poison one, alone and failing
+        again, is answered with its error (a FAILED job) and the lane carries on.
+        """
+        error: BaseException | None = None
+        for attempt in range(1 + UNEXPECTED_RETRIES):
+            part = BatchEffects()
             try:
-                outcomes[request.request_id] = self._apply(lane, token, [request], effects)[0]
-            except StaleFence:
+                results, token = self._apply_retrying(lane, token, requests, part)
+            except _LaneLost:
                 raise
             except Exception as exc:
-                log.exception("request %s on %s failed", request.request_id, lane)
-                outcomes[request.request_id] = exc
-        return outcomes, token
+                error = exc
+                log.warning("applying %d on %s failed (try %d): %r", len(requests), lane, attempt + 1, exc)
+                continue
+            outcomes.update({r.request_id: o for r, o in zip(requests, results, strict=True)})
+            effects.merge(part)
+            return token
+        assert error is not None
+        if len(requests) == 1:
+            request = requests[0]
+            log.error(
+                json.dumps(
+                    {
+                        "event": "request_failed",
+                        "lane": lane,
+                        "job": request.request_id,
+                        "ticket": request.ticket,
+                        "kind": request.kind,
+                        "error": repr(error),
+                    }
+                ),
+                exc_info=error,
+            )
+            outcomes[request.request_id] = error
+            return token
+        middle = len(requests) // 2
+        token = self._apply_isolating(lane, token, requests[:middle], outcomes, effects)
+        return self._apply_isolating(lane, token, requests[middle:], outcomes, effects)
+
+    def _apply_retrying(
+        self, lane: str, token: int, requests: Sequence[QueuedRequest], effects: BatchEffects
+    ) -> tuple[list[Outcome], int]:
+        """Apply one transaction, riding out database outages and a forgotten fencing counter.
+
+        Raises _LaneLost if another consumer holds the lane now; anything unexpected propagates.
+        """
+        delay = 0.1
+        while True:
+            try:
+                return self._apply(lane, token, requests, effects), token
+            except StaleFence:
+                if not self.lanes.owns(lane, self.name):
+                    log.warning("fenced out of %s (token %s); another consumer took over", lane, token)
+                    raise _LaneLost(lane) from None
+                # Still our lease, yet a newer token applied (a manual apply): take a newer one.
+                with self.services.db.writing() as session:
+                    token = issue_fence(session, lane)
+            except DBAPIError as exc:
+                retryable = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+                if not retryable and not _transient(exc):
+                    raise
+                log.warning("database unavailable applying %s: %s; retrying in %.1fs", lane, exc, delay)
+                time.sleep(delay)
+                delay = min(MAX_BACKOFF_S, delay * 2)
+                if not self.lanes.renew(lane, self.name, self.lease_ms):
+                    raise _LaneLost(lane) from None
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def _publish(
+        self,
+        lane: str,
+        taken: Sequence[TakenRequest],
+        outcomes: dict[str, Outcome | BaseException],
+        effects: BatchEffects,
+    ) -> None:
+        """Publish a committed batch; if that fails unexpectedly, isolate the result that cannot be.
+
+        Redis being unreachable propagates (the batch stays in flight; the next holder republishes
+        it from the ledger). Anything else is retried, then the results are published in halves
+        without finishing, down to one job, which is answered as failed; then the batch finishes.
+        """
+        error: BaseException | None = None
+        for attempt in range(1 + UNEXPECTED_RETRIES):
+            try:
+                self._inject_fault("publish", [item.request for item in taken])
+                self.lanes.publish(
+                    lane,
+                    self.name,
+                    taken,
+                    outcomes,
+                    self.lease_ms,
+                    self._expiries(taken, outcomes, effects.waitlist_resolved),
+                    seqs=effects.seqs,
+                    stock=effects.stock,
+                    shopper_units=effects.shopper_units,
+                    waitlist_joined=effects.waitlist_joined,
+                    waitlist_resolved=effects.waitlist_resolved,
+                )
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                raise
+            except Exception as exc:
+                error = exc
+                log.warning("publishing %d on %s failed (try %d): %r", len(taken), lane, attempt + 1, exc)
+        log.error("publishing a batch on %s failed: %r; publishing it in parts", lane, error)
+        self._publish_isolating(lane, taken, outcomes, effects)
+        resolved = effects.waitlist_resolved
+        for extras in (True, False):
+            try:
+                self.lanes.publish(
+                    lane,
+                    self.name,
+                    taken,
+                    {},
+                    self.lease_ms,
+                    self._expiries((), {}, resolved) if extras else (),
+                    seqs=effects.seqs,
+                    stock=effects.stock,
+                    shopper_units=effects.shopper_units,
+                    waitlist_joined=effects.waitlist_joined if extras else (),
+                    waitlist_resolved=resolved if extras else (),
+                )
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                raise
+            except Exception:
+                # Waitlist results the database holds (and the sweeper expires) but Redis cannot show.
+                log.exception("finishing a batch on %s failed (waitlist results included: %s)", lane, extras)
+
+    def _publish_isolating(
+        self,
+        lane: str,
+        taken: Sequence[TakenRequest],
+        outcomes: dict[str, Outcome | BaseException],
+        effects: BatchEffects,
+    ) -> None:
+        """Publish results in halves, in line order; a single one that fails is published as failed."""
+        try:
+            self._inject_fault("publish", [item.request for item in taken])
+            self.lanes.publish(
+                lane,
+                self.name,
+                taken,
+                outcomes,
+                self.lease_ms,
+                self._expiries(taken, outcomes),
+                seqs=effects.seqs,
+                finish=False,
+            )
+            return
+        except (RedisConnectionError, RedisTimeoutError):
+            raise
+        except Exception as exc:
+            if len(taken) > 1:
+                middle = len(taken) // 2
+                self._publish_isolating(lane, taken[:middle], outcomes, effects)
+                self._publish_isolating(lane, taken[middle:], outcomes, effects)
+                return
+            item = taken[0]
+            log.error(
+                json.dumps(
+                    {
+                        "event": "publish_failed",
+                        "lane": lane,
+                        "job": item.job_id,
+                        "ticket": item.request.ticket if item.request else None,
+                        "error": repr(exc),
+                    }
+                ),
+                exc_info=exc,
+            )
+            # What was committed stays (a hold still expires: on schedule if this works, else swept).
+            expiries = self._expiries([item], {item.job_id: outcomes[item.job_id]})
+            outcomes[item.job_id] = exc
+        for scheduled in (expiries, []):
+            try:
+                self.lanes.publish(lane, self.name, [item], outcomes, self.lease_ms, scheduled, finish=False)
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                raise
+            except Exception:
+                log.exception("could not mark job %s on %s failed", item.job_id, lane)
+
+    # --- applying (one transaction) -----------------------------------------------------------
+
+    def _inject_fault(self, stage: str, requests: Sequence[QueuedRequest | None]) -> None:
+        """Test hook: under the test config, a request marked ``test_fault: <stage>`` fails there.
+
+        The web tier never sends the mark; the poison tests put such a request in line directly.
+        """
+        if not getattr(self.config, "TESTING", False):
+            return
+        for request in requests:
+            if request is not None and request.params.get("test_fault") == stage:
+                raise InjectedFault(f"injected {stage} fault in {request.request_id}")
 
     def _apply(
         self, lane: str, token: int, requests: Sequence[QueuedRequest], effects: BatchEffects
     ) -> list[Outcome]:
+        self._inject_fault("apply", requests)
         config = self.config
         session = self.services.db.write_session()
         try:
@@ -289,7 +482,8 @@ class Consumer:
                 when = _parse_time(outcome["pay_before"])
                 cart_id = item.request.params["cart_id"]
                 jobs.append(expiry.order_expiry_job(outcome["order_id"], cart_id, when))
-        return jobs
+        # One cart's several requests in a batch answer with the same hold: schedule its expiry once.
+        return list({job[0]: job for job in jobs}.values())
 
     # --- bookkeeping --------------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""Sale rules from the database decide at apply time; a queued operator change refreshes Redis's cache."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shop.audit import audit
+from shop.inventory import sku_lane
+from shop.models import Hold, utcnow
+from shop.queueing import CATALOG_HASH
+
+SKU = "RULES-1"
+OPERATOR = ("operator", "test-operator-password")
+
+
+def _audit_clean(services) -> None:
+    with services.db.writing() as session:
+        report = audit(session)
+    assert report.ok, report.violations
+
+
+def test_a_queued_sale_start_refuses_a_shopper_in_line_behind_it_and_reaches_the_cache(
+    config, services, client, make_product, shopper, drain
+):
+    config.ADMIN_WAIT_SECONDS = 0
+    make_product(SKU, on_hand=5, max_per_cart=2)
+    services.lanes.pause(sku_lane(SKU))
+    starts = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    body = {"on_hand": 10, "sale_starts_at": starts.isoformat()}
+    change = client.put(f"/admin/products/{SKU}", json=body, auth=OPERATOR)
+    assert change.status_code == 202, change.get_json()
+    # Redis still has no start: the admission script lets the shopper into the line behind it.
+    early = shopper.add(SKU, 1)
+    assert early.status_code == 202 and early.get_json()["status"] == "queued"
+    services.lanes.resume(sku_lane(SKU))
+    drain()
+    assert shopper.result(early)["outcome"] == "sale_not_started"
+    cached = services.redis.hget(CATALOG_HASH, SKU).decode()
+    assert cached == f"2|0|{int(starts.timestamp() * 1000)}"
+    with services.db.reading() as session:
+        assert session.query(Hold).count() == 0
+    _audit_clean(services)
+
+
+def test_a_queued_lower_cart_limit_refuses_a_shopper_in_line_behind_it(
+    config, services, client, make_product, shopper, drain
+):
+    config.ADMIN_WAIT_SECONDS = 0
+    make_product(SKU, on_hand=5, max_per_cart=3)
+    services.lanes.pause(sku_lane(SKU))
+    change = client.put(f"/admin/products/{SKU}", json={"on_hand": 5, "max_per_cart": 1}, auth=OPERATOR)
+    assert change.status_code == 202
+    two = shopper.add(SKU, 2)
+    assert two.status_code == 202
+    services.lanes.resume(sku_lane(SKU))
+    drain()
+    assert shopper.result(two)["outcome"] == "limit_exceeded"
+    assert services.redis.hget(CATALOG_HASH, SKU).decode().startswith("1|")
+    _audit_clean(services)
