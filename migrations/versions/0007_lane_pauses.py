@@ -1,7 +1,7 @@
 """pause state in the database: lane_pauses
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
