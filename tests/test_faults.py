@@ -197,12 +197,15 @@ def test_a_locked_database_delays_requests_but_loses_and_doubles_none(
     path = make_url(config.DATABASE_URL).database
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN EXCLUSIVE")
-    admitted = [request_hold(services, cart(i), "LOCK-1", 1) for i in range(20)]
-    # The consumer has taken a batch and hit the lock: it says so, and keeps the batch in flight.
-    assert wait_until(lambda: in_flight(services, "sku:LOCK-1") > 0 and warned_about(log, "sku:LOCK-1"))
-    assert not any(finished(services, a.job_id) for a in admitted)
-    blocker.execute("COMMIT")
-    blocker.close()
+    try:
+        admitted = [request_hold(services, cart(i), "LOCK-1", 1) for i in range(20)]
+        # The consumer hit the lock (taking the lane's fence or applying a batch): it says so, and
+        # the requests wait in line or in flight, none answered.
+        assert wait_until(lambda: warned_about(log, "sku:LOCK-1"))
+        assert not any(finished(services, a.job_id) for a in admitted)
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
     assert wait_until(lambda: all(finished(services, a.job_id) for a in admitted))
     with services.db.reading() as session:
         assert session.get(Product, "LOCK-1").reserved == 20

@@ -13,6 +13,7 @@ class DeadlineDuringCharge(SimulatedGateway):
     """The simulated gateway, slow enough that the order's deadline passes during the charge."""
 
     def __init__(self, services) -> None:
+        super().__init__(services.redis)
         self.services = services
         self.refunds: list[tuple[str, int]] = []
 
