@@ -649,7 +649,7 @@ def _held(hold: Hold, added: int, **extra: object) -> Outcome:
 
 
 def _customer_refusal(
-    state: _StockState, shopper: str | None, hold: Hold | None, target: int
+    session: Session, state: _StockState, shopper: str | None, hold: Hold | None, target: int
 ) -> Outcome | None:
     """Refuse when the shopper's units across carts would exceed the per-customer limit.
 
@@ -659,6 +659,9 @@ def _customer_refusal(
     limit = state.customer_limit
     if not limit or not shopper:
         return None
+    if shopper not in state.by_shopper:
+        # A limit set by an operator's change earlier in this batch: count this shopper's units now.
+        state.by_shopper.update(customer_units(session, state.product.sku, [shopper]))
     has = state.by_shopper.get(shopper, 0)
     in_line = hold.qty if hold is not None and hold.shopper_key == shopper else 0
     after = has - in_line + target
@@ -739,7 +742,7 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
             "in_cart": in_cart,
         }
     shopper = request.params.get("shopper")
-    refused = _customer_refusal(state, shopper, hold, in_cart + qty)
+    refused = _customer_refusal(session, state, shopper, hold, in_cart + qty)
     if refused is not None:
         return refused
     granted = qty
@@ -791,7 +794,7 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
             "in_cart": current,
         }
     shopper = request.params.get("shopper")
-    refused = _customer_refusal(state, shopper, hold, target)
+    refused = _customer_refusal(session, state, shopper, hold, target)
     if refused is not None:
         return refused
     delta = target - current
@@ -845,6 +848,8 @@ def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> 
     for name, value in request.params.get("fields", {}).items():
         if name in ("max_per_cart", "max_per_customer", "sale_starts_at"):
             state.rules_changed = True
+        if name == "max_per_customer":
+            state.customer_limit = value or None
         if name in PRODUCT_DETAIL_FIELDS:
             # Moments travel as ISO text (the job and the ledger are JSON-friendly).
             setattr(

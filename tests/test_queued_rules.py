@@ -57,3 +57,26 @@ def test_a_queued_lower_cart_limit_refuses_a_shopper_in_line_behind_it(
     assert shopper.result(two)["outcome"] == "limit_exceeded"
     assert services.redis.hget(CATALOG_HASH, SKU).decode().startswith("1|")
     _audit_clean(services)
+
+
+def test_a_queued_per_customer_limit_refuses_a_shopper_in_line_behind_it(
+    config, services, client, make_product, drain
+):
+    config.ADMIN_WAIT_SECONDS = 0
+    config.TRUST_CUSTOMER_ID = True
+    make_product(SKU, on_hand=5, max_per_cart=3)
+    first = client.post("/chart", json={"sku": SKU, "qty": 2}, headers={"X-Customer-Id": "c-1"})
+    drain()
+    services.lanes.pause(sku_lane(SKU))
+    change = client.put(f"/admin/products/{SKU}", json={"on_hand": 5, "max_per_customer": 2}, auth=OPERATOR)
+    assert change.status_code == 202
+    # Another cart of the same shopper, admitted before Redis knows the limit.
+    second = client.post("/chart", json={"sku": SKU, "qty": 1}, headers={"X-Customer-Id": "c-1"})
+    assert first.status_code == second.status_code == 202
+    services.lanes.resume(sku_lane(SKU))
+    drain()
+    token = {"X-Cart-Token": second.headers["X-Cart-Token"]}
+    result = client.get(f"/jobs/{second.get_json()['job_id']}", headers=token).get_json()["result"]
+    assert (result["outcome"], result["customer_has"]) == ("customer_limit_exceeded", 2)
+    assert services.redis.hget(CATALOG_HASH, SKU).decode().startswith("3|2|")
+    _audit_clean(services)
