@@ -136,6 +136,9 @@ EN: dict[str, str] = {
     "outcome.waitlist_expired": "Nothing came back while you were on the waitlist.",
     "outcome.limit.title": "Cart limit reached",
     "outcome.limit.body": "At most {max} of this item fit in one cart; your cart already has {in_cart}.",
+    "outcome.back_to_product": "Back to the product",
+    "outcome.not_started.title": "The sale has not started yet",
+    "outcome.not_started.body": "{name} goes on sale at {starts}. Nothing was added; come back then.",
     "outcome.customer_limit.title": "Limit per shopper reached",
     "outcome.customer_limit.body": "At most {max} of this item per shopper, across all your carts; you "
     "already have {has}.",
@@ -355,6 +358,10 @@ ID: dict[str, str] = {
     "outcome.waitlist_expired": "Tidak ada yang kembali selama Anda di daftar tunggu.",
     "outcome.limit.title": "Batas keranjang tercapai",
     "outcome.limit.body": "Maksimal {max} barang ini per keranjang; keranjang Anda sudah berisi {in_cart}.",
+    "outcome.back_to_product": "Kembali ke produk",
+    "outcome.not_started.title": "Penjualan belum dimulai",
+    "outcome.not_started.body": "{name} mulai dijual pada {starts}. Tidak ada yang ditambahkan; "
+    "kembali lagi nanti.",
     "outcome.customer_limit.title": "Batas per pembeli tercapai",
     "outcome.customer_limit.body": "Maksimal {max} barang ini per pembeli, di semua keranjang Anda; Anda "
     "sudah punya {has}.",
@@ -528,3 +535,8 @@ def clock(seconds: int) -> str:
 def wib_time(moment: datetime) -> str:
     """Show a deadline as Jakarta wall-clock time (HH:MM)."""
     return moment.astimezone(WIB).strftime("%H:%M")
+
+
+def wib_moment(iso: str) -> str:
+    """Show a moment that may be days away (a sale's start) as Jakarta date and time."""
+    return datetime.fromisoformat(iso).astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")

@@ -149,6 +149,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
             rupiah=i18n.rupiah,
             clock=i18n.clock,
             wib_time=i18n.wib_time,
+            wib_moment=i18n.wib_moment,
             duration=lambda seconds: i18n.duration(t, seconds),
             category_name=lambda category: i18n.category_name(t, category),
             catalog_lang=i18n.CATALOG_LANGUAGE,
@@ -453,6 +454,7 @@ OUTCOME_TITLES = {
     "insufficient": "outcome.insufficient.title",
     "limit_exceeded": "outcome.limit.title",
     "customer_limit_exceeded": "outcome.customer_limit.title",
+    "sale_not_started": "outcome.not_started.title",
     "released": "outcome.released.title",
     "empty_cart": "outcome.empty_cart.title",
     "holds_expired": "outcome.holds_expired.title",
@@ -514,6 +516,7 @@ def _outcome_context(current: waiting.Wait) -> dict[str, Any]:
         lang=lang,
         rupiah=i18n.rupiah,
         clock=i18n.clock,
+        wib_moment=i18n.wib_moment,
         category_name=lambda category: i18n.category_name(t, category),
         catalog_lang=i18n.CATALOG_LANGUAGE,
         autofocus=False,  # the script moves focus to the result it inserts

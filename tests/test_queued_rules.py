@@ -8,6 +8,7 @@ from shop.audit import audit
 from shop.inventory import sku_lane
 from shop.models import Hold, utcnow
 from shop.queueing import CATALOG_HASH
+from tests.test_pages import Visitor, job_id_of, text_of
 
 SKU = "RULES-1"
 OPERATOR = ("operator", "test-operator-password")
@@ -80,3 +81,25 @@ def test_a_queued_per_customer_limit_refuses_a_shopper_in_line_behind_it(
     assert (result["outcome"], result["customer_has"]) == ("customer_limit_exceeded", 2)
     assert services.redis.hget(CATALOG_HASH, SKU).decode().startswith("3|2|")
     _audit_clean(services)
+
+
+def test_a_shopper_refused_before_the_sale_starts_is_told_when_it_starts(
+    config, services, client, make_product, drain
+):
+    config.ADMIN_WAIT_SECONDS = 0
+    make_product(SKU, on_hand=5)
+    services.lanes.pause(sku_lane(SKU))
+    starts = (utcnow() + timedelta(days=1)).replace(hour=3, minute=0, second=0, microsecond=0)
+    change = client.put(
+        f"/admin/products/{SKU}", json={"on_hand": 6, "sale_starts_at": starts.isoformat()}, auth=OPERATOR
+    )
+    assert change.status_code == 202, change.get_json()
+    visitor = Visitor(client)
+    waiting = visitor.add(SKU, 1)
+    services.lanes.resume(sku_lane(SKU))
+    drain()
+    page = text_of(visitor.page(waiting))  # Indonesian by default
+    assert "Penjualan belum dimulai" in page
+    assert starts.strftime("%d-%m-%Y") + " 10:00 WIB" in page
+    status = client.get(f"/wait/{job_id_of(waiting)}/status").get_json()
+    assert "Penjualan belum dimulai" in status["html"] and "10:00 WIB" in status["html"]
