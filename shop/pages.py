@@ -618,6 +618,12 @@ def _order_page(order_id: str, status: int = 200, card_error: str | None = None)
     )
 
 
+PAYMENT_REFUSAL_NOTES = {
+    "payment_in_progress": "order.processing",
+    "payment_failed": "order.retry",
+}
+
+
 @bp.post("/orders/<order_id>/pay")
 @html_errors
 @limiter.limit(payment_limit)
@@ -645,8 +651,10 @@ def pay(order_id: str) -> Response:
                 idempotency_key="page-" + _form_key("key"),
                 wait=timedelta(seconds=svc.config.PAYMENT_WAIT_SECONDS),
             )
-    except OrderNotPayable:
-        pass  # paid or expired meanwhile: the order page says which
+    except OrderNotPayable as refusal:
+        # Paid or expired meanwhile: the order page says which. The other refusals it cannot show.
+        if refusal.code in PAYMENT_REFUSAL_NOTES:
+            flash(t(PAYMENT_REFUSAL_NOTES[refusal.code]))
     except Unprocessable:
         flash(t("order.retry"))
     else:
