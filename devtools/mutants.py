@@ -47,16 +47,26 @@ def say(message: str = "") -> None:
 
 
 def apply_fault(tree: Path, fault: Fault) -> str | None:
-    """Write the fault into the copy; return why it is stale, or None once it is applied."""
-    path = tree / fault.file
+    """Write the fault (and its further edits) into the copy; return why it is stale, or None."""
+    edits = [(fault.file, fault.find, fault.replace, fault.regex)]
+    edits += [(file, find, replace, False) for file, find, replace in fault.also]
+    for file, find, replace, regex in edits:
+        stale = _edit(tree, file, find, replace, regex)
+        if stale is not None:
+            return stale
+    return None
+
+
+def _edit(tree: Path, file: str, find: str, replace: str, regex: bool) -> str | None:
+    path = tree / file
     if not path.exists():
-        return f"{fault.file} does not exist"
+        return f"{file} does not exist"
     source = path.read_text()
-    pattern = fault.find if fault.regex else re.escape(fault.find)
+    pattern = find if regex else re.escape(find)
     matches = len(re.findall(pattern, source, flags=re.MULTILINE))
     if matches != 1:
-        return f"pattern matches {matches} times in {fault.file} (needs exactly 1)"
-    replacement = fault.replace if fault.regex else fault.replace.replace("\\", "\\\\")
+        return f"pattern matches {matches} times in {file} (needs exactly 1)"
+    replacement = replace if regex else replace.replace("\\", "\\\\")
     path.write_text(re.sub(pattern, replacement, source, count=1, flags=re.MULTILINE))
     return None
 
