@@ -97,12 +97,10 @@ FAULTS: tuple[Fault, ...] = (
         name="expiry_does_not_return_units",
         breaks="held units come back when a hold expires",
         file="shop/inventory.py",
-        find=(
-            "    hold.status = HoldStatus.EXPIRED\n"
-            "    hold.updated_at = state.now\n"
-            "    state.reserved -= hold.qty\n"
-        ),
-        replace="    hold.status = HoldStatus.EXPIRED\n    hold.updated_at = state.now\n",
+        # Every overdue hold is expired at the start of its SKU's batch (issue 10 item 4), before
+        # an expiry job is decided: that is where its units come back now.
+        find="    for hold_id, qty, shopper in overdue:\n        state.reserved -= qty\n",
+        replace="    for hold_id, qty, shopper in overdue:\n",
         tests=("tests/test_expiry.py",),
     ),
     Fault(
@@ -402,6 +400,14 @@ FAULTS: tuple[Fault, ...] = (
         find="    if idempotency_key is None:\n        return admit(None)\n",
         replace="    return admit(None)\n",
         tests=("tests/test_cart_idempotency.py",),
+    ),
+    Fault(
+        name="checkout_takes_an_overdue_hold",
+        breaks="a checkout racing its hold's expiry orders the hold only while it is live (issue 17)",
+        file="shop/orders.py",
+        find="    live = [h for h in lines if h.status == HoldStatus.ACTIVE and h.expires_at > now]\n",
+        replace="    live = [h for h in lines if h.status == HoldStatus.ACTIVE]\n",
+        tests=("tests/test_expiry_races.py",),
     ),
     # --- issue 16's rows ------------------------------------------------------------------------
     Fault(
