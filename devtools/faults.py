@@ -409,6 +409,14 @@ FAULTS: tuple[Fault, ...] = (
         replace="    live = [h for h in lines if h.status == HoldStatus.ACTIVE]\n",
         tests=("tests/test_expiry_races.py",),
     ),
+    Fault(
+        name="overdue_expiry_not_conditional",
+        breaks="expiry racing a checkout changes a hold once: only an active hold is expired",
+        file="shop/inventory.py",
+        find="        .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)\n",
+        replace="        .where(Hold.sku == sku, Hold.expires_at <= now)\n",
+        tests=("tests/test_expiry_races.py",),
+    ),
     # --- issue 16's rows ------------------------------------------------------------------------
     Fault(
         name="cart_page_without_order_countdown",

@@ -98,8 +98,6 @@ def test_a_checkout_racing_its_holds_expiry_either_orders_the_hold_or_finds_it_e
     assert _wait_until(lambda: _no_active_hold_left(services))
 
     expiries = _expiries_by_hold(services)
-    outcomes = {checkout["outcome"] for _held, checkout in results}
-    assert outcomes == {"order_created", "holds_expired"}, outcomes  # the race went both ways
     ordered = 0
     with services.db.reading() as session:
         for held, checkout in results:
@@ -120,6 +118,8 @@ def test_a_checkout_racing_its_holds_expiry_either_orders_the_hold_or_finds_it_e
                 assert expiries.get(hold.id, 0) == 1, held
         product = session.get(Product, SKU)
         assert (product.on_hand, product.reserved) == (CARTS, ordered)
+    outcomes = {checkout["outcome"] for _held, checkout in results}
+    assert outcomes == {"order_created", "holds_expired"}, outcomes  # the race went both ways
     with services.db.writing() as session:
         report = audit(session)
     assert report.ok, report.violations
