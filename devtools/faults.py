@@ -210,8 +210,16 @@ FAULTS: tuple[Fault, ...] = (
         name="database_outage_not_retried",
         breaks="database outages are survived: a failed batch is retried with backoff",
         file="workers/consumer.py",
-        find="                if not retryable and not _transient(exc):\n",
-        replace="                if True:\n",
+        # The consumer meets an outage first when it takes the lane's fencing token from the
+        # database (issue 10 item 12): that is where it must wait and retry, not die.
+        find=(
+            "        except DBAPIError as exc:\n"
+            '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
+        ),
+        replace=(
+            "        except ZeroDivisionError as exc:\n"
+            '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
+        ),
         tests=("tests/test_faults.py::test_a_locked_database_delays_requests_but_loses_and_doubles_none",),
     ),
     Fault(
