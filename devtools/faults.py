@@ -427,6 +427,14 @@ FAULTS: tuple[Fault, ...] = (
     ),
     # --- issue 16's rows ------------------------------------------------------------------------
     Fault(
+        name="pages_without_a_language",
+        breaks="every shopper page works for screen-reader users (axe: the page's language)",
+        file="templates/base.html",
+        find='<html lang="{{ lang }}">\n',
+        replace="<html>\n",
+        tests=("tests/test_pages_axe.py",),
+    ),
+    Fault(
         name="cart_page_without_order_countdown",
         breaks="no page state is a 500: the cart with an order awaiting payment",
         file="shop/pages.py",
