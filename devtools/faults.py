@@ -220,7 +220,11 @@ FAULTS: tuple[Fault, ...] = (
             "        except ZeroDivisionError as exc:\n"
             '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
         ),
-        tests=("tests/test_faults.py::test_a_locked_database_delays_requests_but_loses_and_doubles_none",),
+        # One test per database: the SQLite lock, and PostgreSQL refusing connections.
+        tests=(
+            "tests/test_faults.py::test_a_locked_database_delays_requests_but_loses_and_doubles_none",
+            "tests/test_faults.py::test_a_database_refusing_connections_turns_readiness_red_then_green",
+        ),
     ),
     Fault(
         name="waitlist_served_after_the_request",
