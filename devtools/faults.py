@@ -210,8 +210,8 @@ FAULTS: tuple[Fault, ...] = (
         name="database_outage_not_retried",
         breaks="database outages are survived: a failed batch is retried with backoff",
         file="workers/consumer.py",
-        # The consumer meets an outage first when it takes the lane's fencing token from the
-        # database (issue 10 item 12): that is where it must wait and retry, not die.
+        # The consumer meets an outage when it takes the lane's fencing token from the database
+        # (issue 10 item 12), before any batch: there it must wait and retry, not die.
         find=(
             "        except DBAPIError as exc:\n"
             '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
@@ -219,6 +219,15 @@ FAULTS: tuple[Fault, ...] = (
         replace=(
             "        except ZeroDivisionError as exc:\n"
             '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
+        ),
+        # Before that, a lane whose pause Redis has not cached is read back from the database
+        # (issue 10 item 8): PostgreSQL refusing connections is met there first.
+        also=(
+            (
+                "shop/pausing.py",
+                "    except SQLAlchemyError as exc:\n",
+                "    except ZeroDivisionError as exc:\n",
+            ),
         ),
         # One test per database: the SQLite lock, and PostgreSQL refusing connections.
         tests=(
