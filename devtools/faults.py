@@ -6,6 +6,9 @@ its file, or the fault is reported STALE (the code moved on; update the pattern,
 fault). ``tests`` are the pytest arguments (node ids, files) that must fail once the fault is in;
 ``k`` narrows them with a ``-k`` expression.
 
+A mechanism defended twice (two layers that each prevent the bug alone) needs both broken to
+be observable: ``also`` lists the second edit.
+
 Adding a guarantee? Add its fault here, next to the row it breaks, and run
 ``make mutants MUTANTS_ARGS="--only <name>"``.
 """
@@ -27,6 +30,9 @@ class Fault:
     tests: tuple[str, ...]
     k: str | None = None
     regex: bool = False  # ``find`` is a regular expression (re.MULTILINE) instead of literal text
+    # Further literal edits (file, find, replace) for a mechanism guarded in two places at once;
+    # each must match exactly once too.
+    also: tuple[tuple[str, str, str], ...] = ()
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -78,8 +84,9 @@ FAULTS: tuple[Fault, ...] = (
         breaks="nothing charged twice: a repeated Idempotency-Key returns the first payment",
         file="shop/orders.py",
         find=(
-            r"existing = session\.scalar\(\n\s*select\(Payment\)\.where\(Payment\.cart_id == cart_id, "
-            r"Payment\.idempotency_key == idempotency_key\)\n\s*\)"
+            r"existing = session\.scalar\(\n\s*select\(Payment\)\n"
+            r"\s*\.where\(Payment\.cart_id == cart_id, Payment\.idempotency_key == idempotency_key\)\n"
+            r"\s*\.execution_options\(populate_existing=True\)\n\s*\)"
         ),
         replace="existing = None",
         regex=True,
@@ -90,12 +97,10 @@ FAULTS: tuple[Fault, ...] = (
         name="expiry_does_not_return_units",
         breaks="held units come back when a hold expires",
         file="shop/inventory.py",
-        find=(
-            "    hold.status = HoldStatus.EXPIRED\n"
-            "    hold.updated_at = state.now\n"
-            "    state.reserved -= hold.qty\n"
-        ),
-        replace="    hold.status = HoldStatus.EXPIRED\n    hold.updated_at = state.now\n",
+        # Every overdue hold is expired at the start of its SKU's batch (issue 10 item 4), before
+        # an expiry job is decided: that is where its units come back now.
+        find="    for hold_id, qty, shopper in overdue:\n        state.reserved -= qty\n",
+        replace="    for hold_id, qty, shopper in overdue:\n",
         tests=("tests/test_expiry.py",),
     ),
     Fault(
@@ -205,9 +210,30 @@ FAULTS: tuple[Fault, ...] = (
         name="database_outage_not_retried",
         breaks="database outages are survived: a failed batch is retried with backoff",
         file="workers/consumer.py",
-        find="                if not retryable and not _transient(exc):\n",
-        replace="                if True:\n",
-        tests=("tests/test_faults.py::test_a_locked_database_delays_requests_but_loses_and_doubles_none",),
+        # The consumer meets an outage when it takes the lane's fencing token from the database
+        # (issue 10 item 12), before any batch: there it must wait and retry, not die.
+        find=(
+            "        except DBAPIError as exc:\n"
+            '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
+        ),
+        replace=(
+            "        except ZeroDivisionError as exc:\n"
+            '            log.warning("database unavailable issuing a fence for %s: %s", lane, exc)\n'
+        ),
+        # Before that, a lane whose pause Redis has not cached is read back from the database
+        # (issue 10 item 8): PostgreSQL refusing connections is met there first.
+        also=(
+            (
+                "shop/pausing.py",
+                "    except SQLAlchemyError as exc:\n",
+                "    except ZeroDivisionError as exc:\n",
+            ),
+        ),
+        # One test per database: the SQLite lock, and PostgreSQL refusing connections.
+        tests=(
+            "tests/test_faults.py::test_a_locked_database_delays_requests_but_loses_and_doubles_none",
+            "tests/test_faults.py::test_a_database_refusing_connections_turns_readiness_red_then_green",
+        ),
     ),
     Fault(
         name="waitlist_served_after_the_request",
@@ -250,6 +276,214 @@ FAULTS: tuple[Fault, ...] = (
         replace="        elif False:\n",
         tests=("tests/test_ledger.py",),
         k="audit",
+    ),
+    # --- issue 10's rows ------------------------------------------------------------------------
+    Fault(
+        name="one_cart_batch_expiry_scheduled_per_request",
+        breaks="several presses from one cart in one batch are each answered (expiry scheduled once)",
+        # Both layers of the fix: the consumer's de-duplication and the recorder keyed by job hash.
+        file="workers/consumer.py",
+        find="        return list({job[0]: job for job in jobs}.values())\n",
+        replace="        return jobs\n",
+        also=(
+            (
+                "shop/queueing.py",
+                "            self.entries[self._last_key] = (key, member, score)\n",
+                "            self.entries[self._last_key + str(len(self.entries))] = (key, member, score)\n",
+            ),
+        ),
+        tests=("tests/test_one_cart_batch.py",),
+    ),
+    Fault(
+        name="poison_fails_its_whole_batch",
+        breaks="a poison request fails alone: the batch is split down to it",
+        file="workers/consumer.py",
+        find=(
+            "        middle = len(requests) // 2\n"
+            "        token = self._apply_isolating(lane, token, requests[:middle], outcomes, effects)\n"
+            "        return self._apply_isolating(lane, token, requests[middle:], outcomes, effects)\n"
+        ),
+        replace="        outcomes.update({r.request_id: error for r in requests})\n        return token\n",
+        tests=("tests/test_poison.py",),
+    ),
+    Fault(
+        name="supervisor_never_restarts",
+        breaks="make run restarts a process that dies, alone, with backoff",
+        file="devtools/processes.py",
+        find="            if now >= item.restart_at:\n",
+        replace="            if False:\n",
+        tests=("tests/test_supervisor.py",),
+    ),
+    Fault(
+        name="overdue_holds_not_expired_at_batch_start",
+        breaks="a hold past its expiry holds nothing: the batch frees overdue holds first",
+        file="shop/inventory.py",
+        find="    overdue = _expire_overdue_holds(session, sku, now)\n",
+        replace="    overdue: list[tuple[int, int, str | None]] = []\n",
+        tests=("tests/test_overdue_holds.py",),
+    ),
+    Fault(
+        name="sale_start_not_enforced_at_apply",
+        breaks="sale rules come from the database at apply time (sale_starts_at)",
+        file="shop/inventory.py",
+        find="    if starts is None or starts <= state.now:\n        return None\n",
+        replace="    return None\n",
+        tests=("tests/test_queued_rules.py",),
+    ),
+    Fault(
+        name="fencing_tokens_from_redis",
+        breaks="fencing tokens never repeat: issued by the database, not Redis's counter",
+        file="workers/consumer.py",
+        find="        if not self.lanes.acquire(lane, self.name, self.lease_ms):\n            return 0\n",
+        replace=(
+            "        redis_token = self.lanes.acquire(lane, self.name, self.lease_ms)\n"
+            "        if True:\n"
+            "            return redis_token\n"
+        ),
+        tests=("tests/test_fencing.py",),
+    ),
+    Fault(
+        name="payment_duplicate_does_not_wait",
+        breaks="one key = one charge: a duplicate waits for the attempt in flight and returns its answer",
+        file="shop/orders.py",
+        find="            payment = _wait_until_settled(session, payment.id, wait)\n",
+        replace="            pass\n",
+        tests=("tests/test_payment_races.py",),
+        k="one_key or duplicate",
+    ),
+    Fault(
+        name="payment_in_flight_not_checked",
+        breaks="at most one payment attempt in flight per order (payment_in_progress)",
+        file="shop/orders.py",
+        find="            if in_flight is not None:\n                raise _in_progress()\n",
+        replace="",
+        tests=("tests/test_payment_races.py",),
+        k="different_keys or in_flight or in_progress",
+    ),
+    Fault(
+        name="reconciler_never_asks_the_gateway",
+        breaks="a payment whose web process died mid-charge is settled by the reconciler",
+        file="shop/orders.py",
+        find="    charge = gateway.lookup(idempotency_key=payment.id)\n",
+        replace="    charge = None\n",
+        tests=("tests/test_reconciler.py",),
+    ),
+    Fault(
+        name="cross_site_operator_request_allowed",
+        breaks="operator changes come only from this site (403 cross_site)",
+        file="shop/operators.py",
+        find="    header = foreign_header()\n    if header is not None:\n",
+        replace="    header = foreign_header()\n    if False:\n",
+        tests=("tests/test_cross_site.py",),
+    ),
+    Fault(
+        name="json_endpoints_accept_any_body",
+        breaks="JSON endpoints take only JSON (415 for text/plain, forms, multipart)",
+        file="shop/web.py",
+        find=(
+            "    if not request.is_json and (request.mimetype or request.get_data(cache=True)):\n"
+            "        raise UnsupportedMediaType(\n"
+        ),
+        replace="    if False:\n        raise UnsupportedMediaType(\n",
+        also=(
+            (
+                "shop/web.py",
+                "    data = request.get_json(silent=True) if",
+                "    data = request.get_json(force=True, silent=True) if",
+            ),
+        ),
+        tests=("tests/test_content_types.py",),
+    ),
+    Fault(
+        name="pause_lives_only_in_redis",
+        breaks="a pause survives a Redis restart (the database is the source of truth)",
+        file="shop/pausing.py",
+        find="    if services.redis.hexists(PAUSE_VERSIONS, lane):\n        return True\n",
+        replace="    return True\n",
+        tests=("tests/test_pause_state.py",),
+    ),
+    Fault(
+        name="built_in_secret_key",
+        breaks="no forgeable sessions: no built-in SECRET_KEY outside the tests",
+        file="config.py",
+        find='            secret = str(overrides.get("SECRET_KEY", _str("SECRET_KEY")))\n',
+        replace=(
+            '            secret = str(overrides.get("SECRET_KEY", '
+            '_str("SECRET_KEY", "dev-only-insecure-secret-key")))\n'
+        ),
+        tests=("tests/test_secrets.py",),
+        k="built_in or forged",
+    ),
+    Fault(
+        name="cart_idempotency_key_ignored",
+        breaks="a retried add-to-cart adds once (Idempotency-Key on POST /chart, PUT /chart)",
+        file="shop/admission.py",
+        find="    if idempotency_key is None:\n        return admit(None)\n",
+        replace="    return admit(None)\n",
+        tests=("tests/test_cart_idempotency.py",),
+    ),
+    Fault(
+        name="checkout_takes_an_overdue_hold",
+        breaks="a checkout racing its hold's expiry orders the hold only while it is live (issue 17)",
+        file="shop/orders.py",
+        find="    live = [h for h in lines if h.status == HoldStatus.ACTIVE and h.expires_at > now]\n",
+        replace="    live = [h for h in lines if h.status == HoldStatus.ACTIVE]\n",
+        tests=("tests/test_expiry_races.py",),
+    ),
+    Fault(
+        name="overdue_expiry_not_conditional",
+        breaks="expiry racing a checkout changes a hold once: only an active hold is expired",
+        file="shop/inventory.py",
+        find="        .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)\n",
+        replace="        .where(Hold.sku == sku, Hold.expires_at <= now)\n",
+        tests=("tests/test_expiry_races.py",),
+    ),
+    # --- issue 16's rows ------------------------------------------------------------------------
+    Fault(
+        name="pages_without_a_language",
+        breaks="every shopper page works for screen-reader users (axe: the page's language)",
+        file="templates/base.html",
+        find='<html lang="{{ lang }}">\n',
+        replace="<html>\n",
+        tests=("tests/test_pages_axe.py",),
+    ),
+    Fault(
+        name="cart_page_without_order_countdown",
+        breaks="no page state is a 500: the cart with an order awaiting payment",
+        file="shop/pages.py",
+        find=(
+            r"    orders = \[\n\s*\{\*\*o, \"seconds_left\": .*\n"
+            r"\s*for o in view\[\"open_orders\"\]\n\s*\]\n"
+        ),
+        replace='    orders = view["open_orders"]\n',
+        regex=True,
+        tests=("tests/test_pages.py",),
+        k="cart",
+    ),
+    Fault(
+        name="browser_error_is_json",
+        breaks="a browser never gets a JSON error (an HTML error page with a way back)",
+        file="shop/__init__.py",
+        find="        page = browser_error_page(500)",
+        replace="        page = None",
+        tests=("tests/test_pages.py",),
+        k="unexpected_error",
+    ),
+    Fault(
+        name="static_files_not_cached_for_good",
+        breaks="static files are cached for good (content-hash address, immutable for a year)",
+        file="shop/assets.py",
+        find='        response.headers["Cache-Control"] = IMMUTABLE if fresh else REVALIDATE\n',
+        replace='        response.headers["Cache-Control"] = REVALIDATE\n',
+        tests=("tests/test_pages_caching.py",),
+    ),
+    Fault(
+        name="text_not_compressed",
+        breaks="HTML, CSS and JS are compressed for clients that accept it",
+        file="shop/assets.py",
+        find="    Compress(app)\n",
+        replace="    pass\n",
+        tests=("tests/test_pages_caching.py",),
     ),
 )
 

@@ -1,10 +1,11 @@
 """`make mutants`: put each deliberate fault of devtools/faults.py into a copy of the tree, run its tests.
 
 For each fault: copy the working tree (without .venv, .git and caches) to a temporary directory,
-apply the fault there (its pattern must match exactly once, else STALE), and run the fault's
-tests with this interpreter (``pytest -x -q``). A fault is KILLED when its tests fail, SURVIVED
-when they pass; anything else (no test selected, pytest crashed) is an ERROR. The checkout itself
-is never modified. Exit status 1 if any fault survived, is stale or errored.
+apply the fault there (its pattern, and each of its ``also`` edits, must match exactly once, else
+STALE), and run the fault's tests with this interpreter (``pytest -x -q``). A fault is KILLED
+when its tests fail, SURVIVED when they pass; anything else (no test selected, every test skipped
+on this database, pytest crashed) is an ERROR. The checkout itself is never modified. Exit
+status 1 if any fault survived, is stale or errored.
 
     python -m devtools.mutants                 # every fault, SQLite
     python -m devtools.mutants --only NAME     # one fault (repeatable)
@@ -47,16 +48,26 @@ def say(message: str = "") -> None:
 
 
 def apply_fault(tree: Path, fault: Fault) -> str | None:
-    """Write the fault into the copy; return why it is stale, or None once it is applied."""
-    path = tree / fault.file
+    """Write the fault (and its further edits) into the copy; return why it is stale, or None."""
+    edits = [(fault.file, fault.find, fault.replace, fault.regex)]
+    edits += [(file, find, replace, False) for file, find, replace in fault.also]
+    for file, find, replace, regex in edits:
+        stale = _edit(tree, file, find, replace, regex)
+        if stale is not None:
+            return stale
+    return None
+
+
+def _edit(tree: Path, file: str, find: str, replace: str, regex: bool) -> str | None:
+    path = tree / file
     if not path.exists():
-        return f"{fault.file} does not exist"
+        return f"{file} does not exist"
     source = path.read_text()
-    pattern = fault.find if fault.regex else re.escape(fault.find)
+    pattern = find if regex else re.escape(find)
     matches = len(re.findall(pattern, source, flags=re.MULTILINE))
     if matches != 1:
-        return f"pattern matches {matches} times in {fault.file} (needs exactly 1)"
-    replacement = fault.replace if fault.regex else fault.replace.replace("\\", "\\\\")
+        return f"pattern matches {matches} times in {file} (needs exactly 1)"
+    replacement = replace if regex else replace.replace("\\", "\\\\")
     path.write_text(re.sub(pattern, replacement, source, count=1, flags=re.MULTILINE))
     return None
 
@@ -98,6 +109,8 @@ def run_fault(fault: Fault, workers: int, timeout_s: int, verbose: bool, baselin
     last = output.splitlines()[-1] if output else ""
     failure = _first_failure(output)
     verdict = {0: "survived", 1: "killed"}.get(done.returncode, "error")
+    if done.returncode == 0 and not re.search(r"\b\d+ passed\b", last):
+        verdict, last = "error", f"no test ran on this database: {last}"  # e.g. all skipped
     if done.returncode == 2 and failure.startswith("FAILED"):
         verdict = "killed"  # -x under pytest-xdist ends as "interrupted" after the first failure
     if baseline:

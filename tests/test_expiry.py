@@ -71,7 +71,10 @@ def test_held_units_return_through_the_sweeper_when_the_schedule_is_lost(
     services.redis.delete(Scheduler.scheduled_jobs_key, *[b"rq:job:" + job_id for job_id in scheduled])
     spawn("workers.consumer")
     spawn("workers.schedule")
-    assert _wait_until(lambda: _available(services, "EXP-2") == 4, timeout_s=15)
+    # Reserved, not available: available counts an overdue hold as free before anything expires it.
+    assert _wait_until(lambda: _reserved(services, "EXP-2") == 0, timeout_s=15)
+    with services.db.reading() as session:
+        assert session.query(Hold).one().status == HoldStatus.EXPIRED
     _audit_ok(services)
 
 
