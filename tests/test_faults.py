@@ -250,7 +250,6 @@ def test_a_database_refusing_connections_turns_readiness_red_then_green(
         assert session.get(Product, "PGDOWN-1").reserved == 10
         assert session.scalar(select(func.count()).where(AppliedRequest.kind == "hold")) == 10
     assert_audit_clean(services)
-    admin.close()
 
 
 def test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire_once(
