@@ -90,6 +90,7 @@
       var pace = status.poll_after_ms || 1000;
       delay = seen === last ? Math.min(MAX_POLL_MS, Math.max(pace, delay * BACKOFF)) : pace;
       last = seen;
+      room.dataset.serverPollMs = String(pace);
       room.dataset.nextPollMs = String(Math.round(delay));
       setTimeout(poll, delay);
     }

@@ -161,9 +161,21 @@ def test_polling_backs_off_while_the_line_does_not_move(new_page, services, serv
     expect(room).to_have_attribute("data-next-poll-ms", str(first))
     expect(room).to_have_attribute("data-next-poll-ms", str(round(first * 1.5)))
     expect(room).to_have_attribute("data-next-poll-ms", str(round(first * 1.5 * 1.5)))
+    page.evaluate(RECORD_POLL_DELAYS)
     assert serve_one(MOUSE) == 1  # the line moves: back to the server's pace
     expect(page.locator("#place")).to_have_text("You are number 3 in line")
-    assert int(room.get_attribute("data-next-poll-ms")) < round(first * 1.5 * 1.5 * 1.5)
+    # The answer that moved the line set the delay back to the pace the server asked for (which it
+    # re-estimates as the line moves); later unchanged answers back off again from there.
+    delays = page.evaluate("window.__pollDelays")
+    assert any(delay == pace for delay, pace in delays), delays
+
+
+RECORD_POLL_DELAYS = """() => {
+  const room = document.querySelector("[data-wait]");
+  window.__pollDelays = [];
+  new MutationObserver(() => window.__pollDelays.push([room.dataset.nextPollMs, room.dataset.serverPollMs]))
+    .observe(room, {attributes: true, attributeFilter: ["data-next-poll-ms"]});
+}"""
 
 
 def test_a_hold_countdown_warns_politely_once_a_minute_before_it_ends(new_page, services, drain):
