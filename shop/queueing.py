@@ -325,13 +325,6 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1
 """
 
-BUMP = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local floor = tonumber(ARGV[2])
-if tonumber(redis.call('GET', KEYS[2]) or '0') < floor then redis.call('SET', KEYS[2], floor) end
-return redis.call('INCR', KEYS[2])
-"""
-
 RELEASE_PAUSED = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -585,7 +578,6 @@ class Lanes:
         self._yield = redis.register_script(YIELD_LANE)
         self._renew = redis.register_script(RENEW)
         self._release_paused = redis.register_script(RELEASE_PAUSED)
-        self._bump = redis.register_script(BUMP)
         self._rescue = redis.register_script(RESCUE)
         self._view = redis.register_script(VIEW)
         self._open = redis.register_script(OPEN)
@@ -909,10 +901,6 @@ class Lanes:
                 TakenRequest(job_id, request, enqueued_at, through, shopper.decode(), int(demand or 0))
             )
         return taken
-
-    def bump_fence(self, lane: str, owner: str, floor: int) -> int:
-        """Issue a token above ``floor`` to the lease holder (after Redis lost its counter); 0 if not ours."""
-        return int(self._bump(keys=[lane_key(lane, "lease"), lane_key(lane, "fence")], args=[owner, floor]))
 
     def renew(self, lane: str, owner: str, lease_ms: int) -> bool:
         return bool(self._renew(keys=[lane_key(lane, "lease")], args=[owner, lease_ms]))
