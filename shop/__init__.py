@@ -57,10 +57,11 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     limiter.init_app(app)
     csrf.init_app(app)
 
-    from shop import admin, api, board, health, openapi, pages
+    from shop import admin, api, board, health, openapi, pages, stock_admin
 
     csrf.exempt(api.bp)
     csrf.exempt(admin.bp)
+    csrf.exempt(stock_admin.bp)
     # The board checks auth first (401/404), then CSRF itself (shop.board.protect_form).
     csrf.exempt(board.bp)
     app.register_blueprint(health.bp)
@@ -68,6 +69,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(stock_admin.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(board.bp)
     # Before every other guard, so no operator route (rq-dashboard's included) misses it.

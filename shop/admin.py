@@ -10,7 +10,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from shop import admission, monitoring, pausing
 from shop.audit import audit
-from shop.catalog import find_product, product_view
+from shop.catalog import find_product, product_view, stock_view
 from shop.errors import Conflict
 from shop.inventory import sku_lane
 from shop.models import Product
@@ -34,20 +34,24 @@ def put_product(sku: str) -> Response:
     stock = None
     if exists and change.on_hand is not None:
         # Stock and details change together in the SKU's line: a refused change alters nothing.
-        stock = change_stock(sku, change.on_hand, change.fields)
+        stock = change_stock(sku, change.on_hand, change.fields, location=change.location)
         if stock.get("outcome") == "conflict":
             raise Conflict(
-                "on_hand cannot go below the units reserved in carts and unpaid orders.",
+                "on_hand cannot go below the units reserved in carts and orders or allocated to paid ones.",
                 code="below_reserved",
                 **{k: v for k, v in stock.items() if k != "outcome"},
             )
         created = False
+        if change.uoms is not None:
+            with svc.db.writing() as session:
+                create_or_update_product(session, sku, ProductChange({}, None, change.uoms))
     else:
         with svc.db.writing() as session:
             _product, created = create_or_update_product(session, sku, change)
     with svc.db.reading() as session:
         product = find_product(session, sku)
         body = product_view(product)
+        body["stock"] = stock_view(product)
     admission.cache_product(svc, product)
     body["stock_change"] = stock
     response = jsonify(body)
@@ -55,10 +59,12 @@ def put_product(sku: str) -> Response:
     return response
 
 
-def change_stock(sku: str, on_hand: int, fields: dict, wait_s: float | None = None) -> dict:
+def change_stock(
+    sku: str, on_hand: int, fields: dict, wait_s: float | None = None, location: str | None = None
+) -> dict:
     """Queue a stock change and wait briefly for its turn, so the operator sees the result."""
     svc = services()
-    adm = admission.request_stock_change(svc, sku, on_hand, fields)
+    adm = admission.request_stock_change(svc, sku, on_hand, fields, location)
     wait = current_app.config["ADMIN_WAIT_SECONDS"] if wait_s is None else wait_s
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

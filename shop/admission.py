@@ -20,7 +20,7 @@ from shop.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessab
 from shop.inventory import RequestKind, sku_lane
 from shop.models import Product
 from shop.orders import OrderKind, checkout_lane
-from shop.queueing import Admission, OverCustomerLimit, OverLimit, UnknownProduct
+from shop.queueing import Admission, OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
 from shop.services import Services
 
 # A cart's Idempotency-Key claim (shop:idem:cart:<sha256(cart:key)> -> fingerprint of the request).
@@ -50,7 +50,8 @@ def _admit_for_sku(
 ) -> Admission:
     lane = sku_lane(sku)
     shopper = params.get("shopper", "")
-    for _attempt in range(2):
+    uom = params.get("uom", "")
+    for attempt in range(2):
         try:
             return services.lanes.admit(
                 lane,
@@ -61,9 +62,17 @@ def _admit_for_sku(
                 qty=qty,
                 demand=demand,
                 shopper=shopper,
+                uom=uom,
                 job_id=job_id,
             )
         except UnknownProduct:
+            refresh_product_cache(services, sku)
+        except UnknownUnit:
+            if attempt:
+                raise Unprocessable(
+                    f"{sku} is not sold by the {uom!r}; see the product's uoms.", code="unknown_uom", uom=uom
+                ) from None
+            # The cached units may predate the product's latest change: read them again once.
             refresh_product_cache(services, sku)
         except OverLimit as over:
             raise Unprocessable(
@@ -99,9 +108,11 @@ def cache_product(services: Services, product: Product) -> None:
     services.lanes.cache_product(
         product.sku,
         product.max_per_cart,
-        stock=(product.on_hand - product.reserved, product.reserved),
+        stock=(product.available, product.reserved),
         max_per_customer=product.max_per_customer,
         sale_starts_at=product.sale_starts_at,
+        base_uom=product.base_uom,
+        uoms=[(u.uom, u.conversion) for u in product.uoms],
     )
 
 
@@ -190,16 +201,20 @@ def request_hold(
     allow_partial: bool = False,
     shopper: str = "",
     waitlist: bool = False,
+    uom: str = "",
     idempotency_key: str | None = None,
 ) -> Admission | Repeated:
     """Put 'add qty units of sku to my cart' in the SKU's line (once per ``idempotency_key``).
 
     ``shopper`` is the shop.shoppers key the per-customer limit counts; ``waitlist`` asks to wait
     for a unit held in a cart to come back if the SKU is sold out when the request's turn comes.
+    ``uom`` is the unit ``qty`` counts (empty: the product's base unit).
     """
     params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
     if waitlist:
         params["waitlist"] = True
+    if uom:
+        params["uom"] = uom
     request = {"kind": RequestKind.HOLD, **params}
     if shopper:
         params["shopper"] = shopper
@@ -218,10 +233,13 @@ def request_quantity(
     sku: str,
     qty: int,
     shopper: str = "",
+    uom: str = "",
     idempotency_key: str | None = None,
 ) -> Admission | Repeated:
     """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
     params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty}
+    if uom:
+        params["uom"] = uom
     request = {"kind": RequestKind.SET_QUANTITY, **params}
     if shopper:
         params["shopper"] = shopper
@@ -233,14 +251,25 @@ def request_quantity(
 
 
 def request_stock_change(
-    services: Services, sku: str, on_hand: int, fields: dict[str, Any] | None = None
+    services: Services,
+    sku: str,
+    on_hand: int,
+    fields: dict[str, Any] | None = None,
+    location: str | None = None,
 ) -> Admission:
-    """Put an operator's new on-hand figure (and any detail changes) in the SKU's line."""
-    params = {"sku": sku, "on_hand": on_hand, "fields": dict(fields or {})}
+    """Put an operator's new on-hand figure (and any detail changes) in the SKU's line.
+
+    The difference is an adjustment at ``location`` (default: the SKU's first location).
+    """
+    params: dict[str, Any] = {"sku": sku, "on_hand": on_hand, "fields": dict(fields or {})}
+    if location:
+        params["location"] = location
     return _admit_for_sku(services, sku, RequestKind.SET_STOCK, params, "", 0)
 
 
-def request_checkout(services: Services, cart_id: str, idempotency_key: str | None) -> Admission:
+def request_checkout(
+    services: Services, cart_id: str, idempotency_key: str | None, notes: str | None = None
+) -> Admission:
     """Put a checkout in its cart's checkout line; a repeated Idempotency-Key returns the same job."""
     lane = checkout_lane(cart_id, services.config.CHECKOUT_LANES)
     job_id = None
@@ -249,9 +278,10 @@ def request_checkout(services: Services, cart_id: str, idempotency_key: str | No
         state = services.lanes.view(job_id)
         if state is not None:
             return Admission(job_id, lane, state.ticket or 0, state.position or 0)
-    return services.lanes.admit(
-        lane, OrderKind.CHECKOUT, {"cart_id": cart_id}, cart_id=cart_id, job_id=job_id
-    )
+    params: dict[str, Any] = {"cart_id": cart_id}
+    if notes:
+        params["notes"] = notes
+    return services.lanes.admit(lane, OrderKind.CHECKOUT, params, cart_id=cart_id, job_id=job_id)
 
 
 def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
@@ -318,3 +348,65 @@ def admission_view(admission: Admission, cart_token: str) -> dict[str, Any]:
         "status_url": f"/jobs/{admission.job_id}",
         "cart_token": cart_token,
     }
+
+
+def request_allocation(services: Services, order_id: str) -> list[Admission]:
+    """Put 'allocate this paid order's units' in each of its SKUs' lines (after the payment's commit).
+
+    The job id is stable per order and SKU, so a repeat (a replayed payment, the sweeper) is
+    applied once.
+    """
+    from shop.orders import paid_unallocated
+
+    with services.db.reading() as session:
+        pairs = paid_unallocated(session, order_id)
+    return [
+        services.lanes.admit(
+            sku_lane(sku),
+            RequestKind.ALLOCATE,
+            {"sku": sku, "order_id": oid},
+            job_id=f"allocate-{oid}-{sku}",
+        )
+        for oid, sku in pairs
+    ]
+
+
+def request_receipt(
+    services: Services, sku: str, location: str, qty: int, uom: str = "", doc_ref: str = ""
+) -> Admission:
+    """Put a goods receipt (qty of uom arriving at location) in the SKU's line."""
+    params: dict[str, Any] = {"sku": sku, "location": location, "qty": qty}
+    if uom:
+        params["uom"] = uom
+    if doc_ref:
+        params["doc_ref"] = doc_ref
+    return _admit_for_sku(services, sku, RequestKind.RECEIVE, params, "", 0)
+
+
+def request_shipment(services: Services, order_id: str, skus: list[str]) -> list[Admission]:
+    """Put 'issue this order's units' in each of its SKUs' lines."""
+    return [
+        _admit_for_sku(services, sku, RequestKind.SHIP, {"sku": sku, "order_id": order_id}, "", 0)
+        for sku in skus
+    ]
+
+
+def request_cancel(services: Services, order_id: str, cart_id: str) -> Admission:
+    """Put an operator's cancellation of an unpaid order in its cart's checkout line."""
+    lane = checkout_lane(cart_id, services.config.CHECKOUT_LANES)
+    params = {"order_id": order_id, "cart_id": cart_id}
+    return services.lanes.admit(lane, OrderKind.CANCEL_ORDER, params, job_id=f"cancel-{order_id}")
+
+
+def await_result(services: Services, adm: Admission, wait_s: float, poll_s: float = 0.05) -> dict[str, Any]:
+    """Wait up to ``wait_s`` for a queued request's outcome; else say it is still in line."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        state = services.lanes.view(adm.job_id)
+        if state is not None and state.result is not None:
+            return state.result
+        if time.monotonic() >= deadline:
+            return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
+        time.sleep(poll_s)

@@ -13,11 +13,13 @@ from shop.carts import cart_view
 from shop.catalog import CatalogQuery, find_product, list_products, product_view
 from shop.errors import BadRequest, NotFound, Unprocessable
 from shop.extensions import limiter
-from shop.orders import find_order, order_view, pay_order
+from shop.orders import MAX_NOTES, find_order, order_view, pay_order
 from shop.payments import luhn_valid
+from shop.products import UOM_PATTERN
 from shop.web import (
     cart_from_request,
     json_body,
+    optional_json_body,
     services,
     shopper_from_request,
     valid_qty,
@@ -97,13 +99,25 @@ def add_to_cart() -> Response:
     waitlist = body.get("waitlist", False)
     if not isinstance(waitlist, bool):
         raise BadRequest("waitlist must be true or false.", code="invalid_waitlist")
+    uom = _uom(body["uom"]) if "uom" in body else ""
     key = _idempotency_key(required=False)
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
     adm = admission.request_hold(
-        services(), cart_id, sku, qty, allow_partial, shopper, waitlist, idempotency_key=key
+        services(), cart_id, sku, qty, allow_partial, shopper, waitlist, uom, idempotency_key=key
     )
     return _accepted(adm, token)
+
+
+def _uom(raw: object) -> str:
+    """Accept a unit of measure given by the client (absent: the product's base unit)."""
+    if not isinstance(raw, str) or not UOM_PATTERN.match(raw):
+        raise Unprocessable(
+            "uom must be one of the product's units (see its uoms), e.g. pcs or box.",
+            code="unknown_uom",
+            uom=raw if isinstance(raw, str) else None,
+        )
+    return raw
 
 
 @bp.put("/chart/<sku>/<qty>")
@@ -112,11 +126,22 @@ def add_to_cart() -> Response:
 def set_cart_quantity(sku: str, qty: str) -> Response:
     sku = valid_sku(sku)
     quantity = valid_qty(qty, minimum=0, from_path=True)
+    raw = request.args.get("uom", _put_body_uom())
+    uom = "" if raw is _NO_UOM else _uom(raw)
     key = _idempotency_key(required=False)
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
-    adm = admission.request_quantity(services(), cart_id, sku, quantity, shopper, idempotency_key=key)
+    adm = admission.request_quantity(services(), cart_id, sku, quantity, shopper, uom, idempotency_key=key)
     return _accepted(adm, token)
+
+
+_NO_UOM = object()
+
+
+def _put_body_uom() -> object:
+    """The PUT's unit may also come in a JSON body ({"uom": "box"}); no body means none."""
+    body = optional_json_body()
+    return body["uom"] if "uom" in body else _NO_UOM
 
 
 @bp.get("/chart")
@@ -154,7 +179,10 @@ def job_receipt(job_id: str) -> Response:
 def checkout() -> Response:
     token, cart_id = cart_from_request(create=False)
     key = _idempotency_key(required=False)
-    return _accepted(admission.request_checkout(services(), cart_id, key), token)
+    notes = optional_json_body().get("notes")
+    if notes is not None and (not isinstance(notes, str) or len(notes) > MAX_NOTES or "\x00" in notes):
+        raise Unprocessable(f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes")
+    return _accepted(admission.request_checkout(services(), cart_id, key, notes or None), token)
 
 
 @bp.post("/payment")
@@ -191,6 +219,9 @@ def payment() -> Response:
             idempotency_key=key,
             wait=timedelta(seconds=svc.config.PAYMENT_WAIT_SECONDS),
         )
+    if answer.status == "paid":
+        # After the commit: each SKU's lane moves the paid units from reserved to allocated.
+        admission.request_allocation(svc, order_id)
     return with_cart(jsonify(answer.to_dict()), token)
 
 

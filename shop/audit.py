@@ -29,19 +29,22 @@ from shop.models import (
     PaymentStatus,
     Product,
 )
+from shop.stock_audit import ALLOCATING, RESERVING, check_locations
 
-# Which hold statuses each order status allows.
+# Which hold statuses each order status allows (a paid order's holds are allocated by their lanes).
 HOLD_STATUS_FOR_ORDER = {
-    OrderStatus.PENDING_PAYMENT: HoldStatus.ORDERED,
-    OrderStatus.PAID: HoldStatus.SOLD,
-    OrderStatus.EXPIRED: HoldStatus.EXPIRED,
-    OrderStatus.CANCELLED: HoldStatus.EXPIRED,
+    OrderStatus.PENDING_PAYMENT: {HoldStatus.ORDERED},
+    OrderStatus.PAID: {HoldStatus.PAID, HoldStatus.SOLD, HoldStatus.SHIPPED},
+    OrderStatus.SHIPPED: {HoldStatus.SHIPPED},
+    OrderStatus.EXPIRED: {HoldStatus.EXPIRED},
+    OrderStatus.CANCELLED: {HoldStatus.EXPIRED, HoldStatus.RELEASED},
 }
 
 
 @dataclass
 class AuditReport:
     products: int = 0
+    locations: int = 0
     holds: int = 0
     orders: int = 0
     ledger_entries: int = 0
@@ -56,6 +59,7 @@ class AuditReport:
             "ok": self.ok,
             "checked": {
                 "products": self.products,
+                "locations": self.locations,
                 "holds": self.holds,
                 "orders": self.orders,
                 "ledger_entries": self.ledger_entries,
@@ -69,6 +73,7 @@ def audit(session: Session) -> AuditReport:
     report = AuditReport()
     with session.begin():
         _check_products(session, report)
+        report.locations = check_locations(session, report.violations)
         _check_holds(session, report)
         _check_orders(session, report)
         _check_payments(session, report)
@@ -80,13 +85,13 @@ def audit(session: Session) -> AuditReport:
 def _check_products(session: Session, report: AuditReport) -> None:
     held = (
         select(Hold.sku, func.sum(Hold.qty).label("qty"))
-        .where(Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED]))
+        .where(Hold.status.in_(RESERVING))
         .group_by(Hold.sku)
         .subquery()
     )
     sold = (
         select(Hold.sku, func.sum(Hold.qty).label("qty"))
-        .where(Hold.status == HoldStatus.SOLD)
+        .where(Hold.status.in_([*ALLOCATING, HoldStatus.SHIPPED]))
         .group_by(Hold.sku)
         .subquery()
     )
@@ -101,7 +106,7 @@ def _check_products(session: Session, report: AuditReport) -> None:
             report.violations.append(f"{sku}: reserved {reserved} outside 0..on_hand {on_hand}")
         if reserved != (held_qty or 0):
             report.violations.append(
-                f"{sku}: reserved {reserved} but active and ordered holds total {held_qty or 0}"
+                f"{sku}: reserved {reserved} but active, ordered and paid holds total {held_qty or 0}"
             )
         if sales < (sold_qty or 0):
             report.violations.append(f"{sku}: sales {sales} below sold holds {sold_qty}")
@@ -137,23 +142,21 @@ def _check_holds(session: Session, report: AuditReport) -> None:
 def _check_orders(session: Session, report: AuditReport) -> None:
     report.orders = session.scalar(select(func.count()).select_from(Order)) or 0
     rows = session.execute(
-        select(
-            Order.id, Order.status, Order.total, Hold.status, Hold.qty, OrderLine.qty, OrderLine.unit_price
-        )
+        select(Order.id, Order.status, Order.total, Hold.status, Hold.qty, OrderLine.qty, OrderLine.net_amt)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .join(Hold, and_(Hold.id == OrderLine.hold_id, Hold.order_id == Order.id), isouter=True)
     ).all()
     totals: dict[str, tuple[int, int]] = {}
-    for order_id, status, total, hold_status, hold_qty, line_qty, unit_price in rows:
-        expected = HOLD_STATUS_FOR_ORDER.get(OrderStatus(status))
+    for order_id, status, total, hold_status, hold_qty, line_qty, net_amt in rows:
+        expected = HOLD_STATUS_FOR_ORDER.get(OrderStatus(status), set())
         if hold_status is None:
             report.violations.append(f"order {order_id}: a line's hold is missing or belongs elsewhere")
-        elif hold_status != expected:
+        elif hold_status not in expected:
             report.violations.append(f"order {order_id} is {status} but a hold is {hold_status}")
         if hold_qty is not None and hold_qty != line_qty:
             report.violations.append(f"order {order_id}: line qty {line_qty} differs from hold {hold_qty}")
         seen = totals.get(order_id, (total, 0))
-        totals[order_id] = (total, seen[1] + line_qty * unit_price)
+        totals[order_id] = (total, seen[1] + net_amt)
     for order_id, (total, summed) in totals.items():
         if total != summed:
             report.violations.append(f"order {order_id}: total {total} differs from its lines {summed}")
@@ -166,9 +169,9 @@ def _check_payments(session: Session, report: AuditReport) -> None:
         .group_by(Order.id, Order.status, Order.total)
     ).all()
     for order_id, status, total, count, amount in paid:
-        if status == OrderStatus.PAID and (count != 1 or amount != total):
+        if status in (OrderStatus.PAID, OrderStatus.SHIPPED) and (count != 1 or amount != total):
             report.violations.append(f"order {order_id} is paid but has {count} paid payments ({amount})")
-        if status != OrderStatus.PAID and count:
+        if status not in (OrderStatus.PAID, OrderStatus.SHIPPED) and count:
             report.violations.append(f"order {order_id} is {status} but has a paid payment")
 
 

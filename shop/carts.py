@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shop.errors import BadRequest, NotFound
 from shop.models import Hold, HoldStatus, Order, OrderStatus, Product, utcnow
+from shop.pricing import discount_pct
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{10,64}$")
 
@@ -57,16 +58,17 @@ def cart_view(session: Session, cart_id: str, now: datetime | None = None) -> di
     """Return the cart's lines (held and expired), totals and open orders."""
     now = now or utcnow()
     rows = session.execute(
-        select(Hold, Product.name, Product.price)
+        select(Hold, Product.name)
         .join(Product, Product.sku == Hold.sku)
         .where(Hold.cart_id == cart_id, Hold.in_cart.is_(True))
         .order_by(Hold.created_at, Hold.id)
     ).all()
     items = []
     total = 0
-    for hold, name, price in rows:
+    for hold, name in rows:
         live = hold.status == HoldStatus.ACTIVE and hold.expires_at > now
-        line_total = hold.qty * price
+        # The prices the hold fixed when it was taken (a flash price stays the shopper's).
+        line_total = hold.qty * hold.price
         if live:
             total += line_total
         items.append(
@@ -74,7 +76,11 @@ def cart_view(session: Session, cart_id: str, now: datetime | None = None) -> di
                 "sku": hold.sku,
                 "name": name,
                 "qty": hold.qty,
-                "unit_price": price,
+                "uom": hold.uom,
+                "uom_qty": hold.uom_qty,
+                "unit_price": hold.price,
+                "normal_price": hold.unit_price,
+                "discount_pct": discount_pct(hold.unit_price, hold.price),
                 "line_total": line_total,
                 "status": "held" if live else "expired",
                 "expires_at": hold.expires_at.isoformat(),
@@ -91,6 +97,12 @@ def cart_view(session: Session, cart_id: str, now: datetime | None = None) -> di
         "total": total,
         "currency": "IDR",
         "open_orders": [
-            {"order_id": o.id, "total": o.total, "pay_before": o.pay_before.isoformat()} for o in orders
+            {
+                "order_id": o.id,
+                "order_no": o.order_no,
+                "total": o.total,
+                "pay_before": o.pay_before.isoformat(),
+            }
+            for o in orders
         ],
     }

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from shop.errors import BadRequest, NotFound
-from shop.models import Product
+from shop.models import Product, utcnow
+from shop.pricing import current_price, discount_column, discount_pct, price_column
 
-SORT_COLUMNS = {
+# Sorts whose value depends on the moment (a flash price ends) are built per query.
+SORT_COLUMNS: dict[str, Any] = {
     "sales": Product.sales,
-    "price": Product.price,
+    "price": price_column,
+    "discount": discount_column,
     "name": Product.name,
     # A hold past its expiry holds nothing (see Product.available).
-    "available": Product.on_hand - Product.reserved + Product.overdue_units,
+    "available": Product.on_hand - Product.reserved - Product.allocated + Product.overdue_units,
     "newest": Product.created_at,
 }
 MAX_LIMIT = 100
@@ -45,7 +49,9 @@ class CatalogQuery:
             raise BadRequest(
                 f"sortBy must be one of {', '.join(SORT_COLUMNS)}.", code="invalid_sort", sortBy=sort_by
             )
-        sort_dir = args.get("sortDir", "desc" if sort_by in ("sales", "newest") else "asc").lower()
+        sort_dir = args.get(
+            "sortDir", "desc" if sort_by in ("sales", "newest", "discount") else "asc"
+        ).lower()
         if sort_dir not in ("asc", "desc"):
             raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
         category = (args.get("category") or "").strip() or None
@@ -91,13 +97,16 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     """Return one page of products matching the query, with paging figures."""
     stmt = _filtered(query)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    now = utcnow()
     column = SORT_COLUMNS[query.sort_by]
+    if callable(column):
+        column = column(now)
     order = column.desc() if query.sort_dir == "desc" else column.asc()
     rows = session.scalars(
         stmt.order_by(order, Product.sku).offset((query.page - 1) * query.limit).limit(query.limit)
     ).all()
     return {
-        "items": [product_view(p) for p in rows],
+        "items": [product_view(p, now) for p in rows],
         "page": query.page,
         "limit": query.limit,
         "total": total,
@@ -118,14 +127,24 @@ def categories(session: Session) -> list[str]:
     return list(session.scalars(select(Product.category).distinct().order_by(Product.category)))
 
 
-def product_view(product: Product) -> dict[str, Any]:
+def uoms_view(product: Product) -> list[dict[str, Any]]:
+    """The units a product is sold in, base unit first: [{"uom": "pcs", "conversion": 1}, ...]."""
+    return [{"uom": product.base_uom, "conversion": 1}] + [
+        {"uom": u.uom, "conversion": u.conversion} for u in product.uoms
+    ]
+
+
+def product_view(product: Product, now: datetime | None = None) -> dict[str, Any]:
     """Describe a product as the API shows it; ``available`` is what can be held right now."""
+    price = current_price(product, now or utcnow())
     return {
         "sku": product.sku,
         "name": product.name,
         "description": product.description,
         "category": product.category,
-        "price": product.price,
+        "price": price,
+        "normal_price": product.normal_price,
+        "discount_pct": discount_pct(product.normal_price, price),
         "currency": "IDR",
         "image": product.image,
         "available": product.available,
@@ -133,4 +152,22 @@ def product_view(product: Product) -> dict[str, Any]:
         "max_per_cart": product.max_per_cart,
         "max_per_customer": product.max_per_customer,
         "sale_starts_at": product.sale_starts_at.isoformat() if product.sale_starts_at else None,
+        "sale_ends_at": product.sale_ends_at.isoformat() if product.sale_ends_at else None,
+        "base_uom": product.base_uom,
+        "uoms": uoms_view(product),
     }
+
+
+def stock_view(product: Product) -> list[dict[str, Any]]:
+    """The product's stock per location, for operators (``available`` never negative)."""
+    return [
+        {
+            "location": loc.location_code,
+            "priority": loc.priority,
+            "on_hand": loc.on_hand,
+            "reserved": loc.reserved,
+            "allocated": loc.allocated,
+            "available": max(0, loc.free),
+        }
+        for loc in product.locations
+    ]

@@ -9,13 +9,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from shop import pausing
+from shop import fulfilment, pausing
 from shop.admin import change_stock
 from shop.admission import cache_product
 from shop.audit import audit
 from shop.catalog import find_product
 from shop.demo import seed_demo_catalog
-from shop.errors import NotFound
+from shop.errors import NotFound, ShopError
 from shop.expiry import sweep
 from shop.inventory import sku_lane
 from shop.migrate import upgrade
@@ -99,16 +99,47 @@ def sweep_command() -> None:
     click.echo(json.dumps(counts))
 
 
+@shop_cli.command("receive")
+@click.argument("sku")
+@click.argument("location")
+@click.argument("qty", type=click.IntRange(1, 10_000_000))
+@click.option("--uom", default=None, help="The unit QTY counts (default: the product's base unit).")
+@click.option(
+    "--ref", "doc_ref", default=None, help="The receipt's document reference (e.g. a delivery note)."
+)
+@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the receipt's turn.")
+def receive_command(
+    sku: str, location: str, qty: int, uom: str | None, doc_ref: str | None, wait: float
+) -> None:
+    """Book a goods receipt: QTY (of --uom) of SKU arrive at LOCATION, through the SKU's line."""
+    try:
+        outcome = fulfilment.receive_stock(_services(), sku, location, qty, uom, doc_ref, wait_s=wait)
+    except ShopError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(json.dumps(outcome))
+    if outcome.get("outcome") not in ("received", "queued"):
+        sys.exit(1)
+
+
+@shop_cli.command("ship")
+@click.argument("order_no")
+@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for each SKU's turn.")
+def ship_command(order_no: str, wait: float) -> None:
+    """Ship a paid order (a goods issue): its units leave allocated and on hand."""
+    try:
+        result = fulfilment.ship_order(_services(), order_no, wait_s=wait)
+    except ShopError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(json.dumps(result))
+    if any(s.get("outcome") not in ("shipped", "queued") for s in result["shipments"]):
+        sys.exit(1)
+
+
 @shop_cli.command("reconcile-payments")
 @click.option("--older-than", type=int, default=None, help="age in seconds (PAYMENT_RECONCILE_AFTER_SECONDS)")
 def reconcile_payments_command(older_than: int | None) -> None:
     """Settle payments left processing by a dead web process, and refunds still owed, now."""
-    from datetime import timedelta
+    from shop.payments_reconciler import reconcile
 
-    from shop.orders import reconcile_payments
-
-    services = _services()
-    after = services.config.PAYMENT_RECONCILE_AFTER_SECONDS if older_than is None else older_than
-    with services.db.writing() as session:
-        counts = reconcile_payments(session, services.gateway, timedelta(seconds=after))
+    counts = reconcile(_services(), older_than)
     click.echo(json.dumps(counts))

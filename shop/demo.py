@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from shop.inventory import sku_lane
 from shop.ledger import insert_ignoring_conflicts, record_creation
-from shop.models import Product, SkuFence, utcnow
+from shop.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
+from shop.stock import movement_row, record_movements
 
 # sku, name, category, price (Rp), on_hand, max_per_cart, sales so far, description
 DEMO_PRODUCTS: list[tuple[str, str, str, int, int, int, int, str]] = [
@@ -321,6 +322,32 @@ DEMO_PRODUCTS: list[tuple[str, str, str, int, int, int, int, str]] = [
 ]
 
 
+# Flash prices: sku -> normal price (the demo catalog's price is the flash price).
+DEMO_NORMAL_PRICES = {
+    "FLASH-PHONE-01": 2_999_000,
+    "FLASH-SHOE-02": 399_000,
+    "MOUSE-WL-01": 199_000,
+    "EARBUD-01": 499_000,
+}
+# Pack units: sku -> [(unit, base units in one)].
+DEMO_UOMS = {
+    "MOUSE-BT-04": [("pack", 5)],
+    "BOTTLE-01": [("box", 12)],
+    "CHG-65W-01": [("pack", 3), ("box", 24)],
+    "EARBUD-01": [("pack", 2)],
+}
+# Warehouses, by priority: Jakarta first, then Surabaya. Stock is split 60/40 (small lots all in JKT).
+DEMO_LOCATIONS = ("JKT", "SBY")
+SPLIT_FROM = 20
+
+
+def _split(on_hand: int) -> dict[str, int]:
+    if on_hand < SPLIT_FROM:
+        return {"JKT": on_hand}
+    jakarta = on_hand * 6 // 10
+    return {"JKT": jakarta, "SBY": on_hand - jakarta}
+
+
 def seed_demo_catalog(session: Session) -> list[Product]:
     """Insert the demo products that are missing; never touch ones that exist."""
     now = utcnow()
@@ -336,20 +363,52 @@ def seed_demo_catalog(session: Session) -> list[Product]:
                 sku=sku,
                 name=name,
                 category=category,
+                normal_price=DEMO_NORMAL_PRICES.get(sku, price),
                 price=price,
+                base_uom=BASE_UOM,
                 on_hand=on_hand,
                 reserved=0,
+                allocated=0,
                 sales=sales,
                 max_per_cart=max_per_cart,
                 description=description,
                 image="",
                 # Spread creation times so "newest" sorting is meaningful.
                 created_at=now - timedelta(hours=len(DEMO_PRODUCTS) - index),
+                updated_at=now,
             )
             session.add(product)
             added.append(product)
         session.flush()
+        movements = []
         for product in added:
+            for priority, (code, units) in enumerate(_split(product.on_hand).items()):
+                session.add(
+                    StockLocation(
+                        sku=product.sku,
+                        location_code=code,
+                        priority=priority,
+                        on_hand=units,
+                        reserved=0,
+                        allocated=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                if units:
+                    movements.append(
+                        movement_row(product.sku, code, units, DocType.GOODS_RECEIPT, "INITIAL", now)
+                    )
+            for uom, conversion in DEMO_UOMS.get(product.sku, []):
+                session.add(
+                    ProductUom(
+                        sku=product.sku, uom=uom, conversion=conversion, created_at=now, updated_at=now
+                    )
+                )
             record_creation(session, product.sku, product.on_hand, now)
+        session.flush()
+        record_movements(session, movements)
         insert_ignoring_conflicts(session, SkuFence, [{"lane": sku_lane(p.sku), "token": 0} for p in added])
+    for product in added:
+        session.refresh(product)
     return added

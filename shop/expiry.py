@@ -15,7 +15,7 @@ from redis import Redis
 from shop.db import Database
 from shop.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
 from shop.models import utcnow
-from shop.orders import OrderKind, checkout_lane, overdue_orders
+from shop.orders import OrderKind, checkout_lane, overdue_orders, paid_unallocated
 from shop.queueing import Lanes
 
 MAINTENANCE_LANE = "maintenance"
@@ -51,6 +51,7 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
         holds = overdue_holds(session, now)
         orders = overdue_orders(session, now)
         waiting = overdue_waitlist(session, now)
+        paid = paid_unallocated(session)
     # Swept expiries get ids of their own: the scheduled job's id may already hold a "not due" outcome.
     stamp = int(now.timestamp())
     queued_holds = 0
@@ -73,7 +74,21 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
             job_id, kind, params, _when = waitlist_expiry_job(request_id, sku, now)
             lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
             queued_waitlist += 1
-    return {"holds": queued_holds, "orders": queued_orders, "waitlist": queued_waitlist}
+    # Paid units whose allocation request was lost (Redis restarted between payment and enqueue).
+    queued_allocations = 0
+    for order_id, sku in paid:
+        if _mark(lanes.redis, f"allocate:{order_id}:{sku}"):
+            params = {"sku": sku, "order_id": order_id}
+            lanes.admit(
+                sku_lane(sku), RequestKind.ALLOCATE, params, job_id=f"swept-allocate-{order_id}-{sku}-{stamp}"
+            )
+            queued_allocations += 1
+    return {
+        "holds": queued_holds,
+        "orders": queued_orders,
+        "waitlist": queued_waitlist,
+        "allocations": queued_allocations,
+    }
 
 
 def _mark(redis: Redis, item: str) -> bool:

@@ -73,6 +73,11 @@ EN: dict[str, str] = {
     "product.sold_out": "Sold out",
     "product.max": "Max {n} per cart",
     "product.qty": "Quantity",
+    "product.unit": "Unit",
+    "product.unit_option": "{uom} ({n} pcs)",
+    "product.discount": "-{n}%",
+    "product.normal_price": "Normal price",
+    "error.unknown_uom": "This item is not sold in that unit.",
     "product.add": "Add to cart",
     "product.line_note": "You join a fair line for this item. Once it is yours we hold it for {minutes} "
     "minutes.",
@@ -291,6 +296,11 @@ ID: dict[str, str] = {
     "product.sold_out": "Habis",
     "product.max": "Maks. {n} per keranjang",
     "product.qty": "Jumlah",
+    "product.unit": "Satuan",
+    "product.unit_option": "{uom} ({n} pcs)",
+    "product.discount": "-{n}%",
+    "product.normal_price": "Harga normal",
+    "error.unknown_uom": "Barang ini tidak dijual dalam satuan itu.",
     "product.add": "Tambah ke keranjang",
     "product.line_note": "Anda masuk antrean yang adil untuk barang ini. Setelah berhasil, barang "
     "disimpan untuk Anda selama {minutes} menit.",

@@ -32,16 +32,23 @@ from shop.ledger import (
     recorded_outcomes,
     recorded_seqs,
 )
+from shop.locations import DEFAULT_LOCATION, choose, dump_locations, give_back, merge, parse_locations
 from shop.models import (
     Cart,
+    DocType,
     Hold,
     HoldStatus,
+    Order,
     OrderLine,
+    OrderStatus,
     Product,
+    StockLocation,
     WaitlistEntry,
     WaitlistStatus,
     utcnow,
 )
+from shop.pricing import current_price
+from shop.stock import Delta, change_locations, movement_row, record_movements
 
 
 class RequestKind:
@@ -54,6 +61,11 @@ class RequestKind:
     EXPIRE_WAITLIST = "expire_waitlist"
     # The first request in line when a sale opens: records the pre-queue's draw in the ledger.
     OPEN_SALE = "open_sale"
+    # Stock lifecycle (docs/issue11-design.md): goods receipt; paid units reserved -> allocated;
+    # goods issue of an order's allocated units.
+    RECEIVE = "receive"
+    ALLOCATE = "allocate"
+    SHIP = "ship"
 
 
 # Product details an operator may change together with the stock (validated before queueing).
@@ -64,9 +76,12 @@ PRODUCT_DETAIL_FIELDS = frozenset(
         "description",
         "image",
         "price",
+        "normal_price",
+        "base_uom",
         "max_per_cart",
         "max_per_customer",
         "sale_starts_at",
+        "sale_ends_at",
     }
 )
 
@@ -91,7 +106,8 @@ class BatchEffects:
     waitlist_resolved: list[WaitlistResolution] = field(default_factory=list)
     # The SKU's admission facts as committed when the batch changed them (an operator's change):
     # (max_per_cart, max_per_customer, sale_starts_at), for the consumer to refresh Redis's cache.
-    product_rules: tuple[int, int | None, datetime | None] | None = None
+    # (max_per_cart, max_per_customer, sale_starts_at, base_uom, ((uom, conversion), ...)) committed.
+    product_rules: tuple[int, int | None, datetime | None, str, tuple[tuple[str, int], ...]] | None = None
 
     def merge(self, later: BatchEffects) -> None:
         """Add what a later transaction of the same batch did (a batch split to isolate a failure)."""
@@ -125,6 +141,17 @@ class _StockState:
     holds_by_cart: dict[str, Hold]
     hold_ttl: timedelta
     now: datetime
+    allocated: int = 0
+    sales: int = 0
+    # (reserved, on_hand, allocated) as the batch found them (the product object may change meanwhile).
+    started_totals: tuple[int, int, int] = (0, 0, 0)
+    # Per location: [priority, on_hand, reserved, allocated] as the batch goes, and as it began.
+    locations: dict[str, list[int]] = field(default_factory=dict)
+    started: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # Units the product is sold in, base unit included: uom -> base units in one.
+    units: dict[str, int] = field(default_factory=dict)
+    # Item movements of the batch (on-hand changes), written with the stock.
+    movements: list[dict] = field(default_factory=list)
     # Carts with expired lines of this SKU still shown: only their new holds need to dismiss them.
     stale_carts: set[str] = field(default_factory=set)
     # Ledger entries in the order they happened, numbered from the SKU's last sequence number.
@@ -146,7 +173,59 @@ class _StockState:
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.reserved
+        return self.on_hand - self.reserved - self.allocated
+
+    def take(self, qty: int) -> dict[str, int]:
+        """Reserve ``qty`` units at the locations the rule picks (shop.locations); return where."""
+        if len(self.locations) == 1:
+            # One location (most SKUs): it has the units, since its free units are the SKU's available.
+            code = next(iter(self.locations))
+            where: dict[str, int] | None = {code: qty}
+        else:
+            free = [(code, loc[0], loc[1] - loc[2] - loc[3]) for code, loc in self.locations.items()]
+            where = choose(free, qty)
+        if where is None or qty > self.available:
+            raise RuntimeError(f"{self.product.sku}: locations cannot supply {qty} units; totals disagree")
+        for code, units in where.items():
+            self.locations[code][2] += units
+        self.reserved += qty
+        return where
+
+    def reserve(self, hold: Hold, qty: int) -> None:
+        """Reserve ``qty`` more units for an existing hold."""
+        if qty > 0:
+            hold.locations = dump_locations(merge(parse_locations(hold.locations), self.take(qty)))
+
+    def unreserve(self, hold: Hold, qty: int) -> None:
+        """Give ``qty`` of the hold's units back, last-taken location first."""
+        kept, returned = give_back(parse_locations(hold.locations), qty)
+        for code, units in returned.items():
+            self.locations[code][2] -= units
+        hold.locations = dump_locations(kept)
+        self.reserved -= qty
+
+    def release_all(self, hold: Hold) -> None:
+        """Give all the hold's units back; the hold keeps the record of where they were."""
+        for code, units in parse_locations(hold.locations).items():
+            self.locations[code][2] -= units
+        self.reserved -= hold.qty
+
+    def location(self, code: str) -> list[int]:
+        """Return a location's figures, adding it (after the others by priority) if the SKU has none yet."""
+        if code not in self.locations:
+            priority = max((loc[0] for loc in self.locations.values()), default=-1) + 1
+            self.locations[code] = [priority, 0, 0, 0]
+        return self.locations[code]
+
+    def move(
+        self, code: str, qty: int, doc_type: DocType, doc_ref: str, uom_qty: int, uom: str, conversion: int
+    ) -> None:
+        """Change a location's on hand by ``qty`` base units and record the movement."""
+        self.location(code)[1] += qty
+        self.on_hand += qty
+        self.movements.append(
+            movement_row(self.product.sku, code, qty, doc_type, doc_ref, self.now, uom_qty, uom, conversion)
+        )
 
     def count_units(self, shopper: str | None, delta: int) -> None:
         """Follow a shopper's units through the batch (their total is re-read afterwards)."""
@@ -249,6 +328,8 @@ def apply_stock_requests(
                     product.max_per_cart,
                     product.max_per_customer,
                     product.sale_starts_at,
+                    product.base_uom,
+                    tuple((u.uom, u.conversion) for u in product.uoms),
                 )
             if before_commit is not None:
                 before_commit()
@@ -423,8 +504,10 @@ def _stock_after(session: Session, sku: str, state: _StockState | None) -> tuple
     """The SKU's (available, held) after the batch, for the waiting room's odds."""
     if state is not None:
         return state.available, state.reserved
-    row = session.execute(select(Product.on_hand, Product.reserved).where(Product.sku == sku)).first()
-    return None if row is None else (row.on_hand - row.reserved, row.reserved)
+    row = session.execute(
+        select(Product.on_hand, Product.reserved, Product.allocated).where(Product.sku == sku)
+    ).first()
+    return None if row is None else (max(0, row.on_hand - row.reserved - row.allocated), row.reserved)
 
 
 def _unseen(requests: Sequence[QueuedRequest], done: dict[str, Outcome]) -> list[QueuedRequest]:
@@ -454,10 +537,19 @@ def _load_state(
     if product.max_per_customer:
         shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
         by_shopper = customer_units(session, sku, shoppers)
+    locations = {
+        loc.location_code: [loc.priority, loc.on_hand, loc.reserved, loc.allocated]
+        for loc in product.locations
+    }
     state = _StockState(
         product=product,
         on_hand=product.on_hand,
         reserved=product.reserved,
+        allocated=product.allocated,
+        started_totals=(product.reserved, product.on_hand, product.allocated),
+        locations=locations,
+        started={code: (loc[1], loc[2], loc[3]) for code, loc in locations.items()},
+        units={product.base_uom: 1, **{u.uom: u.conversion for u in product.uoms}},
         holds_by_cart=holds_by_cart,
         hold_ttl=hold_ttl,
         now=now,
@@ -471,7 +563,10 @@ def _load_state(
     for request in requests:
         if request.kind == RequestKind.EXPIRE_HOLD:
             expiring.setdefault(int(request.params.get("hold_id") or 0), request)
-    for hold_id, qty, shopper in overdue:
+    for hold_id, qty, shopper, where in overdue:
+        # Each location gets back what the hold reserved there (the started figures predate this).
+        for code, units in parse_locations(where).items():
+            state.location(code)[2] -= units
         state.reserved -= qty
         if shopper:
             # Their units were counted after the update: only Redis's copy must be refreshed.
@@ -491,8 +586,10 @@ def _load_state(
     return state
 
 
-def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tuple[int, int, str | None]]:
-    """Expire every hold of the SKU past its expiry in one statement; return (id, qty, shopper) of each.
+def _expire_overdue_holds(
+    session: Session, sku: str, now: datetime
+) -> list[tuple[int, int, str | None, str | None]]:
+    """Expire every hold of the SKU past its expiry in one statement; return (id, qty, shopper, locations).
 
     Called under the product's row lock at the start of a batch, so the units are free before the
     waitlist and the line are served. The update is conditional on the hold still being active, so
@@ -502,10 +599,10 @@ def _expire_overdue_holds(session: Session, sku: str, now: datetime) -> list[tup
         update(Hold)
         .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
         .values(status=HoldStatus.EXPIRED, updated_at=now)
-        .returning(Hold.id, Hold.qty, Hold.shopper_key)
+        .returning(Hold.id, Hold.qty, Hold.shopper_key, Hold.locations)
         .execution_options(synchronize_session=False)
     ).all()
-    return sorted((int(hold_id), int(qty), shopper) for hold_id, qty, shopper in rows)
+    return sorted((int(hold_id), int(qty), shopper, where) for hold_id, qty, shopper, where in rows)
 
 
 def _cart_lines(session: Session, sku: str, cart_ids: Sequence[str]) -> tuple[dict[str, Hold], set[str]]:
@@ -555,7 +652,15 @@ def customer_units(session: Session, sku: str, shoppers: Iterable[str]) -> dict[
             .where(
                 Hold.sku == sku,
                 Hold.shopper_key.in_(keys[start : start + 500]),
-                Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED, HoldStatus.SOLD]),
+                Hold.status.in_(
+                    [
+                        HoldStatus.ACTIVE,
+                        HoldStatus.ORDERED,
+                        HoldStatus.PAID,
+                        HoldStatus.SOLD,
+                        HoldStatus.SHIPPED,
+                    ]
+                ),
             )
             .group_by(Hold.shopper_key)
         )
@@ -586,6 +691,9 @@ def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> 
         RequestKind.HANDOFF: _hand_off,
         RequestKind.EXPIRE_WAITLIST: _expire_waitlist_entry,
         RequestKind.OPEN_SALE: _record_draw,
+        RequestKind.RECEIVE: _receive,
+        RequestKind.ALLOCATE: _allocate,
+        RequestKind.SHIP: _ship,
     }
     handler = handlers.get(request.kind)
     if handler is None:
@@ -602,7 +710,7 @@ def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | 
         # Overdue but not yet expired by its job: return the units before deciding anew.
         hold.status = HoldStatus.EXPIRED
         hold.in_cart = False
-        state.reserved -= hold.qty
+        state.release_all(hold)
         del state.holds_by_cart[cart_id]
         state.count_units(hold.shopper_key, -hold.qty)
         state.note(
@@ -642,6 +750,8 @@ def _held(hold: Hold, added: int, **extra: object) -> Outcome:
         "added": added,
         "hold_id": None,
         "expires_at": hold.expires_at.isoformat(),
+        "uom": hold.uom,
+        "uom_qty": hold.uom_qty,
         "_hold": hold,
     }
     outcome.update(extra)
@@ -701,31 +811,63 @@ def _dismiss_stale_lines(session: Session, state: _StockState, cart_id: str) -> 
     )
 
 
-def _new_hold(session: Session, state: _StockState, request: QueuedRequest, qty: int) -> Hold:
+def _new_hold(
+    session: Session, state: _StockState, request: QueuedRequest, qty: int, uom: str, conversion: int
+) -> Hold:
+    """Hold ``qty`` base units (entered as ``qty // conversion`` of ``uom``) at today's prices."""
     cart_id = request.params["cart_id"]
     _dismiss_stale_lines(session, state, cart_id)
+    product = state.product
     hold = Hold(
         cart_id=cart_id,
-        sku=state.product.sku,
+        sku=product.sku,
         qty=qty,
         status=HoldStatus.ACTIVE,
         in_cart=True,
         expires_at=state.now + state.hold_ttl,
         request_id=request.request_id,
         shopper_key=request.params.get("shopper") or None,
+        uom=uom,
+        uom_qty=qty // conversion,
+        conversion=conversion,
+        unit_price=product.normal_price,
+        price=current_price(product, state.now),
+        locations=dump_locations(state.take(qty)),
         created_at=state.now,
         updated_at=state.now,
     )
     session.add(hold)
     state.holds_by_cart[cart_id] = hold
-    state.reserved += qty
     state.count_units(hold.shopper_key, qty)
     return hold
 
 
+def _unit(state: _StockState, request: QueuedRequest) -> tuple[str, int] | None:
+    """Return the request's unit and its conversion (the base unit if none was given); None if unknown."""
+    uom = request.params.get("uom") or state.product.base_uom
+    conversion = state.units.get(uom)
+    return None if conversion is None else (uom, conversion)
+
+
+def _entered_as(state: _StockState, hold: Hold, uom: str, conversion: int) -> None:
+    """Keep the line's quantity as entered: in its unit if all of it was, else in base units."""
+    if hold.uom == uom and hold.conversion == conversion:
+        hold.uom_qty = hold.qty // conversion
+    else:
+        hold.uom, hold.conversion, hold.uom_qty = state.product.base_uom, 1, hold.qty
+
+
+def _unknown_unit(state: _StockState, request: QueuedRequest) -> Outcome:
+    return {"outcome": "unknown_uom", "sku": state.product.sku, "uom": request.params.get("uom")}
+
+
 def _place_hold(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
-    """Add units to the cart's hold: all of them, or (if asked) as many as are left."""
-    qty = int(request.params["qty"])
+    """Add units to the cart's hold: all of them, or (if asked) as many whole units as are left."""
+    unit = _unit(state, request)
+    if unit is None:
+        return _unknown_unit(state, request)
+    uom, conversion = unit
+    qty = int(request.params["qty"]) * conversion
     cart_id = request.params["cart_id"]
     allow_partial = bool(request.params.get("allow_partial", False))
     early = _before_sale(state)
@@ -752,22 +894,30 @@ def _place_hold(session: Session, state: _StockState, request: QueuedRequest) ->
                 # Sold out, but units held in carts may come back: wait for one, if asked to.
                 return _join_waitlist(session, state, request, qty)
             return _refusal(state, qty)
-        granted = state.available
+        # Whole units of the unit asked for: a box is not split to fill a partial hold.
+        granted = state.available // conversion * conversion
+        if granted <= 0:
+            return _refusal(state, qty)
     if hold is None:
-        hold = _new_hold(session, state, request, granted)
+        hold = _new_hold(session, state, request, granted, uom, conversion)
     else:
-        # Adding to a hold keeps its expiry: re-adding must not keep units from others forever.
+        # Adding to a hold keeps its expiry and prices: re-adding must not keep units forever.
         _claim_line(state, hold, shopper, hold.qty + granted)
         hold.qty += granted
         hold.updated_at = state.now
-        state.reserved += granted
+        state.reserve(hold, granted)
+        _entered_as(state, hold, uom, conversion)
     extra = {"partial": True, "requested": qty} if granted < qty else {}
     return _held(hold, granted, **extra)
 
 
 def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
-    """Make the cart hold exactly ``qty`` units; 0 removes the line and returns its units."""
-    target = int(request.params["qty"])
+    """Make the cart hold exactly ``qty`` units (of its ``uom``); 0 removes the line and returns its units."""
+    unit = _unit(state, request)
+    if unit is None:
+        return _unknown_unit(state, request)
+    uom, conversion = unit
+    target = int(request.params["qty"]) * conversion
     cart_id = request.params["cart_id"]
     sku = state.product.sku
     hold = _current_hold(session, state, cart_id)
@@ -778,7 +928,7 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
             hold.status = HoldStatus.RELEASED
             hold.in_cart = False
             hold.updated_at = state.now
-            state.reserved -= current
+            state.release_all(hold)
             state.count_units(hold.shopper_key, -current)
             del state.holds_by_cart[cart_id]
         _dismiss_stale_lines(session, state, cart_id)
@@ -801,12 +951,16 @@ def _set_hold_quantity(session: Session, state: _StockState, request: QueuedRequ
     if delta > state.available:
         return _refusal(state, delta)
     if hold is None:
-        hold = _new_hold(session, state, request, target)
+        hold = _new_hold(session, state, request, target, uom, conversion)
         return _held(hold, target)
     _claim_line(state, hold, shopper, target)
+    if delta > 0:
+        state.reserve(hold, delta)
+    else:
+        state.unreserve(hold, -delta)
     hold.qty = target
+    hold.uom, hold.conversion, hold.uom_qty = uom, conversion, target // conversion
     hold.updated_at = state.now
-    state.reserved += delta
     return _held(hold, delta)
 
 
@@ -825,7 +979,7 @@ def _expire_hold(session: Session, state: _StockState, request: QueuedRequest) -
         return {"outcome": "noop", "hold_id": hold_id, "reason": "hold not due yet"}
     hold.status = HoldStatus.EXPIRED
     hold.updated_at = state.now
-    state.reserved -= hold.qty
+    state.release_all(hold)
     state.count_units(hold.shopper_key, -hold.qty)
     state.holds_by_cart.pop(hold.cart_id, None)
     state.stale_carts.add(hold.cart_id)  # the line stays in the cart, shown as expired
@@ -833,36 +987,172 @@ def _expire_hold(session: Session, state: _StockState, request: QueuedRequest) -
 
 
 def _set_stock(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
-    """Set the units on hand, refusing to go below what carts and orders already reserve."""
+    """Set the units on hand (an adjustment at one location), never below what is reserved or allocated.
+
+    The difference is counted at ``params["location"]``, else at the SKU's first location by
+    priority; it is an ADJ movement there.
+    """
+    from shop.products import apply_fields
+
     on_hand = int(request.params["on_hand"])
     sku = state.product.sku
-    if on_hand < state.reserved:
+    code = request.params.get("location") or next(iter(state.locations), DEFAULT_LOCATION)
+    delta = on_hand - state.on_hand
+    loc = state.locations.get(code, [0, 0, 0, 0])
+    if on_hand < state.reserved + state.allocated or loc[1] - loc[2] - loc[3] + delta < 0:
         return {
             "outcome": "conflict",
             "sku": sku,
             "on_hand": state.on_hand,
-            "reserved": state.reserved,
+            "reserved": state.reserved + state.allocated,
             "requested": on_hand,
+            "location": code,
         }
-    state.on_hand = on_hand
+    if delta:
+        state.move(
+            code,
+            delta,
+            DocType.ADJUSTMENT,
+            f"ADJ-{request.request_id[:24]}",
+            abs(delta),
+            state.product.base_uom,
+            1,
+        )
+    fields = {k: v for k, v in request.params.get("fields", {}).items() if k in PRODUCT_DETAIL_FIELDS}
     for name, value in request.params.get("fields", {}).items():
-        if name in ("max_per_cart", "max_per_customer", "sale_starts_at"):
+        if name in ("max_per_cart", "max_per_customer", "sale_starts_at", "base_uom"):
             state.rules_changed = True
         if name == "max_per_customer":
             state.customer_limit = value or None
-        if name in PRODUCT_DETAIL_FIELDS:
-            # Moments travel as ISO text (the job and the ledger are JSON-friendly).
-            setattr(
-                state.product,
-                name,
-                datetime.fromisoformat(value) if name == "sale_starts_at" and value else value,
-            )
+    # Moments travel as ISO text (the job and the ledger are JSON-friendly); apply_fields parses them.
+    apply_fields(state.product, fields)
     return {
         "outcome": "stock_set",
         "sku": sku,
         "on_hand": on_hand,
         "reserved": state.reserved,
+        "allocated": state.allocated,
         "available": state.available,
+        "location": code,
+    }
+
+
+def _receive(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Book a goods receipt: ``qty`` of ``uom`` arrive at a location (opened if new)."""
+    unit = _unit(state, request)
+    if unit is None:
+        return _unknown_unit(state, request)
+    uom, conversion = unit
+    entered = int(request.params["qty"])
+    code = str(request.params["location"])
+    doc_ref = str(request.params.get("doc_ref") or f"GR-{request.request_id[:24]}")
+    qty = entered * conversion
+    state.move(code, qty, DocType.GOODS_RECEIPT, doc_ref, entered, uom, conversion)
+    return {
+        "outcome": "received",
+        "sku": state.product.sku,
+        "location": code,
+        "qty": qty,
+        "uom": uom,
+        "uom_qty": entered,
+        "doc_ref": doc_ref,
+        "on_hand": state.on_hand,
+        "available": state.available,
+    }
+
+
+def _order_holds(session: Session, state: _StockState, order_id: str, status: HoldStatus) -> list[Hold]:
+    return list(
+        session.scalars(
+            select(Hold)
+            .where(Hold.order_id == order_id, Hold.sku == state.product.sku, Hold.status == status)
+            .order_by(Hold.id)
+            .with_for_update()
+        )
+    )
+
+
+def _allocate_holds(state: _StockState, holds: Sequence[Hold]) -> int:
+    """Move paid holds' units from reserved to allocated where they are; return the units."""
+    units = 0
+    for hold in holds:
+        for code, qty in parse_locations(hold.locations).items():
+            loc = state.locations[code]
+            loc[2] -= qty
+            loc[3] += qty
+        state.reserved -= hold.qty
+        state.allocated += hold.qty
+        state.sales += hold.qty
+        hold.status = HoldStatus.SOLD
+        hold.updated_at = state.now
+        units += hold.qty
+    return units
+
+
+def _allocate(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """A paid order's units of this SKU: reserved -> allocated (they stay on hand until shipped)."""
+    order_id = str(request.params["order_id"])
+    holds = _order_holds(session, state, order_id, HoldStatus.PAID)
+    if not holds:
+        return {"outcome": "noop", "order_id": order_id, "reason": "nothing paid to allocate"}
+    qty = _allocate_holds(state, holds)
+    return {"outcome": "allocated", "sku": state.product.sku, "order_id": order_id, "qty": qty}
+
+
+def _ship(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
+    """Issue a paid order's units of this SKU (a GI movement per location): allocated and on hand drop."""
+    order_id = str(request.params["order_id"])
+    # Lock the order first: the lanes of its other SKUs settle its status one after the other.
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None or order.status not in (OrderStatus.PAID, OrderStatus.SHIPPED):
+        return {"outcome": "noop", "order_id": order_id, "reason": "order is not paid"}
+    late = _order_holds(session, state, order_id, HoldStatus.PAID)
+    if late:
+        # Its allocation has not come through the line yet (or was lost): allocate first.
+        qty = _allocate_holds(state, late)
+        outcome = {"outcome": "allocated", "sku": state.product.sku, "order_id": order_id, "qty": qty}
+        state.note(f"allocate-{order_id}-{state.product.sku}", RequestKind.ALLOCATE, outcome)
+    holds = _order_holds(session, state, order_id, HoldStatus.SOLD)
+    if not holds:
+        return {"outcome": "noop", "order_id": order_id, "reason": "nothing left to ship"}
+    shipped = 0
+    for hold in holds:
+        for code, qty in parse_locations(hold.locations).items():
+            state.locations[code][3] -= qty
+            state.move(
+                code,
+                -qty,
+                DocType.GOODS_ISSUE,
+                order.order_no,
+                qty // hold.conversion,
+                hold.uom,
+                hold.conversion,
+            )
+        state.allocated -= hold.qty
+        hold.status = HoldStatus.SHIPPED
+        hold.updated_at = state.now
+        shipped += hold.qty
+    session.execute(
+        update(OrderLine)
+        .where(OrderLine.order_id == order_id, OrderLine.hold_id.in_([h.id for h in holds]))
+        .values(shipped_at=state.now)
+        .execution_options(synchronize_session=False)
+    )
+    unshipped = session.scalar(
+        select(func.count())
+        .select_from(OrderLine)
+        .where(OrderLine.order_id == order_id, OrderLine.shipped_at.is_(None))
+    )
+    if not unshipped:
+        order.status = OrderStatus.SHIPPED
+        order.updated_at = state.now
+    return {
+        "outcome": "shipped",
+        "sku": state.product.sku,
+        "order_id": order_id,
+        "order_no": order.order_no,
+        "qty": shipped,
+        "order_status": order.status,
     }
 
 
@@ -894,24 +1184,53 @@ def _record_draw(session: Session, state: _StockState, request: QueuedRequest) -
 
 
 def _write_stock(session: Session, state: _StockState) -> None:
-    """Write the batch's net change as guarded SQL expressions; the guard failing is a bug."""
+    """Write the batch's net change (totals, each location, movements) as guarded SQL expressions."""
     product = state.product
-    d_reserved = state.reserved - product.reserved
-    d_on_hand = state.on_hand - product.on_hand
-    if d_reserved == 0 and d_on_hand == 0:
-        return
-    result = session.execute(
-        update(Product)
-        .where(
-            Product.sku == product.sku,
-            Product.reserved + d_reserved >= 0,
-            Product.reserved + d_reserved <= Product.on_hand + d_on_hand,
+    d_reserved = state.reserved - state.started_totals[0]
+    d_on_hand = state.on_hand - state.started_totals[1]
+    d_allocated = state.allocated - state.started_totals[2]
+    if d_reserved or d_on_hand or d_allocated or state.sales:
+        result = session.execute(
+            update(Product)
+            .where(
+                Product.sku == product.sku,
+                Product.reserved + d_reserved >= 0,
+                Product.allocated + d_allocated >= 0,
+                Product.reserved + d_reserved + Product.allocated + d_allocated
+                <= Product.on_hand + d_on_hand,
+            )
+            .values(
+                reserved=Product.reserved + d_reserved,
+                on_hand=Product.on_hand + d_on_hand,
+                allocated=Product.allocated + d_allocated,
+                sales=Product.sales + state.sales,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .values(reserved=Product.reserved + d_reserved, on_hand=Product.on_hand + d_on_hand)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise RuntimeError(f"stock guard refused the batch for {product.sku}; row changed under lock")
+        if result.rowcount != 1:
+            raise RuntimeError(f"stock guard refused the batch for {product.sku}; row changed under lock")
+    deltas = {}
+    for code, (priority, on_hand, reserved, allocated) in state.locations.items():
+        before = state.started.get(code)
+        if before is None:
+            session.add(
+                StockLocation(
+                    sku=product.sku,
+                    location_code=code,
+                    priority=priority,
+                    on_hand=0,
+                    reserved=0,
+                    allocated=0,
+                    created_at=state.now,
+                    updated_at=state.now,
+                )
+            )
+            before = (0, 0, 0)
+        deltas[code] = Delta(on_hand - before[0], reserved - before[1], allocated - before[2])
+    if len(state.locations) > len(state.started):
+        session.flush()
+    change_locations(session, product.sku, deltas, state.now)
+    record_movements(session, state.movements)
 
 
 def _fill_hold_ids(applied: Sequence[tuple[QueuedRequest, Outcome]]) -> None:

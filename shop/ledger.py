@@ -252,7 +252,14 @@ def replay(figures: tuple[int, int] | None, outcome: Outcome) -> tuple[int, int]
     if name in ("expired", "order_units_returned"):
         return on_hand, reserved - int(outcome["qty"])
     if name == "sold":
+        # Before revision 0008 (the brief's data model) payment took units off on hand directly.
         return on_hand - int(outcome["qty"]), reserved - int(outcome["qty"])
+    if name == "allocated":
+        return on_hand, reserved - int(outcome["qty"])
+    if name == "received":
+        return on_hand + int(outcome["qty"]), reserved
+    if name == "shipped":
+        return on_hand - int(outcome["qty"]), reserved
     if name == "stock_set":
         return int(outcome["on_hand"]), reserved
     return on_hand, reserved

@@ -34,6 +34,9 @@ NAMING = {
 }
 
 
+BASE_UOM = "pcs"
+
+
 def utcnow() -> datetime:
     """Return the current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
@@ -65,12 +68,18 @@ class HoldStatus(enum.StrEnum):
     EXPIRED = "expired"
     RELEASED = "released"
     ORDERED = "ordered"
+    # Paid; its units are still reserved until the SKU's lane allocates them (``allocate``).
+    PAID = "paid"
+    # Paid and allocated: on hand, waiting to ship.
     SOLD = "sold"
+    # Shipped (a goods issue): the units left on hand.
+    SHIPPED = "shipped"
 
 
 class OrderStatus(enum.StrEnum):
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"
+    SHIPPED = "shipped"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
 
@@ -89,8 +98,10 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
-        CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint("allocated >= 0", name="allocated_not_negative"),
+        CheckConstraint("reserved + allocated <= on_hand", name="committed_within_on_hand"),
         CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("price <= normal_price", name="price_within_normal"),
         CheckConstraint("max_per_cart >= 1", name="max_per_cart_positive"),
         CheckConstraint("max_per_customer >= 1", name="max_per_customer_positive"),
         Index("ix_products_category", "category"),
@@ -100,17 +111,31 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(64))
+    # The unit stock is counted in; extra units (product_uoms) are whole multiples of it.
+    base_uom: Mapped[str] = mapped_column(String(20), default=BASE_UOM)
+    normal_price: Mapped[int] = mapped_column(BigInteger)
+    # The flash price while a sale runs (until sale_ends_at, if set); normal_price otherwise.
     price: Mapped[int] = mapped_column(BigInteger)
     image: Mapped[str] = mapped_column(String(300), default="")
+    # The SKU's totals over its stock_locations rows (the lane's lock row and the ledger's figures).
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
     sales: Mapped[int] = mapped_column(Integer, default=0)
     max_per_cart: Mapped[int] = mapped_column(Integer, default=5)
     # Units one shopper may hold, order and buy across all their carts (None: no such limit).
     max_per_customer: Mapped[int | None] = mapped_column(Integer, default=None)
     # Requests before this moment wait in a pre-queue, ordered by a seeded draw at the start.
     sale_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # After this moment the flash price ends: shoppers pay normal_price again.
+    sale_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    uoms: Mapped[list[ProductUom]] = relationship(order_by="ProductUom.conversion", lazy="selectin")
+    locations: Mapped[list[StockLocation]] = relationship(
+        order_by=lambda: [StockLocation.priority, StockLocation.location_code], lazy="selectin"
+    )
 
     @property
     def available(self) -> int:
@@ -119,7 +144,98 @@ class Product(Base):
         Overdue holds are freed by the SKU's next batch (or its scheduled expiry, or the sweeper);
         until then they still count in ``reserved``, so they are added back here.
         """
-        return self.on_hand - self.reserved + (self.overdue_units or 0)
+        return self.on_hand - self.reserved - self.allocated + (self.overdue_units or 0)
+
+
+class ProductUom(Base):
+    """An extra unit a product is sold in (box = 12 pcs); the base unit itself has no row."""
+
+    __tablename__ = "product_uoms"
+    __table_args__ = (
+        UniqueConstraint("sku", "uom", name="uq_product_uoms_sku_uom"),
+        CheckConstraint("conversion >= 2", name="conversion_above_one"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    uom: Mapped[str] = mapped_column(String(20))
+    # Base units in one of this unit: a whole number, so stock stays counted in whole base units.
+    conversion: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class StockLocation(Base):
+    """A SKU's stock at one warehouse or store: on hand, and of it reserved (carts) and allocated (paid)."""
+
+    __tablename__ = "stock_locations"
+    __table_args__ = (
+        UniqueConstraint("sku", "location_code", name="uq_stock_locations_sku_location"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("allocated >= 0", name="allocated_not_negative"),
+        CheckConstraint("reserved + allocated <= on_hand", name="committed_within_on_hand"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    location_code: Mapped[str] = mapped_column(String(20))
+    # Holds take units from lower priorities first (then from the location with most free units).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def free(self) -> int:
+        return self.on_hand - self.reserved - self.allocated
+
+
+class MovementType(enum.StrEnum):
+    IN = "IN"
+    OUT = "OUT"
+
+
+class DocType(enum.StrEnum):
+    GOODS_RECEIPT = "GR"
+    GOODS_ISSUE = "GI"
+    ADJUSTMENT = "ADJ"
+
+
+class ItemMovement(Base):
+    """One change of on-hand stock at a location, with the document that caused it (append-only)."""
+
+    __tablename__ = "item_movements"
+    __table_args__ = (
+        CheckConstraint("qty >= 1", name="qty_positive"),
+        CheckConstraint("movement_type IN ('IN', 'OUT')", name="movement_type_known"),
+        Index("ix_item_movements_sku_id", "sku", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Not a foreign key: the ledger outlives what it describes, as in the brief.
+    sku: Mapped[str] = mapped_column(String(64))
+    location_code: Mapped[str] = mapped_column(String(20))
+    movement_type: Mapped[str] = mapped_column(String(3))
+    doc_type: Mapped[str] = mapped_column(String(3))
+    doc_ref: Mapped[str] = mapped_column(String(64))
+    # Base units, and the quantity and unit as entered with the factor used.
+    qty: Mapped[int] = mapped_column(Integer)
+    original_qty: Mapped[int] = mapped_column(Integer)
+    original_uom: Mapped[str] = mapped_column(String(20))
+    conversion: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Counter(Base):
+    """A named sequence (order numbers), advanced with one guarded UPDATE in the using transaction."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SkuFence(Base):
@@ -160,6 +276,15 @@ class Hold(Base):
     # Who asked for the units (shop.shoppers), for the per-customer limit; None for older holds.
     shopper_key: Mapped[str | None] = mapped_column(String(64), default=None)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    # The quantity and unit as the shopper entered them (qty is always in base units).
+    uom: Mapped[str] = mapped_column(String(20), default=BASE_UOM)
+    uom_qty: Mapped[int] = mapped_column(Integer, default=0)
+    conversion: Mapped[int] = mapped_column(Integer, default=1)
+    # Prices per base unit fixed when the hold was taken: the normal price, and what the shopper pays.
+    unit_price: Mapped[int] = mapped_column(BigInteger, default=0)
+    price: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Where the units are reserved (then allocated): JSON {"JKT": 3, "SBY": 2} (shop.locations).
+    locations: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -229,6 +354,12 @@ class Order(Base):
     total: Mapped[int] = mapped_column(BigInteger)
     pay_before: Mapped[datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The number a shopper quotes: KL-YYYYMMDD-NNNNNN (shop.order_numbers).
+    order_no: Mapped[str] = mapped_column(String(30), unique=True)
+    order_date: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    # Soft delete: an operator cancelled the order; it is kept, with its lines, for the record.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -243,8 +374,16 @@ class OrderLine(Base):
     hold_id: Mapped[int] = mapped_column(ForeignKey("holds.id"))
     sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
     name: Mapped[str] = mapped_column(String(200))
+    # Base units, and the quantity and unit as entered.
     qty: Mapped[int] = mapped_column(Integer)
+    uom: Mapped[str] = mapped_column(String(20), default=BASE_UOM)
+    uom_qty: Mapped[int] = mapped_column(Integer, default=0)
+    # Per base unit: the normal price; then the line's discount and what the shopper pays for it.
     unit_price: Mapped[int] = mapped_column(BigInteger)
+    disc_pct: Mapped[int] = mapped_column(Integer, default=0)
+    disc_amt: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_amt: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Payment(Base):

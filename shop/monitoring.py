@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from redis import Redis
 from sqlalchemy import func, select
 
+from shop.catalog import stock_view
 from shop.models import Hold, HoldStatus, Product, utcnow
 from shop.queueing import LANES_SET, lane_key, queue_key
 
@@ -149,7 +150,9 @@ def sale_board(services: Any) -> list[dict[str, Any]]:
                 "name": product.name,
                 "on_hand": product.on_hand,
                 "reserved": product.reserved,
+                "allocated": product.allocated,
                 "available": product.available,
+                "locations": stock_view(product),
                 "sales": product.sales,
                 "expiring_next_minute": soon.get(product.sku, 0),
                 **live[lane],
@@ -164,7 +167,9 @@ def record_samples(services: Any) -> None:
     from shop.inventory import sku_lane
 
     with services.db.reading() as session:
-        stock = session.execute(select(Product.sku, Product.on_hand - Product.reserved)).all()
+        stock = session.execute(
+            select(Product.sku, Product.on_hand - Product.reserved - Product.allocated)
+        ).all()
     now = int(time.time())
     lengths_pipe = services.redis.pipeline(transaction=False)
     for sku, _available in stock:

@@ -22,7 +22,19 @@ from flask import Blueprint, Response, jsonify
 from shop.api import IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, ORDER_ID_PATTERN
 from shop.carts import TOKEN_PATTERN
 from shop.catalog import MAX_LIMIT, MAX_SEARCH_LENGTH, SORT_COLUMNS
-from shop.products import INT_FIELDS, NULLABLE_INT_FIELDS, TEXT_FIELDS, TIME_FIELDS
+from shop.fulfilment import MAX_DOC_REF, MAX_RECEIPT_QTY, MOVEMENTS_MAX_LIMIT
+from shop.order_numbers import ORDER_NO_PATTERN
+from shop.orders import MAX_NOTES
+from shop.products import (
+    INT_FIELDS,
+    LOCATION_PATTERN,
+    MAX_CONVERSION,
+    MAX_UOMS,
+    NULLABLE_INT_FIELDS,
+    TEXT_FIELDS,
+    TIME_FIELDS,
+    UOM_PATTERN,
+)
 from shop.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN
 from shop.web import CART_HEADER, MAX_QTY, SKU_PATTERN
 
@@ -76,6 +88,15 @@ SALE_COUNTDOWN: Schema = {
 TIME: Schema = {"type": "string", "format": "date-time"}
 IDR: Schema = {"const": "IDR"}
 SKU: Schema = {"type": "string", "pattern": SKU_PATTERN.pattern, "examples": ["FLASH-PHONE-01"]}
+UOM: Schema = {"type": "string", "pattern": UOM_PATTERN.pattern, "examples": ["pcs", "box"]}
+LOCATION: Schema = {"type": "string", "pattern": LOCATION_PATTERN.pattern, "examples": ["JKT", "SBY"]}
+ORDER_NO: Schema = {"type": "string", "pattern": ORDER_NO_PATTERN, "examples": ["KL-20261201-000123"]}
+NULLABLE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+UNIT_LIST: Schema = {
+    "type": "array",
+    "description": "The units the product is sold in, base unit first (conversion 1).",
+    "items": _obj({"uom": UOM, "conversion": _int(1)}),
+}
 
 
 def _answer(description: str, schema: Schema, **headers: str) -> Schema:
@@ -128,10 +149,15 @@ def _components() -> Schema:
             "name": STR,
             "description": STR,
             "category": STR,
-            "price": MONEY,
+            "price": {**MONEY, "description": "What a shopper pays now: the flash price while a sale runs."},
+            "normal_price": {**MONEY, "description": "The struck-through normal price."},
+            "discount_pct": {**_int(0, 100), "description": "Whole percent off normal_price (rounded down)."},
             "currency": IDR,
             "image": STR,
-            "available": {**COUNT, "description": "on_hand - reserved: what can be held right now."},
+            "available": {
+                **COUNT,
+                "description": "Σ over locations of on_hand - reserved - allocated: what can be held now.",
+            },
             "sales": COUNT,
             "max_per_cart": _int(1),
             "max_per_customer": {
@@ -144,6 +170,9 @@ def _components() -> Schema:
                 "format": "date-time",
                 "description": "Requests before it wait in a pre-queue, ordered by a seeded draw.",
             },
+            "sale_ends_at": {**NULLABLE_TIME, "description": "After it the normal price applies again."},
+            "base_uom": UOM,
+            "uoms": UNIT_LIST,
         }
     )
     odds = {
@@ -191,7 +220,21 @@ def _components() -> Schema:
             "cart_token": {"type": "string", "pattern": TOKEN_PATTERN.pattern},
         }
     )
-    order_line = _obj({"sku": SKU, "name": STR, "qty": _int(1), "unit_price": MONEY, "line_total": MONEY})
+    order_line = _obj(
+        {
+            "sku": SKU,
+            "name": STR,
+            "qty": {**_int(1), "description": "Base units."},
+            "uom": UOM,
+            "uom_qty": {**COUNT, "description": "The quantity as entered, in `uom`."},
+            "unit_price": {**MONEY, "description": "The normal price of one base unit."},
+            "disc_pct": _int(0, 100),
+            "disc_amt": MONEY,
+            "net_amt": {**MONEY, "description": "What the line costs: qty x unit_price - disc_amt."},
+            "line_total": {**MONEY, "description": "= net_amt."},
+            "shipped_at": NULLABLE_TIME,
+        }
+    )
     results = {
         "held": (
             {
@@ -200,9 +243,12 @@ def _components() -> Schema:
                 "added": COUNT,
                 "hold_id": _int(1),
                 "expires_at": TIME,
+                "uom": UOM,
+                "uom_qty": COUNT,
             },
             {"partial": {"const": True}, "requested": _int(1)},
         ),
+        "unknown_uom": ({"sku": SKU, "uom": {"type": ["string", "null"]}}, {}),
         "sold_out": ({"sku": SKU, "available": {"const": 0}}, {"waitlist_expired": {"const": True}}),
         "insufficient": (
             {"sku": SKU, "available": _int(1), "requested": _int(1)},
@@ -228,6 +274,7 @@ def _components() -> Schema:
         "order_created": (
             {
                 "order_id": {"type": "string", "pattern": ORDER_ID_PATTERN.pattern},
+                "order_no": ORDER_NO,
                 "total": MONEY,
                 "pay_before": TIME,
                 "missing": {"type": "array", "items": SKU},
@@ -246,6 +293,16 @@ def _components() -> Schema:
         ]
         + [{"type": "null"}],
     }
+    location_row = _obj(
+        {
+            "location": LOCATION,
+            "priority": COUNT,
+            "on_hand": COUNT,
+            "reserved": COUNT,
+            "allocated": COUNT,
+            "available": COUNT,
+        }
+    )
     lane_sample = _obj({"at": COUNT, "queue": COUNT, "available": COUNT})
     board_row = _obj(
         {
@@ -253,7 +310,9 @@ def _components() -> Schema:
             "name": STR,
             "on_hand": COUNT,
             "reserved": COUNT,
+            "allocated": COUNT,
             "available": COUNT,
+            "locations": {"type": "array", "items": location_row},
             "sales": COUNT,
             "expiring_next_minute": COUNT,
             "queue_length": COUNT,
@@ -274,7 +333,9 @@ def _components() -> Schema:
                     "sku": SKU,
                     "on_hand": COUNT,
                     "reserved": COUNT,
+                    "allocated": COUNT,
                     "available": COUNT,
+                    "location": LOCATION,
                 }
             ),
             _obj(
@@ -324,7 +385,17 @@ def _components() -> Schema:
                     "held in carts, wait (up to WAITLIST_TTL_SECONDS) for one to come back: the job shows "
                     "`waitlisted`, then `held` when a returned unit is handed over, or `sold_out`.",
                 },
+                "uom": {
+                    **UOM,
+                    "description": "The unit `qty` counts (one of the product's `uoms`; default its base "
+                    "unit). Limits and stock count base units; an unknown unit is 422 `unknown_uom`.",
+                },
             },
+        },
+        "CheckoutRequest": {
+            "type": "object",
+            "description": "Optional; other properties are ignored.",
+            "properties": {"notes": {"type": "string", "maxLength": MAX_NOTES}},
         },
         "Odds": odds,
         "Eta": eta,
@@ -337,8 +408,15 @@ def _components() -> Schema:
                         {
                             "sku": SKU,
                             "name": STR,
-                            "qty": _int(1),
-                            "unit_price": MONEY,
+                            "qty": {**_int(1), "description": "Base units."},
+                            "uom": UOM,
+                            "uom_qty": COUNT,
+                            "unit_price": {
+                                **MONEY,
+                                "description": "Paid per base unit (fixed at hold time).",
+                            },
+                            "normal_price": MONEY,
+                            "discount_pct": _int(0, 100),
                             "line_total": MONEY,
                             "status": {"enum": ["held", "expired"]},
                             "expires_at": TIME,
@@ -353,6 +431,7 @@ def _components() -> Schema:
                     "items": _obj(
                         {
                             "order_id": {"type": "string", "pattern": ORDER_ID_PATTERN.pattern},
+                            "order_no": ORDER_NO,
                             "total": MONEY,
                             "pay_before": TIME,
                         }
@@ -442,8 +521,12 @@ def _components() -> Schema:
         "Order": _obj(
             {
                 "order_id": {"type": "string", "pattern": ORDER_ID_PATTERN.pattern},
-                "status": {"enum": ["pending_payment", "paid", "expired", "cancelled"]},
-                "total": MONEY,
+                "order_no": ORDER_NO,
+                "order_date": TIME,
+                "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
+                "status": {"enum": ["pending_payment", "paid", "shipped", "expired", "cancelled"]},
+                "deleted_at": {**NULLABLE_TIME, "description": "Set when an operator cancelled the order."},
+                "total": {**MONEY, "description": "Σ of the lines' net_amt."},
                 "currency": IDR,
                 "pay_before": TIME,
                 "seconds_left": COUNT,
@@ -481,18 +564,95 @@ def _components() -> Schema:
                     }
                     for name in TIME_FIELDS
                 },
+                "base_uom": UOM,
+                "uoms": {
+                    "type": "array",
+                    "maxItems": MAX_UOMS,
+                    "description": "The extra units, replacing the product's (the base unit is implied).",
+                    "items": _obj({"uom": UOM, "conversion": _int(2, MAX_CONVERSION)}),
+                },
+                "location": {
+                    **LOCATION,
+                    "description": "Where `on_hand` is counted (default: MAIN, or the SKU's first location).",
+                },
             },
             "additionalProperties": False,
         },
+        "GoodsReceipt": _obj(
+            {"location": LOCATION, "qty": _int(1, MAX_RECEIPT_QTY)},
+            {"uom": UOM, "doc_ref": {"type": "string", "minLength": 1, "maxLength": MAX_DOC_REF}},
+        ),
+        "StockOutcome": {
+            "description": "The request's outcome in the SKU's line, or `queued` with its job if the line "
+            "is longer than ADMIN_WAIT_SECONDS.",
+            "type": "object",
+            "required": ["outcome"],
+            "properties": {"outcome": STR},
+        },
+        "Movements": _obj(
+            {
+                "sku": SKU,
+                "items": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "id": _int(1),
+                            "location": LOCATION,
+                            "movement_type": {"enum": ["IN", "OUT"]},
+                            "doc_type": {"enum": ["GR", "GI", "ADJ"]},
+                            "doc_ref": STR,
+                            "qty": {**_int(1), "description": "Base units."},
+                            "original_qty": COUNT,
+                            "original_uom": UOM,
+                            "conversion": _int(1),
+                            "created_at": TIME,
+                        }
+                    ),
+                },
+                "page": _int(1),
+                "limit": _int(1, MOVEMENTS_MAX_LIMIT),
+                "total": COUNT,
+                "pages": COUNT,
+            }
+        ),
+        "LocationStock": _obj(
+            {
+                "sku": SKU,
+                "available": COUNT,
+                "locations": {"type": "array", "items": location_row},
+            }
+        ),
+        "Shipment": _obj(
+            {
+                "order_no": ORDER_NO,
+                "shipments": {"type": "array", "items": _ref("StockOutcome")},
+                "order": _ref("Order"),
+            }
+        ),
+        "Cancellation": _obj(
+            {"order_no": ORDER_NO, "cancellation": _ref("StockOutcome"), "order": _ref("Order")}
+        ),
         "StockChange": stock_change,
-        "OperatorProduct": _obj({**product["properties"], "stock_change": _ref("StockChange")}),
+        "OperatorProduct": _obj(
+            {
+                **product["properties"],
+                "stock": {"type": "array", "items": location_row},
+                "stock_change": _ref("StockChange"),
+            }
+        ),
         "SaleBoard": _obj({"skus": {"type": "array", "items": board_row}}),
         "PauseState": _obj({"sku": SKU, "paused": BOOL}),
         "AuditReport": _obj(
             {
                 "ok": BOOL,
                 "checked": _obj(
-                    {"products": COUNT, "holds": COUNT, "orders": COUNT, "ledger_entries": COUNT}
+                    {
+                        "products": COUNT,
+                        "locations": COUNT,
+                        "holds": COUNT,
+                        "orders": COUNT,
+                        "ledger_entries": COUNT,
+                    }
                 ),
                 "violations": {"type": "array", "items": STR},
             }
@@ -611,6 +771,12 @@ def _parameters() -> Schema:
             "required": True,
             "schema": {"type": "string", "pattern": JOB_ID_PATTERN.pattern},
         },
+        "OrderNo": {
+            "name": "order_no",
+            "in": "path",
+            "required": True,
+            "schema": ORDER_NO,
+        },
         "OrderId": {
             "name": "order_id",
             "in": "path",
@@ -705,9 +871,17 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                     _param("Qty"),
                     _param("CartToken"),
                     _param("CustomerId"),
+                    {
+                        "name": "uom",
+                        "in": "query",
+                        "required": False,
+                        "description": "The unit `qty` counts (default the base unit); also accepted as "
+                        '`{"uom": ...}` in a JSON body.',
+                        "schema": UOM,
+                    },
                     _param("CartIdempotencyKey"),
                 ],
-                "responses": {"200": repeated, "202": admitted, **_refusals(400, 404, 422, 429, 503)},
+                "responses": {"200": repeated, "202": admitted, **_refusals(400, 404, 415, 422, 429, 503)},
             }
         },
     }
@@ -783,7 +957,8 @@ def _paths() -> Schema:
                 "tags": ["checkout"],
                 "summary": "Put 'turn my cart's live holds into an order' in the cart's checkout line.",
                 "parameters": [_param("CartTokenRequired"), _param("IdempotencyKey")],
-                "responses": {"202": admitted, **_refusals(400, 404, 429, 503)},
+                "requestBody": {"required": False, "content": {JSON: {"schema": _ref("CheckoutRequest")}}},
+                "responses": {"202": admitted, **_refusals(400, 404, 413, 415, 422, 429, 503)},
             }
         },
         "/payment": {
@@ -864,6 +1039,94 @@ def _paths() -> Schema:
                         "Details changed; the stock change is still in line.", _ref("OperatorProduct")
                     ),
                     **_refusals(400, 401, 403, 404, 409, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/admin/products/{sku}/receipts": {
+            "post": {
+                "operationId": "receive_stock",
+                "tags": ["operators"],
+                "summary": "Book a goods receipt at a location, through the SKU's line (a GR movement).",
+                "security": operator,
+                "parameters": [_param("Sku")],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("GoodsReceipt")}}},
+                "responses": {
+                    "200": _answer("Received.", _ref("StockOutcome")),
+                    "202": _answer("Still in line.", _ref("StockOutcome")),
+                    **_refusals(400, 401, 403, 404, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/admin/products/{sku}/movements": {
+            "get": {
+                "operationId": "list_movements",
+                "tags": ["operators"],
+                "summary": "The SKU's item movements, newest first, paged.",
+                "security": operator,
+                "parameters": [
+                    _param("Sku"),
+                    {"name": "page", "in": "query", "required": False, "schema": _int(1, 1_000_000)},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": _int(1, MOVEMENTS_MAX_LIMIT),
+                    },
+                ],
+                "responses": {
+                    "200": _answer("One page of movements.", _ref("Movements")),
+                    **_refusals(400, 401, 404, 422, 503),
+                },
+            }
+        },
+        "/admin/products/{sku}/stock": {
+            "get": {
+                "operationId": "location_stock",
+                "tags": ["operators"],
+                "summary": "The SKU's stock per location.",
+                "security": operator,
+                "parameters": [_param("Sku")],
+                "responses": {
+                    "200": _answer("Stock per location.", _ref("LocationStock")),
+                    **_refusals(401, 404, 422, 503),
+                },
+            }
+        },
+        "/admin/orders/{order_no}": {
+            "get": {
+                "operationId": "operator_order",
+                "tags": ["operators"],
+                "summary": "An order by its number.",
+                "security": operator,
+                "parameters": [_param("OrderNo")],
+                "responses": {"200": _answer("The order.", _ref("Order")), **_refusals(401, 404, 503)},
+            }
+        },
+        "/admin/orders/{order_no}/ship": {
+            "post": {
+                "operationId": "ship_order",
+                "tags": ["operators"],
+                "summary": "Ship a paid order: a goods issue through each of its SKUs' lines.",
+                "security": operator,
+                "parameters": [_param("OrderNo")],
+                "responses": {
+                    "200": _answer("Shipped.", _ref("Shipment")),
+                    "202": _answer("Still in line.", _ref("Shipment")),
+                    **_refusals(401, 403, 404, 409, 503),
+                },
+            }
+        },
+        "/admin/orders/{order_no}/cancel": {
+            "post": {
+                "operationId": "cancel_order",
+                "tags": ["operators"],
+                "summary": "Cancel an unpaid order (soft delete); its units go to the waitlist first.",
+                "security": operator,
+                "parameters": [_param("OrderNo")],
+                "responses": {
+                    "200": _answer("Cancelled.", _ref("Cancellation")),
+                    "202": _answer("Still in line.", _ref("Cancellation")),
+                    **_refusals(401, 403, 404, 409, 503),
                 },
             }
         },

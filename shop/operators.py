@@ -19,8 +19,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from shop.errors import NotFound, ShopError
 
 SESSION_FLAG = "operator"
-# The blueprints of the operator area: the JSON API, the board pages, rq-dashboard.
-OPERATOR_BLUEPRINTS = frozenset({"admin", "board", "rq_dashboard"})
+# The blueprints of the operator area: the JSON APIs (products, stock), the board pages, rq-dashboard.
+OPERATOR_BLUEPRINTS = frozenset({"admin", "board", "rq_dashboard", "stock_admin"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Sec-Fetch-Site values that mean another site made the request ("same-site" is a sibling host).
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})

@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from shop.ledger import (
     record_outcomes,
     recorded_outcomes,
 )
+from shop.locations import parse_locations
 from shop.models import (
     Hold,
     HoldStatus,
@@ -41,12 +42,22 @@ from shop.models import (
     Product,
     utcnow,
 )
+from shop.order_numbers import next_order_no
 from shop.payments import Charge, GatewayError, PaymentGateway
+from shop.pricing import line_amounts
+from shop.stock import Delta, change_locations
 
 
 class OrderKind:
     CHECKOUT = "checkout"
     EXPIRE_ORDER = "expire_order"
+    # An operator cancels an unpaid order: soft delete, its units back as on expiry.
+    CANCEL_ORDER = "cancel_order"
+
+
+# Orders whose units came back to their SKUs: the lanes hand them to the waitlist first.
+UNITS_RETURNED = frozenset({"order_expired", "order_cancelled"})
+MAX_NOTES = 500
 
 
 log = logging.getLogger(__name__)
@@ -83,6 +94,8 @@ def apply_order_requests(
                 outcome = _checkout(session, request, payment_ttl, now)
             elif request.kind == OrderKind.EXPIRE_ORDER:
                 outcome = _expire_order(session, lane, request.params["order_id"], now)
+            elif request.kind == OrderKind.CANCEL_ORDER:
+                outcome = _cancel_order(session, lane, request.params["order_id"], now)
             else:
                 outcome = {"outcome": "rejected", "reason": f"unknown request kind {request.kind!r}"}
             outcomes[request.request_id] = outcome
@@ -108,27 +121,29 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
     missing = sorted({h.sku for h in lines if h not in live})
     if not live:
         return {"outcome": "holds_expired", "missing": missing}
-    prices = dict(
-        session.execute(
-            select(Product.sku, Product.price).where(Product.sku.in_({h.sku for h in live}))
-        ).all()
-    )
     names = dict(
         session.execute(select(Product.sku, Product.name).where(Product.sku.in_({h.sku for h in live}))).all()
     )
+    # The prices were fixed when each hold was taken (a flash price stays the shopper's).
+    amounts = {hold.id: line_amounts(hold.qty, hold.unit_price, hold.price) for hold in live}
+    notes = request.params.get("notes")
     order = Order(
         id="ord_" + secrets.token_hex(12),
         cart_id=cart_id,
         status=OrderStatus.PENDING_PAYMENT,
-        total=sum(h.qty * prices[h.sku] for h in live),
+        total=sum(a.net_amt for a in amounts.values()),
         pay_before=now + payment_ttl,
         request_id=request.request_id,
+        order_no=next_order_no(session, now),
+        order_date=now,
+        notes=notes[:MAX_NOTES] if isinstance(notes, str) and notes else None,
         created_at=now,
         updated_at=now,
     )
     session.add(order)
     session.flush()
     for hold in live:
+        line = amounts[hold.id]
         session.add(
             OrderLine(
                 order_id=order.id,
@@ -136,7 +151,12 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
                 sku=hold.sku,
                 name=names[hold.sku],
                 qty=hold.qty,
-                unit_price=prices[hold.sku],
+                uom=hold.uom,
+                uom_qty=hold.uom_qty,
+                unit_price=line.unit_price,
+                disc_pct=line.disc_pct,
+                disc_amt=line.disc_amt,
+                net_amt=line.net_amt,
             )
         )
         hold.status = HoldStatus.ORDERED
@@ -149,6 +169,7 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
     return {
         "outcome": "order_created",
         "order_id": order.id,
+        "order_no": order.order_no,
         "total": order.total,
         "pay_before": order.pay_before.isoformat(),
         "missing": missing,
@@ -173,6 +194,10 @@ def _return_order_units(
     )
     for hold in holds:
         _change_stock(session, hold.sku, reserved=-hold.qty)
+        where = parse_locations(hold.locations)
+        change_locations(
+            session, hold.sku, {code: Delta(reserved=-units) for code, units in where.items()}, now
+        )
         hold.status = to_status
         append_stock_entry(
             session,
@@ -229,6 +254,21 @@ def _expire_order(session: Session, lane: str, order_id: str, now: datetime) -> 
         return {"outcome": "noop", "order_id": order_id}
     skus = _return_order_units(session, lane, order_id, HoldStatus.EXPIRED, now)
     return {"outcome": "order_expired", "order_id": order_id, "skus": skus}
+
+
+def _cancel_order(session: Session, lane: str, order_id: str, now: datetime) -> Outcome:
+    """Cancel an unpaid order (soft delete) and return its units; refuse any other order."""
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PENDING_PAYMENT)
+        .values(status=OrderStatus.CANCELLED, deleted_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        status = session.scalar(select(Order.status).where(Order.id == order_id))
+        return {"outcome": "not_cancellable", "order_id": order_id, "status": status}
+    skus = _return_order_units(session, lane, order_id, HoldStatus.RELEASED, now)
+    return {"outcome": "order_cancelled", "order_id": order_id, "skus": skus}
 
 
 def overdue_orders(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
@@ -449,7 +489,7 @@ def _settle(session: Session, payment_id: str, charge: Charge, now: datetime) ->
 
 
 def _finish_payment(session: Session, payment: Payment, charge: Charge, now: datetime) -> bool:
-    """Mark the order paid and sell its units, or the payment declined; True if a refund is owed."""
+    """Mark the order and its holds paid, or the payment declined; True if a refund is owed."""
     payment.provider_reference = charge.reference
     payment.updated_at = now
     if not charge.approved:
@@ -468,34 +508,15 @@ def _finish_payment(session: Session, payment: Payment, charge: Charge, now: dat
     if result.rowcount != 1:
         payment.status = PaymentStatus.REFUND_PENDING
         return True
-    holds = list(
-        session.scalars(
-            select(Hold)
-            .where(Hold.order_id == payment.order_id, Hold.status == HoldStatus.ORDERED)
-            .order_by(Hold.sku, Hold.id)
-            .with_for_update()
-        )
+    # The units stay reserved until each SKU's lane allocates them (RequestKind.ALLOCATE): the
+    # lane's consumer is the one writer of its stock. shop.admission.request_allocation queues it
+    # after this transaction commits.
+    session.execute(
+        update(Hold)
+        .where(Hold.order_id == payment.order_id, Hold.status == HoldStatus.ORDERED)
+        .values(status=HoldStatus.PAID, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
-    for hold in holds:
-        _change_stock(session, hold.sku, reserved=-hold.qty, on_hand=-hold.qty, sales=hold.qty)
-        hold.status = HoldStatus.SOLD
-        append_stock_entry(
-            session,
-            PAYMENT_LEDGER_LANE,
-            hold.sku,
-            f"sold-h{hold.id}",
-            "payment",
-            {
-                "outcome": "sold",
-                "order_id": payment.order_id,
-                "payment_id": payment.id,
-                "hold_id": hold.id,
-                "sku": hold.sku,
-                "qty": hold.qty,
-            },
-            params={"order_id": payment.order_id, "payment_id": payment.id, "hold_id": hold.id},
-            now=now,
-        )
     payment.status = PaymentStatus.PAID
     return False
 
@@ -563,13 +584,16 @@ def reconcile_payments(
     older_than: timedelta,
     now: datetime | None = None,
     limit: int = 100,
+    on_paid: Callable[[str], object] | None = None,
 ) -> dict[str, int]:
     """Settle attempts left in flight (their process died) and refunds left owed; return counts.
 
     A payment still ``processing`` after ``older_than`` is looked up at the gateway by its id (the
     charge's idempotency key): a charge found is settled as the web process would have (the order
     paid, or refunded if it can no longer be paid), none found marks the attempt failed. A refund
-    that failed is asked for again (refunds are idempotent per reference).
+    that failed is asked for again (refunds are idempotent per reference). ``on_paid`` is called
+    with the order id of each attempt settled as paid, after its commit: it queues the allocation
+    of the order's units in their SKUs' lanes (shop.admission.request_allocation).
     """
     now = now or utcnow()
     cutoff = now - older_than
@@ -587,7 +611,9 @@ def reconcile_payments(
         )
     counts = {"paid": 0, "declined": 0, "refunded": 0, "refund_pending": 0, "failed": 0}
     for payment_id in stuck:
-        status = _reconcile_one(session, gateway, payment_id, now)
+        status, order_id = _reconcile_one(session, gateway, payment_id, now)
+        if status == PaymentStatus.PAID and on_paid is not None and order_id is not None:
+            on_paid(order_id)
         if status in counts:
             counts[status] += 1
     if stuck:
@@ -595,13 +621,15 @@ def reconcile_payments(
     return counts
 
 
-def _reconcile_one(session: Session, gateway: PaymentGateway, payment_id: str, now: datetime) -> str | None:
+def _reconcile_one(
+    session: Session, gateway: PaymentGateway, payment_id: str, now: datetime
+) -> tuple[str | None, str | None]:
     with session.begin():
         payment = session.get(Payment, payment_id, populate_existing=True)
     if payment is None:
-        return None
+        return None, None
     if payment.status == PaymentStatus.REFUND_PENDING:
-        return _refund(session, gateway, payment).status
+        return _refund(session, gateway, payment).status, payment.order_id
     charge = gateway.lookup(idempotency_key=payment.id)
     if charge is None:
         with session.begin():
@@ -612,11 +640,29 @@ def _reconcile_one(session: Session, gateway: PaymentGateway, payment_id: str, n
                 .values(status=PaymentStatus.FAILED, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-        return PaymentStatus.FAILED if result.rowcount == 1 else None
+        return (PaymentStatus.FAILED if result.rowcount == 1 else None), payment.order_id
     payment, refund_owed = _settle(session, payment.id, charge, now)
     if refund_owed:
         payment = _refund(session, gateway, payment)
-    return payment.status
+    return payment.status, payment.order_id
+
+
+def paid_unallocated(
+    session: Session, order_id: str | None = None, limit: int = 1000
+) -> list[tuple[str, str]]:
+    """Return (order id, sku) pairs whose paid units still wait for their lane's allocation."""
+    stmt = select(Hold.order_id, Hold.sku).where(Hold.status == HoldStatus.PAID).distinct()
+    if order_id is not None:
+        stmt = stmt.where(Hold.order_id == order_id)
+    return [(oid, sku) for oid, sku in session.execute(stmt.order_by(Hold.order_id, Hold.sku).limit(limit))]
+
+
+def find_order_by_number(session: Session, order_no: str) -> Order:
+    """Return the order with this order_no (for operators), or NotFound."""
+    order = session.scalar(select(Order).where(Order.order_no == order_no))
+    if order is None:
+        raise NotFound(f"No order {order_no!r}.", code="order_not_found")
+    return order
 
 
 def find_order(session: Session, cart_id: str, order_id: str) -> Order:
@@ -632,7 +678,11 @@ def order_view(order: Order, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     return {
         "order_id": order.id,
+        "order_no": order.order_no,
+        "order_date": order.order_date.isoformat(),
+        "notes": order.notes,
         "status": order.status,
+        "deleted_at": order.deleted_at.isoformat() if order.deleted_at else None,
         "total": order.total,
         "currency": "IDR",
         "pay_before": order.pay_before.isoformat(),
@@ -644,8 +694,14 @@ def order_view(order: Order, now: datetime | None = None) -> dict[str, Any]:
                 "sku": line.sku,
                 "name": line.name,
                 "qty": line.qty,
+                "uom": line.uom,
+                "uom_qty": line.uom_qty,
                 "unit_price": line.unit_price,
-                "line_total": line.qty * line.unit_price,
+                "disc_pct": line.disc_pct,
+                "disc_amt": line.disc_amt,
+                "net_amt": line.net_amt,
+                "line_total": line.net_amt,
+                "shipped_at": line.shipped_at.isoformat() if line.shipped_at else None,
             }
             for line in order.lines
         ],

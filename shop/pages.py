@@ -43,6 +43,7 @@ from shop.extensions import limiter
 from shop.models import utcnow
 from shop.orders import find_order, order_view, pay_order
 from shop.payments import luhn_valid
+from shop.products import UOM_PATTERN
 from shop.security import cookie_secure
 from shop.web import (
     CART_HEADER,
@@ -343,16 +344,21 @@ def add_to_cart(sku: str) -> Response:
     sku = valid_sku(sku)
     qty = valid_qty(request.form.get("qty", "1"), minimum=1, from_path=True)
     waitlist = request.form.get("waitlist") == "1"
+    uom = request.form.get("uom", "")
+    if uom and not UOM_PATTERN.match(uom):
+        uom = "\x00"  # never a unit: refused below as unknown
     cart_id = current_cart(create=True)
     assert cart_id is not None
     try:
         adm = admission.request_hold(
-            services(), cart_id, sku, qty, shopper=shopper_from_request(), waitlist=waitlist
+            services(), cart_id, sku, qty, shopper=shopper_from_request(), waitlist=waitlist, uom=uom
         )
     except Unprocessable as refused:
         t = i18n.translator(language())
         if refused.code == "limit_exceeded":
             return _product_page(sku, 422, t("error.limit_exceeded", max=refused.details["max_per_cart"]))
+        if refused.code == "unknown_uom":
+            return _product_page(sku, 422, t("error.unknown_uom"))
         if refused.code == "customer_limit_exceeded":
             message = t(
                 "error.customer_limit_exceeded",
@@ -658,6 +664,8 @@ def pay(order_id: str) -> Response:
     except Unprocessable:
         flash(t("order.retry"))
     else:
+        if answer.status == "paid":
+            admission.request_allocation(svc, view["order_id"])
         if answer.status == "declined":
             flash(t("order.declined"))
         elif answer.status == "processing":

@@ -75,28 +75,40 @@ def cart_pending_key(cart_id: str) -> str:
 
 
 ADMIT = """
--- The product's admission facts: "max_per_cart|max_per_customer|sale_starts_at in ms" (0: none).
+-- The product's admission facts: "max_per_cart|max_per_customer|sale_starts_at in ms|base unit|
+-- unit=conversion,unit=conversion" (0: none). Limits and demand count base units: a quantity in
+-- another unit (ARGV[9]) is multiplied by its conversion; an unknown unit is refused (-6).
 local facts = {0, 0, 0}
+local qty, factor = tonumber(ARGV[4]), 1
 if ARGV[3] ~= '' then
   local cached = redis.call('HGET', KEYS[9], ARGV[3])
   if not cached then return {-1, 0} end
   local n = 0
-  for part in string.gmatch(cached, '[^|]+') do n = n + 1; facts[n] = tonumber(part) end
-  if tonumber(ARGV[4]) > facts[1] then return {-2, facts[1]} end
+  for part in string.gmatch(cached, '[^|]+') do n = n + 1; facts[n] = part end
+  for i = 1, 3 do facts[i] = tonumber(facts[i]) end
+  local uom = ARGV[9]
+  if uom ~= '' and uom ~= (facts[4] or 'pcs') then
+    local units = ',' .. (facts[5] or '') .. ','
+    local at = string.find(units, ',' .. uom .. '=', 1, true)
+    if not at then return {-6, 0} end
+    factor = tonumber(string.match(units, '^(%d+)', at + #uom + 2))
+  end
+  qty = qty * factor
+  if qty > facts[1] then return {-2, facts[1]} end
 end
 -- The per-customer limit counts the shopper's units held, ordered or sold (written by the
 -- consumer from the database) and those still in line for them (counted here, settled by FINISH).
-local shopper, demand = ARGV[7], tonumber(ARGV[6])
+local shopper, demand = ARGV[7], tonumber(ARGV[6]) * factor
 local per_customer = facts[2] or 0
 if shopper ~= '' and per_customer > 0 then
-  if tonumber(ARGV[4]) > per_customer then return {-3, per_customer, 0} end
+  if qty > per_customer then return {-3, per_customer, 0} end
   local has = tonumber(redis.call('HGET', KEYS[16], shopper) or '0')
   has = has + tonumber(redis.call('HGET', KEYS[16], shopper .. ':q') or '0')
   if has + demand > per_customer then return {-3, per_customer, has} end
 end
 local nfields = tonumber(ARGV[8])
 local fields = {}
-for i = 9, 8 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+for i = 10, 9 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
 -- Before the sale starts shoppers' requests wait in the pre-queue, without a ticket: at the start
 -- the OPEN script draws their order. After the start, a pre-queue not drawn yet must be first (-5).
 -- Requests without a cart (an operator's stock change) are not shoppers': they go in line.
@@ -535,6 +547,15 @@ class UnknownProduct(Exception):
     """The product cache in Redis does not know the SKU (it may be cold after a restart)."""
 
 
+class UnknownUnit(Exception):
+    """The product (as cached) is not sold in this unit of measure."""
+
+    def __init__(self, sku: str, uom: str) -> None:
+        super().__init__(sku, uom)
+        self.sku = sku
+        self.uom = uom
+
+
 class OverLimit(Exception):
     def __init__(self, max_per_cart: int) -> None:
         super().__init__(max_per_cart)
@@ -596,11 +617,13 @@ class Lanes:
         job_id: str | None = None,
         demand: int = 0,
         shopper: str = "",
+        uom: str = "",
     ) -> Admission:
         """Put a request in line in one atomic step and return its ticket, position and odds.
 
         ``demand`` is the quantity the request asks for, counted into the lane's requested total
-        so those behind it know how much is wanted ahead of them.
+        so those behind it know how much is wanted ahead of them. ``qty`` and ``demand`` are in
+        ``uom`` (the product's base unit if empty); the script counts them in base units.
         """
         job = Job.create(
             JOB_FUNC_PREFIX + kind,
@@ -613,7 +636,9 @@ class Lanes:
             status=JobStatus.QUEUED,
             description=f"{kind} {_describe(params)}",
         )
-        return self._push(job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper)
+        return self._push(
+            job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper, uom=uom
+        )
 
     def push_existing(self, job: Job, lane: str) -> Admission:
         """Put an already created job (one rq-scheduler made) in line behind everyone else."""
@@ -629,6 +654,7 @@ class Lanes:
         qty: int = 0,
         demand: int = 0,
         shopper: str = "",
+        uom: str = "",
         _retried: bool = False,
     ) -> Admission:
         job.origin = lane
@@ -662,14 +688,22 @@ class Lanes:
                 lane_key(lane, "prequeue"),
                 lane_key(lane, "prequeue:demand"),
             ],
-            args=[lane, job.id, sku, qty, cart_id, demand, shopper, len(mapping), *flat],
+            args=[lane, job.id, sku, qty, cart_id, demand, shopper, len(mapping), uom, *flat],
         )
         ticket, serving = int(raw[0]), int(raw[1])
         if ticket == -5 and not _retried:
             # The sale has started but its pre-queue is not drawn yet: draw it, then join behind it.
             self.open_sale(lane, serving)
             return self._push(
-                job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper, _retried=True
+                job,
+                lane,
+                cart_id=cart_id,
+                sku=sku,
+                qty=qty,
+                demand=demand,
+                shopper=shopper,
+                uom=uom,
+                _retried=True,
             )
         if ticket == -4:
             _code, starts_in, _length, prequeue_demand, available, held = raw
@@ -677,6 +711,8 @@ class Lanes:
             return Admission(job.id, lane, None, None, odds, None, starts_in_ms=int(starts_in))
         if ticket == -1:
             raise UnknownProduct(sku)
+        if ticket == -6:
+            raise UnknownUnit(sku, uom)
         if ticket == -2:
             raise OverLimit(serving)
         if ticket == -3:
@@ -696,8 +732,10 @@ class Lanes:
         stock: tuple[int, int] | None = None,
         max_per_customer: int | None = None,
         sale_starts_at: datetime | None = None,
+        base_uom: str = "pcs",
+        uoms: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Remember a product's existence and limits so admission needs no database query.
+        """Remember a product's existence, limits and units so admission needs no database query.
 
         ``stock`` (available, held) starts the SKU's stock snapshot for the odds if no consumer has
         written one yet; a consumer's snapshot is newer than any read the web tier made, so it stays.
@@ -706,7 +744,11 @@ class Lanes:
         lane = SKU_LANE_PREFIX + sku
         upcoming = bool(sale_starts_at and sale_starts_at > utcnow())
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(CATALOG_HASH, sku, f"{max_per_cart}|{max_per_customer or 0}|{start_ms}")
+        units = ",".join(f"{uom}={conversion}" for uom, conversion in uoms)
+        facts = f"{max_per_cart}|{max_per_customer or 0}|{start_ms}|{base_uom}"
+        if units:
+            facts += f"|{units}"
+        pipe.hset(CATALOG_HASH, sku, facts)
         if upcoming:
             # The scheduler opens the sale at its start even if nobody arrives after it.
             pipe.zadd(SALES_ZSET, {lane: start_ms})

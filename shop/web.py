@@ -68,6 +68,13 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def optional_json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or {} if it has no body; a non-JSON body is 415 as in json_body."""
+    if not request.get_data(cache=True) and (request.is_json or not request.mimetype):
+        return {}
+    return json_body()
+
+
 def valid_sku(raw: Any) -> str:
     """Accept a SKU-shaped string; anything else cannot name a product."""
     if not isinstance(raw, str) or not raw:

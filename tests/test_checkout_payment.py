@@ -265,8 +265,21 @@ def test_the_owner_sees_the_order_with_its_status_and_lines(shopper, drain, flas
     assert body["total"] == 2 * PRICE
     assert body["currency"] == "IDR"
     assert body["seconds_left"] > 0
+    assert body["order_no"].startswith("KL-")
     assert body["lines"] == [
-        {"sku": flash, "name": f"Product {flash}", "qty": 2, "unit_price": PRICE, "line_total": 2 * PRICE}
+        {
+            "sku": flash,
+            "name": f"Product {flash}",
+            "qty": 2,
+            "uom": "pcs",
+            "uom_qty": 2,
+            "unit_price": PRICE,
+            "disc_pct": 0,
+            "disc_amt": 0,
+            "net_amt": 2 * PRICE,
+            "line_total": 2 * PRICE,
+            "shipped_at": None,
+        }
     ]
     assert_audit_clean(services)
 
@@ -303,13 +316,19 @@ def test_paying_with_a_good_card_pays_the_order(shopper, drain, flash, services)
     assert_audit_clean(services)
 
 
-def test_a_paid_order_turns_reserved_units_into_sales(shopper, drain, flash, services):
+def test_a_paid_order_turns_reserved_units_into_allocated_sales_through_the_lane(
+    shopper, drain, flash, services
+):
     result = ordered(shopper, drain, flash, 2)
     assert stock(services, flash) == (10, 2, 0)
 
     shopper.pay(result["order_id"], result["total"], GOOD_CARD)
 
-    assert stock(services, flash) == (8, 0, 2)
+    with services.db.reading() as session:
+        assert session.scalars(select(Hold.status).where(Hold.sku == flash)).all() == [HoldStatus.PAID]
+    drain()  # the SKU's lane allocates the paid units: they stay on hand until shipped
+    assert stock(services, flash) == (10, 0, 2)
+    assert product_row(services, flash).allocated == 2
     with services.db.reading() as session:
         assert session.scalars(select(Hold.status).where(Hold.sku == flash)).all() == [HoldStatus.SOLD]
     assert_audit_clean(services)
@@ -336,7 +355,8 @@ def test_after_a_decline_the_order_can_be_paid_with_another_card_and_key(shopper
     assert response.status_code == 200
     assert response.get_json()["status"] == "paid"
     assert order_row(services, result["order_id"]).status == OrderStatus.PAID
-    assert stock(services, flash) == (8, 0, 2)
+    drain()  # the SKU's lane allocates the paid units
+    assert stock(services, flash) == (10, 0, 2)
     assert count(services, Payment, Payment.status == PaymentStatus.DECLINED) == 1
     assert count(services, Payment, Payment.status == PaymentStatus.PAID) == 1
     assert_audit_clean(services)
@@ -389,7 +409,8 @@ def test_a_repeated_payment_request_is_answered_with_the_same_payment_and_charge
     assert first.get_json() == second.get_json()
     assert second.get_json()["status"] == "paid"
     assert count(services, Payment) == 1
-    assert stock(services, flash) == (8, 0, 2)
+    drain()  # the SKU's lane allocates the paid units
+    assert stock(services, flash) == (10, 0, 2)
     assert_audit_clean(services)
 
 
@@ -413,7 +434,8 @@ def test_reusing_an_idempotency_key_for_a_different_request_is_refused(
     assert response.status_code == 422
     assert error_code(response) == "idempotency_key_reused"
     assert count(services, Payment) == 1
-    assert stock(services, flash) == (8, 0, 2)
+    drain()  # the SKU's lane allocates the paid units
+    assert stock(services, flash) == (10, 0, 2)
     assert_audit_clean(services)
 
 
@@ -450,7 +472,8 @@ def test_paying_an_already_paid_order_with_a_new_key_is_a_conflict(shopper, drai
     assert response.status_code == 409
     assert error_code(response) == "order_already_paid"
     assert count(services, Payment) == 1
-    assert stock(services, flash) == (8, 0, 2)
+    drain()  # the SKU's lane allocates the paid units
+    assert stock(services, flash) == (10, 0, 2)
     assert_audit_clean(services)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from shop.admission import request_receipt
 from shop.audit import audit
-from shop.models import Hold, HoldStatus, Product
+from shop.models import Hold, HoldStatus, Product, StockLocation
 from tests.http_server import call, serve
 
 UNITS = 37
@@ -75,6 +76,37 @@ def test_a_spike_of_500_requests_holds_exactly_the_37_units_in_line_order(app, s
         assert (product.on_hand, product.reserved) == (UNITS, UNITS)
         active = session.query(Hold).filter_by(sku="HOT-1", status=HoldStatus.ACTIVE).count()
         assert active == sum(1 for job in jobs if job["result"]["outcome"] == "held")
+    with services.db.writing() as session:
+        report = audit(session)
+    assert report.ok, report.violations
+
+
+def _post_mixed_hold(host: str, index: int) -> dict:
+    """Every third shopper asks for a pair (2 pieces), the others for one piece."""
+    uom = "pcs" if index % 3 else "pair"
+    status, headers, body = call(host, "POST", "/chart", {"sku": "HOT-2", "qty": 1, "uom": uom})
+    assert status == 202, body
+    qty = 1 if uom == "pcs" else 2
+    return {"job_id": body["job_id"], "ticket": body["ticket"], "qty": qty, "token": headers["X-Cart-Token"]}
+
+
+def test_a_spike_over_two_locations_in_mixed_units_holds_exactly_the_units_there(
+    app, services, make_product, spawn, drain
+):
+    make_product("HOT-2", on_hand=20, max_per_cart=2, location="JKT", uoms=[{"uom": "pair", "conversion": 2}])
+    request_receipt(services, "HOT-2", "SBY", UNITS - 20)
+    drain()
+    spawn("workers.consumer")
+    spawn("workers.consumer")
+    with serve(app) as host, ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        jobs = list(pool.map(lambda i: _post_mixed_hold(host, i), range(REQUESTS)))
+        _wait_for_answers(host, jobs)
+
+    held_units = sum(job["qty"] for job in jobs if job["result"]["outcome"] == "held")
+    assert held_units == UNITS
+    with services.db.reading() as session:
+        rows = session.query(StockLocation).filter_by(sku="HOT-2").all()
+        assert {r.location_code: (r.on_hand, r.reserved) for r in rows} == {"JKT": (20, 20), "SBY": (17, 17)}
     with services.db.writing() as session:
         report = audit(session)
     assert report.ok, report.violations

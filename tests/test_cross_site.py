@@ -20,7 +20,7 @@ from tests.snapshots import state
 
 SKU = "XS-1"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-OPERATOR_BLUEPRINTS = {"admin", "board", "rq_dashboard"}
+OPERATOR_BLUEPRINTS = {"admin", "stock_admin", "board", "rq_dashboard"}
 BASIC = {
     "Authorization": "Basic " + base64.b64encode(f"operator:{TestConfig.OPERATOR_PASSWORD}".encode()).decode()
 }
@@ -57,6 +57,7 @@ def product(make_product):
 def test_the_operator_area_has_unsafe_routes_to_protect():
     paths = {path for _method, path in ROUTES}
     assert {f"/admin/skus/{SKU}/pause", f"/admin/products/{SKU}", "/admin/audit"} <= paths
+    assert {f"/admin/products/{SKU}/receipts", "/admin/orders/x/ship", "/admin/orders/x/cancel"} <= paths
     assert any(path.startswith("/rq/") for path in paths)
 
 

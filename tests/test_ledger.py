@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text, update
 
+from shop.admission import request_receipt
 from shop.audit import audit
 from shop.expiry import sweep
 from shop.ledger import replay
@@ -89,12 +90,13 @@ def test_payments_and_order_expiries_append_entries_to_each_skus_ledger(
     shopper.add("LED-2", 2)
     drain()
     assert shopper.pay(order_id_of(shopper, drain), amount=200_000).status_code == 200
+    drain()  # the SKU's lane allocates the paid units: reserved down, on hand unchanged until shipped
 
     rows = ledger(services, "LED-2")
     sold = rows[-1]
-    assert json.loads(sold.outcome)["outcome"] == "sold"
-    assert sold.request_id.startswith("sold-h") and sold.lane == "payment"
-    assert (sold.on_hand_after, sold.reserved_after) == (3, 0)
+    assert json.loads(sold.outcome)["outcome"] == "allocated"
+    assert sold.request_id.startswith("allocate-") and sold.lane == "sku:LED-2"
+    assert (sold.on_hand_after, sold.reserved_after) == (5, 0)
 
     late = new_shopper()
     late.add("LED-2", 1)
@@ -110,7 +112,7 @@ def test_payments_and_order_expiries_append_entries_to_each_skus_ledger(
     rows = ledger(services, "LED-2")
     returned = next(r for r in rows if json.loads(r.outcome)["outcome"] == "order_units_returned")
     assert returned.request_id.startswith("order-expired-h")
-    assert (returned.on_hand_after, returned.reserved_after) == (3, 0)
+    assert (returned.on_hand_after, returned.reserved_after) == (5, 0)
     # The SKU's line then hears of it (a hand-off request), after the units came back.
     assert json.loads(rows[-1].outcome)["outcome"] == "handoff" and rows[-1].seq == returned.seq + 1
     report = audit_report(services)
@@ -237,9 +239,15 @@ STORM_CARTS = 60
 
 
 def _storm_cart(host: str, index: int) -> None:
-    """One shopper: add 1-2 units (some willing to wait on the waitlist), then change, drop, buy or leave."""
+    """One shopper: add a piece or a pair (some join the waitlist), then change, drop, buy or leave."""
     rng = random.Random(index)
-    request = {"sku": "STORM-1", "qty": rng.choice([1, 1, 2]), "waitlist": rng.random() < 0.3}
+    pair = rng.choice([False, False, True])
+    request = {
+        "sku": "STORM-1",
+        "qty": 1,
+        "waitlist": rng.random() < 0.3,
+        **({"uom": "pair"} if pair else {}),
+    }
     status, headers, body = call(host, "POST", "/chart", request)
     assert status == 202, body
     token = {"X-Cart-Token": headers["X-Cart-Token"]}
@@ -290,11 +298,16 @@ def _outcomes(services, sku: str) -> set[str]:
 
 
 def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expiries(
-    config, app, services, make_product, spawn
+    config, app, services, make_product, spawn, drain
 ):
     config.HOLD_TTL_SECONDS = 2
     config.PAYMENT_TTL_SECONDS = 3
-    make_product("STORM-1", on_hand=STORM_UNITS, max_per_cart=2)
+    # Two locations (holds span them when one runs short) and a second unit: a pair of pieces.
+    make_product(
+        "STORM-1", on_hand=15, max_per_cart=2, location="JKT", uoms=[{"uom": "pair", "conversion": 2}]
+    )
+    request_receipt(services, "STORM-1", "SBY", STORM_UNITS - 15)
+    drain()
     env = {
         "HOLD_TTL_SECONDS": 2,
         "PAYMENT_TTL_SECONDS": 3,
@@ -314,7 +327,8 @@ def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expir
         with services.db.reading() as session:
             live = session.scalar(
                 select(Hold.id).where(
-                    Hold.sku == "STORM-1", Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED])
+                    Hold.sku == "STORM-1",
+                    Hold.status.in_([HoldStatus.ACTIVE, HoldStatus.ORDERED, HoldStatus.PAID]),
                 )
             )
             waiting = session.scalar(select(WaitlistEntry.id).where(WaitlistEntry.status == "waiting"))
@@ -323,12 +337,14 @@ def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expir
     assert wait_until(settled, timeout_s=40)
     rows = ledger(services, "STORM-1")
     outcomes = {json.loads(row.outcome)["outcome"] for row in rows}
-    assert {"held", "expired", "sold"} <= outcomes
+    assert {"held", "expired", "allocated"} <= outcomes
     assert any(row.kind == "waitlist_handoff" for row in rows)  # returned units went to the waitlist
     with services.db.reading() as session:
         product = session.get(Product, "STORM-1")
         assert (rows[-1].on_hand_after, rows[-1].reserved_after) == (product.on_hand, product.reserved)
-        assert product.reserved == 0 and product.on_hand == STORM_UNITS - product.sales
+        # Paid units are allocated: still on hand until shipped.
+        assert product.reserved == 0 and product.on_hand == STORM_UNITS
+        assert product.allocated == product.sales
     assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
     report = audit_report(services)
     assert report.ok, report.violations

@@ -38,7 +38,7 @@ from shop.services import Services
 from workers.consumer import Consumer
 
 # The blueprints that answer JSON; pages, board, rq_dashboard and static are HTML or files.
-JSON_BLUEPRINTS = {"api", "admin", "health", "openapi"}
+JSON_BLUEPRINTS = {"api", "admin", "health", "openapi", "stock_admin"}
 # Prometheus text exposition for scrapers: served by the admin blueprint, but not the JSON API.
 NOT_JSON_ENDPOINTS = {"admin.metrics"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
@@ -151,6 +151,7 @@ class World:
     token: str
     order_id: str
     total: int
+    order_no: str
 
     def adopt(self, case: schemathesis.Case) -> None:
         """Point about two in three valid requests at the real cart and order, so they get past 404."""
@@ -161,6 +162,9 @@ class World:
         if case.path_parameters and "order_id" in case.path_parameters:
             if not _negative(meta, ParameterLocation.PATH) and _often(case.path_parameters["order_id"]):
                 case.path_parameters["order_id"] = self.order_id
+        if case.path_parameters and "order_no" in case.path_parameters:
+            if not _negative(meta, ParameterLocation.PATH) and _often(case.path_parameters["order_no"]):
+                case.path_parameters["order_no"] = self.order_no
         body = case.body
         if isinstance(body, dict) and "card_number" in body and not _negative(meta, ParameterLocation.BODY):
             if _often(str(body.get("order_id"))):
@@ -212,7 +216,7 @@ def _make_world(client) -> World:
     checkout = client.post("/checkout", headers={"X-Cart-Token": token, "Idempotency-Key": "fuzz-world"})
     result = _finished(client, checkout, token)
     assert result["outcome"] == "order_created", result
-    return World(token=token, order_id=result["order_id"], total=result["total"])
+    return World(token=token, order_id=result["order_id"], total=result["total"], order_no=result["order_no"])
 
 
 @dataclass

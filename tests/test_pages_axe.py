@@ -153,6 +153,7 @@ def test_every_page_state_has_no_serious_accessibility_violations(
     page.locator(".card-form button[type=submit]").click()
     expect(page.locator("[data-outcome=paid]")).to_be_visible()
     check("order-paid")
+    assert drain() == 1  # the SKU's lane allocates the paid units
     page.goto("/cart")
     check("cart-after-a-paid-order")
 

@@ -37,7 +37,7 @@ def test_a_queued_sale_start_refuses_a_shopper_in_line_behind_it_and_reaches_the
     drain()
     assert shopper.result(early)["outcome"] == "sale_not_started"
     cached = services.redis.hget(CATALOG_HASH, SKU).decode()
-    assert cached == f"2|0|{int(starts.timestamp() * 1000)}"
+    assert cached == f"2|0|{int(starts.timestamp() * 1000)}|pcs"
     with services.db.reading() as session:
         assert session.query(Hold).count() == 0
     _audit_clean(services)
@@ -103,3 +103,15 @@ def test_a_shopper_refused_before_the_sale_starts_is_told_when_it_starts(
     assert starts.strftime("%d-%m-%Y") + " 10:00 WIB" in page
     status = client.get(f"/wait/{job_id_of(waiting)}/status").get_json()
     assert "Penjualan belum dimulai" in status["html"] and "10:00 WIB" in status["html"]
+
+
+def test_a_queued_rule_change_keeps_the_products_units_in_the_cache(
+    config, services, client, make_product, drain
+):
+    config.ADMIN_WAIT_SECONDS = 0
+    make_product(SKU, on_hand=24, max_per_cart=24, uoms=[{"uom": "box", "conversion": 12}])
+    change = client.put(f"/admin/products/{SKU}", json={"on_hand": 24, "max_per_cart": 12}, auth=OPERATOR)
+    assert change.status_code in (200, 202), change.get_json()
+    drain()
+    cached = services.redis.hget(CATALOG_HASH, SKU).decode()
+    assert cached == "12|0|0|pcs|box=12"

@@ -21,6 +21,7 @@ from shop import orders
 from shop.expiry import sweep
 from shop.models import Hold, HoldStatus, OrderStatus, Payment, PaymentStatus
 from shop.payments import Charge, SimulatedGateway
+from shop.payments_reconciler import reconcile
 from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
 from tests.http_server import call
@@ -31,6 +32,7 @@ from tests.test_checkout_payment import (
     expire_order_in_db,
     order_row,
     ordered,
+    product_row,
     stock,
 )
 
@@ -103,7 +105,7 @@ def settled(services, order_id: str) -> Payment | None:
 
 
 def test_a_charge_whose_web_process_was_killed_is_settled_paid_by_the_reconciler(
-    config, services, shopper, order, spawn, tmp_path, flash
+    config, services, shopper, order, spawn, drain, tmp_path, flash
 ):
     killed = kill_web_process_after_the_charge(config, services, shopper, order["order_id"], tmp_path)
 
@@ -113,7 +115,9 @@ def test_a_charge_whose_web_process_was_killed_is_settled_paid_by_the_reconciler
     assert payment.status == PaymentStatus.PAID
     assert payment.provider_reference
     assert order_row(services, order["order_id"]).status == OrderStatus.PAID
-    assert stock(services, flash) == (8, 0, 2)
+    # The reconciler queues the allocation in the SKU's lane after its commit, as a paid answer does.
+    wait_for(lambda: drain() >= 0 and product_row(services, flash).allocated == 2, "allocation")
+    assert stock(services, flash) == (10, 0, 2)
     gateway = SimulatedGateway(services.redis)
     assert gateway.charge_calls(killed.id) == 1
     assert gateway.refund_calls(payment.provider_reference) == 0
@@ -184,3 +188,32 @@ def test_a_payment_the_gateway_never_charged_is_failed_by_the_reconciler_and_the
 
 def shopper_cart(services, order_id: str) -> str:
     return order_row(services, order_id).cart_id
+
+
+class ChargesThenDies(SimulatedGateway):
+    def charge(self, *, amount: int, card_number: str, idempotency_key: str) -> Charge:
+        super().charge(amount=amount, card_number=card_number, idempotency_key=idempotency_key)
+        raise Died
+
+
+def test_a_payment_the_reconciler_settles_as_paid_is_allocated_through_the_skus_lane(
+    services, shopper, order, drain, flash
+):
+    with services.db.writing() as session, pytest.raises(Died):
+        orders.pay_order(
+            session,
+            ChargesThenDies(services.redis),
+            cart_id=shopper_cart(services, order["order_id"]),
+            order_id=order["order_id"],
+            amount=2 * PRICE,
+            card_number=GOOD_CARD,
+            idempotency_key="charged-then-died",
+        )
+
+    counts = reconcile(services, older_than_s=0)
+
+    assert counts["paid"] == 1
+    assert drain() == 1  # the allocation the reconciler queued after its commit
+    assert product_row(services, flash).allocated == 2
+    assert stock(services, flash) == (10, 0, 2)
+    assert_audit_clean(services)

@@ -35,7 +35,7 @@ from shop.errors import StaleFence
 from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
 from shop.ledger import Outcome, QueuedRequest, issue_fence
 from shop.models import utcnow
-from shop.orders import apply_order_requests
+from shop.orders import UNITS_RETURNED, apply_order_requests
 from shop.queueing import TakenRequest
 from shop.services import Services, build_services
 
@@ -135,12 +135,14 @@ class Consumer:
             self._publish(lane, taken, outcomes, effects)
             if effects.product_rules is not None:
                 # What was committed, not what the operator's request said: the cache follows the database.
-                max_per_cart, max_per_customer, starts = effects.product_rules
+                max_per_cart, max_per_customer, starts, base_uom, uoms = effects.product_rules
                 self.lanes.cache_product(
                     lane.removeprefix("sku:"),
                     max_per_cart,
                     max_per_customer=max_per_customer,
                     sale_starts_at=starts,
+                    base_uom=base_uom,
+                    uoms=uoms,
                 )
             self._hand_off(taken, outcomes)
             elapsed = time.monotonic() - began
@@ -447,7 +449,7 @@ class Consumer:
         """
         for item in taken:
             outcome = outcomes.get(item.job_id)
-            if not isinstance(outcome, dict) or outcome.get("outcome") != "order_expired":
+            if not isinstance(outcome, dict) or outcome.get("outcome") not in UNITS_RETURNED:
                 continue
             for sku in outcome.get("skus", []):
                 params = {"sku": sku, "order_id": outcome["order_id"]}
