@@ -13,6 +13,7 @@ in small Lua scripts, each one atomic step:
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import math
@@ -59,6 +60,15 @@ PREQUEUE = "prequeue"
 SALES_ZSET = "shop:sales"
 # What a shopper is told about a request that failed (FAILED in RQ): true whether it failed
 # before its change was committed or while its result was being published.
+
+
+class TakeRefused(enum.Enum):
+    """Why ``Lanes.take`` gave out nothing although the lane may have work."""
+
+    PAUSED = "paused"
+
+
+LANE_PAUSED = TakeRefused.PAUSED
 FAILED_MESSAGE = "The request could not be completed. Check your cart before sending it again."
 
 
@@ -223,6 +233,8 @@ TAKEN_FIELDS = 7
 
 TAKE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
+-- Read with the take, so nothing put in line after a pause is given out before the resume.
+if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 local ids = redis.call('LRANGE', KEYS[2], 0, -1)
 if #ids == 0 then
@@ -923,14 +935,23 @@ class Lanes:
             )
         )
 
-    def take(self, lane: str, owner: str, limit: int, lease_ms: int) -> list[TakenRequest] | None:
-        """Move the next batch into the in-flight list; None if the lease was lost."""
+    def take(
+        self, lane: str, owner: str, limit: int, lease_ms: int
+    ) -> list[TakenRequest] | TakeRefused | None:
+        """Move the next batch into the in-flight list; None if the lease was lost, LANE_PAUSED if paused."""
         raw = self._take(
-            keys=[queue_key(lane), lane_key(lane, "inflight"), lane_key(lane, "lease")],
+            keys=[
+                queue_key(lane),
+                lane_key(lane, "inflight"),
+                lane_key(lane, "lease"),
+                lane_key(lane, "paused"),
+            ],
             args=[owner, limit, lease_ms, utcformat(utcnow()), Job.redis_job_namespace_prefix],
         )
         if raw is None:
             return None
+        if raw == -1:
+            return LANE_PAUSED
         taken = []
         step = TAKEN_FIELDS + 1
         for index in range(0, len(raw), step):

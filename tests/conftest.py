@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,24 @@ def services(config: TestConfig) -> Iterator[Services]:
     yield svc
     _wipe(svc)
     svc.close()
+
+
+@pytest.fixture
+def make_services() -> Iterator[Callable[[TestConfig], Services]]:
+    """Services on a configuration of the test's own, closed after the test even when it fails.
+
+    An unclosed engine's connections are garbage-collected in some later test, whose run then fails
+    on psycopg's ResourceWarning.
+    """
+    made: list[Services] = []
+
+    def make(cfg: TestConfig) -> Services:
+        made.append(build_services(cfg))
+        return made[-1]
+
+    yield make
+    for svc in made:
+        svc.close()
 
 
 @pytest.fixture

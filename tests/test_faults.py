@@ -138,7 +138,7 @@ def own_redis():
 
 
 def test_a_redis_restart_loses_only_queued_requests_and_everything_recovers(
-    config, make_product, spawn, own_redis, services
+    config, make_product, make_services, spawn, own_redis, services
 ):
     cfg = TestConfig(
         DATABASE_URL=config.DATABASE_URL,
@@ -146,7 +146,7 @@ def test_a_redis_restart_loses_only_queued_requests_and_everything_recovers(
         HOLD_TTL_SECONDS=3,
         SWEEP_INTERVAL_SECONDS=1,
     )
-    svc = build_services(cfg)
+    svc = make_services(cfg)
     client = create_app(cfg, services=svc).test_client()
     make_product("RST-1", on_hand=6)
     svc.lanes.cache_product("RST-1", 5)
@@ -183,7 +183,6 @@ def test_a_redis_restart_loses_only_queued_requests_and_everything_recovers(
     # The first hold's scheduled expiry died with Redis; the sweeper expires both from the database.
     assert wait_until(lambda: client.get("/catalogs/RST-1").get_json()["available"] == 6, timeout_s=25)
     assert_audit_clean(svc)
-    svc.close()
 
 
 def test_a_locked_database_delays_requests_but_loses_and_doubles_none(

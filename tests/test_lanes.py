@@ -11,7 +11,7 @@ from shop.errors import StaleFence
 from shop.inventory import apply_stock_requests, sku_lane
 from shop.ledger import QueuedRequest, claim_fence
 from shop.models import AppliedRequest, Hold, Product
-from shop.queueing import READY_LIST, lane_key
+from shop.queueing import LANE_PAUSED, READY_LIST, lane_key
 from workers.consumer import Consumer
 
 LANE = sku_lane("LANE-1")
@@ -42,6 +42,18 @@ def test_a_second_consumer_cannot_take_a_leased_lane(services, product):
     assert services.lanes.acquire(LANE, "first", 10_000) > 0
     assert services.lanes.acquire(LANE, "second", 10_000) == 0
     assert services.lanes.take(LANE, "second", 10, 10_000) is None
+
+
+def test_a_lane_paused_while_its_consumer_holds_the_lease_gives_out_nothing(services, product):
+    # The pause and the take are one step in Redis: a request put in line after a pause is never
+    # applied before the resume, however the consumer's loop interleaves with the operator.
+    services.lanes.acquire(LANE, "me", 10_000)
+    services.lanes.pause(LANE)
+    request_hold(services, _cart(1), product, 1)
+    assert services.lanes.take(LANE, "me", 10, 10_000) is LANE_PAUSED
+    services.lanes.resume(LANE)
+    services.lanes.acquire(LANE, "me", 10_000)
+    assert len(services.lanes.take(LANE, "me", 10, 10_000)) == 1
 
 
 def test_each_lease_gets_a_higher_fencing_token(services, product):

@@ -36,7 +36,7 @@ from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_
 from shop.ledger import Outcome, QueuedRequest, issue_fence
 from shop.models import utcnow
 from shop.orders import UNITS_RETURNED, apply_order_requests
-from shop.queueing import TakenRequest
+from shop.queueing import LANE_PAUSED, TakenRequest
 from shop.services import Services, build_services
 
 log = logging.getLogger("shop.consumer")
@@ -114,10 +114,10 @@ class Consumer:
         applied = 0
         started = time.monotonic()
         while not self._stopping:
-            if self.lanes.is_paused(lane):
+            taken = self.lanes.take(lane, self.name, self.batch_size, self.lease_ms)
+            if taken is LANE_PAUSED:
                 self.lanes.release_paused(lane, self.name)
                 return applied
-            taken = self.lanes.take(lane, self.name, self.batch_size, self.lease_ms)
             if taken is None:
                 log.warning("lost the lease on %s", lane)
                 return applied
