@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 
-from shop import monitoring, pausing
+from shop import fulfilment, monitoring, pausing
+from shop.catalog import find_product, stock_view
 from shop.errors import NotFound
 from shop.extensions import csrf
 from shop.inventory import sku_lane
@@ -17,11 +18,12 @@ from shop.operators import (
     operator_page,
     same_origin,
 )
-from shop.web import services
+from shop.web import services, valid_sku
 
 bp = Blueprint("board", __name__, url_prefix="/admin")
 
 BOARD_REFRESH_S = 5
+MOVEMENTS_PER_PAGE = 25
 SPARK_WIDTH = 120
 SPARK_HEIGHT = 28
 
@@ -55,6 +57,29 @@ def board() -> str:
         row["available_points"] = sparkline([p["available"] for p in row["history"]])
     return render_template(
         "admin/board.html", rows=rows, refresh=BOARD_REFRESH_S, width=SPARK_WIDTH, height=SPARK_HEIGHT
+    )
+
+
+@bp.get("/board/<sku>")
+@operator_page
+def product_stock(sku: str) -> str:
+    """One SKU: its stock at each location and its item movements, newest first, a page at a time."""
+    sku = valid_sku(sku)
+    page = request.args.get("page", default=1, type=int) or 1
+    with services().db.reading() as db:
+        try:
+            product = find_product(db, sku)
+        except NotFound:
+            abort(404)  # the site's 404 page for a browser, JSON for a script
+        name, available, locations = product.name, product.available, stock_view(product)
+    movements = fulfilment.movements_page(services(), sku, max(1, page), MOVEMENTS_PER_PAGE)
+    return render_template(
+        "admin/product.html",
+        sku=sku,
+        name=name,
+        available=available,
+        locations=locations,
+        movements=movements,
     )
 
 

@@ -22,6 +22,7 @@ OPERATOR_ROUTES = [
     ("POST", "/admin/audit"),
     ("PUT", "/admin/products/OPS-1"),
     ("POST", "/admin/board/OPS-1/pause"),
+    ("GET", "/admin/board/OPS-1"),
     ("GET", "/metrics"),
     ("GET", "/rq/"),
     ("GET", "/rq/0/data/queues.json"),

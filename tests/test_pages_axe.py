@@ -176,3 +176,20 @@ def test_every_page_state_has_no_serious_accessibility_violations(
     assert found == {}
     # The 404, the declined and the mistyped card answer with error statuses on purpose.
     assert [e for e in page.js_errors if not e.startswith("Failed to load resource")] == []
+
+
+def test_an_operator_follows_a_sku_from_the_board_to_its_stock_and_movements(new_page, screenshots):
+    page = new_page()
+    page.goto("/admin")
+    page.get_by_label(re.compile("user name", re.I)).fill("operator")
+    page.get_by_label(re.compile("password", re.I)).fill("test-operator-password")
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.get_by_role("link", name=MOUSE, exact=True).click()
+
+    expect(page.get_by_role("heading", name=re.compile(MOUSE))).to_be_visible()
+    locations = page.locator("table").first.locator("tbody th[scope=row]")
+    assert locations.all_inner_texts() == ["JKT", "SBY"]
+    movements = page.locator("table").nth(1).locator("tbody tr")
+    expect(movements.first).to_contain_text("GR")
+    shoot(page, screenshots, "board-sku-stock")
+    assert axe_violations(page) == []

@@ -219,6 +219,26 @@ def test_movements_are_listed_newest_first_and_paged(client, ops, drain, make_pr
     assert (page["total"], page["pages"]) == (4, 2)
 
 
+def test_the_board_page_of_a_sku_shows_its_stock_by_location_and_its_movements(
+    client, ops, drain, make_product
+):
+    sku = make_product("MOV-2", on_hand=4)
+    receive(ops, drain, sku, "SBY", 7, doc_ref="GR-0042")
+
+    page = ops.get(f"/admin/board/{sku}", auth=OPERATOR)
+    html = page.get_data(as_text=True)
+
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert html.index(">MAIN<") < html.index(">SBY<")
+    assert html.index("GR-0042") < html.index("INITIAL")  # newest first
+    assert "2 in all" in html
+
+
+def test_the_board_page_of_an_unknown_sku_is_a_404_page(ops):
+    page = ops.get("/admin/board/NOPE-1", auth=OPERATOR, headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+
+
 def test_the_audit_reports_on_hand_that_its_movements_do_not_explain(client, make_product, services):
     sku = make_product("AUD-1", on_hand=5)
     with services.db.writing() as session, session.begin():
