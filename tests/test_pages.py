@@ -583,3 +583,41 @@ def test_a_paused_line_says_so_honestly_and_is_polled_rarely(visitor, client, se
     assert status["paused"] is True
     assert status["estimate_text"] == "Antrean sedang dijeda: posisi Anda tetap kami simpan"
     assert status["poll_after_ms"] >= 5000
+
+
+# --- flash prices and units ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def boxed_flash(make_product) -> str:
+    """Sold by the piece and by the box of 12, at 75,000 instead of 100,000 a piece."""
+    return make_product(
+        "BOX-FLASH-1",
+        on_hand=30,
+        max_per_cart=24,
+        price=75_000,
+        normal_price=100_000,
+        uoms=[{"uom": "box", "conversion": 12}],
+    )
+
+
+def test_a_flash_price_shows_the_normal_price_struck_through_and_the_discount(visitor, boxed_flash):
+    for page in (visitor.page("/"), visitor.page(f"/p/{boxed_flash}")):
+        assert re.search(r'<s class="price-normal"[^>]*>Rp\s?100\.000</s>', page)
+        assert "-25%" in page
+
+
+def test_the_product_page_offers_each_unit_with_its_size(visitor, boxed_flash):
+    page = visitor.page(f"/p/{boxed_flash}")
+    assert '<select id="uom" name="uom">' in page
+    assert ">box (12 pcs)<" in page
+
+
+def test_a_cart_line_in_boxes_shows_the_normal_price_and_the_unit_as_entered(visitor, drain, boxed_flash):
+    response = visitor.post(f"/p/{boxed_flash}", {"qty": "1", "uom": "box"}, from_page=f"/p/{boxed_flash}")
+    assert response.status_code == 303
+    assert drain() == 1
+
+    cart = text_of(visitor.page("/cart"))
+    assert "Rp 75.000 Rp 100.000 -25% · 1 box = 12 pcs" in cart
+    assert "Rp 900.000" in cart  # 12 pieces at the flash price

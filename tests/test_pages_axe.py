@@ -43,6 +43,7 @@ except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - only with
 
 SERIOUS = ("serious", "critical")
 PAUSED_SKU = "MOUSE-GM-02"
+PACKED = "MOUSE-BT-04"  # sold by the piece and by the pack of 5
 
 
 def axe_violations(page) -> list[str]:
@@ -94,6 +95,9 @@ def test_every_page_state_has_no_serious_accessibility_violations(
     check("search")
     page.goto(f"/p/{MOUSE}")
     check("product")
+    page.goto(f"/p/{PACKED}")
+    expect(page.get_by_label(re.compile("Unit|Satuan"))).to_be_visible()
+    check("product-with-units")
     page.goto("/no/such/page")
     check("error-404")
     page.goto("/cart")
