@@ -66,7 +66,7 @@ FAULTS: tuple[Fault, ...] = (
         name="admission_without_per_cart_limit",
         breaks="an add above max_per_cart is refused at once (422)",
         file="shop/queueing.py",
-        find="  if tonumber(ARGV[4]) > facts[1] then return {-2, facts[1]} end\n",
+        find="  if qty > facts[1] then return {-2, facts[1]} end\n",
         replace="",
         tests=("tests/test_cart_api.py",),
         k="per_cart_limit",
@@ -99,8 +99,12 @@ FAULTS: tuple[Fault, ...] = (
         file="shop/inventory.py",
         # Every overdue hold is expired at the start of its SKU's batch (issue 10 item 4), before
         # an expiry job is decided: that is where its units come back now.
-        find="    for hold_id, qty, shopper in overdue:\n        state.reserved -= qty\n",
-        replace="    for hold_id, qty, shopper in overdue:\n",
+        find=(
+            "        for code, units in parse_locations(where).items():\n"
+            "            state.location(code)[2] -= units\n"
+            "        state.reserved -= qty\n"
+        ),
+        replace="",
         tests=("tests/test_expiry.py",),
     ),
     Fault(
@@ -484,6 +488,59 @@ FAULTS: tuple[Fault, ...] = (
         find="    Compress(app)\n",
         replace="    pass\n",
         tests=("tests/test_pages_caching.py",),
+    ),
+    # --- the brief's data model (issue 11) ---------------------------------------------------------
+    Fault(
+        name="unit_conversion_ignored",
+        breaks="a hold of one box takes its pieces (stock and max_per_cart count base units)",
+        file="shop/queueing.py",
+        find="  qty = qty * factor\n",
+        replace="",
+        tests=("tests/test_stock_locations.py",),
+        k="box or base_units",
+    ),
+    Fault(
+        name="payment_takes_units_off_on_hand",
+        breaks="paying allocates the units (they stay on hand until shipped)",
+        file="shop/inventory.py",
+        find="            loc[3] += qty\n",
+        replace="            loc[1] -= qty\n",
+        tests=("tests/test_stock_locations.py",),
+        k="allocated or goods_issue",
+        also=(
+            (
+                "shop/inventory.py",
+                "        state.allocated += hold.qty\n",
+                "        state.on_hand -= hold.qty\n",
+            ),
+        ),
+    ),
+    Fault(
+        name="hold_location_ignores_priority",
+        breaks="a hold reserves at the first location by priority",
+        file="shop/locations.py",
+        find="key=lambda loc: (loc[1], -loc[2], loc[0])",
+        replace="key=lambda loc: (-loc[1], -loc[2], loc[0])",
+        tests=("tests/test_stock_locations.py",),
+        k="priority or spans",
+    ),
+    Fault(
+        name="audit_ignores_movements",
+        breaks="every on-hand change is explained by an item movement (audit)",
+        file="shop/stock_audit.py",
+        find="        if moved.get(key, 0) != on_hand:\n",
+        replace="        if False:\n",
+        tests=("tests/test_stock_locations.py",),
+        k="movements_do_not_explain",
+    ),
+    Fault(
+        name="flash_price_not_fixed_at_hold",
+        breaks="a shopper who held at the flash price pays the flash price (order lines)",
+        file="shop/orders.py",
+        find="line_amounts(hold.qty, hold.unit_price, hold.price)",
+        replace="line_amounts(hold.qty, hold.unit_price, hold.unit_price)",
+        tests=("tests/test_stock_locations.py",),
+        k="flash_price or discount",
     ),
 )
 
