@@ -22,6 +22,8 @@ from devtools.redis_server import RedisServer
 CONSUMERS = int(os.environ.get("CONSUMERS", "2"))
 WEB_WORKERS = os.environ.get("WEB_WORKERS", "2")
 WEB_THREADS = os.environ.get("WEB_THREADS", "8")
+# Generated products on top of the demo catalog (``shop seed --products N``): 100000 for a real shop's size.
+DEMO_PRODUCTS = os.environ.get("DEMO_PRODUCTS", "0")
 
 
 def say(message: str) -> None:
@@ -52,7 +54,7 @@ def main() -> int:
     processes: list[Supervised] = []
     try:
         _flask(env, "init-db")
-        _flask(env, "seed")
+        _flask(env, "seed", "--products", DEMO_PRODUCTS)
         commands = [
             ("web", [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"0.0.0.0:{port}",
                      "--workers", WEB_WORKERS, "--threads", WEB_THREADS, "--worker-class", "gthread",

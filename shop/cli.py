@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 from flask import current_app
@@ -13,6 +14,7 @@ from shop import fulfilment, pausing
 from shop.admin import change_stock
 from shop.admission import cache_product
 from shop.audit import audit
+from shop.big_catalog import seed_big_catalog
 from shop.catalog import find_product
 from shop.demo import seed_demo_catalog
 from shop.errors import NotFound, ShopError
@@ -35,7 +37,13 @@ def init_db() -> None:
 
 
 @shop_cli.command("seed")
-def seed() -> None:
+@click.option(
+    "--products",
+    type=click.IntRange(0, 10_000_000),
+    default=0,
+    help="Also grow a generated catalog to this many products (GEN-000001 …), for load and search work.",
+)
+def seed(products: int) -> None:
     """Load the demo catalog (products that already exist are left alone)."""
     services = _services()
     with services.db.writing() as session:
@@ -43,6 +51,12 @@ def seed() -> None:
     for product in added:
         cache_product(services, product)
     click.echo(f"demo catalog: {len(added)} products added")
+    if products:
+        started = time.monotonic()
+        with services.db.writing() as session:
+            generated = seed_big_catalog(session, products)
+        # Admission warms a product's cache on its first request, so 100,000 need no warming here.
+        click.echo(f"generated catalog: {generated} products added in {time.monotonic() - started:.1f} s")
 
 
 @shop_cli.command("audit")
