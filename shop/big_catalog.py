@@ -10,7 +10,6 @@ entry, the lane's fence), so ``shop audit`` is clean afterwards. The same seed g
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from shop.inventory import sku_lane
+from shop.ledger import creation_entry, ledger_row
 from shop.models import (
     BASE_UOM,
     AppliedRequest,
@@ -143,26 +143,8 @@ def _rows(rng: random.Random, products: list[dict], now: datetime) -> dict[type,
             rows[ProductUom].append(
                 {"sku": sku, "uom": uom, "conversion": conversion, "created_at": now, "updated_at": now}
             )
-        rows[AppliedRequest].append(_opening_entry(sku, on_hand, now))
+        rows[AppliedRequest].append(ledger_row(sku_lane(sku), sku, creation_entry(sku, on_hand), now))
     return rows
-
-
-def _opening_entry(sku: str, on_hand: int, now: datetime) -> dict:
-    """The ledger's first entry for a product, as ``shop.ledger.record_creation`` writes it."""
-    outcome = {"outcome": "created", "sku": sku, "on_hand": on_hand, "reserved": 0}
-    return {
-        "request_id": f"created-{sku}",
-        "lane": sku_lane(sku),
-        "ticket": None,
-        "kind": "create_product",
-        "outcome": json.dumps(outcome, sort_keys=True),
-        "applied_at": now,
-        "sku": sku,
-        "seq": 1,
-        "params": json.dumps({"sku": sku, "on_hand": on_hand}, sort_keys=True),
-        "on_hand_after": on_hand,
-        "reserved_after": 0,
-    }
 
 
 def generated_count(session: Session) -> int:

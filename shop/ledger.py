@@ -165,25 +165,24 @@ def record_stock_entries(
     if not entries:
         return
     when = now or utcnow()
-    session.execute(
-        AppliedRequest.__table__.insert(),
-        [
-            {
-                "request_id": entry.request_id,
-                "lane": lane,
-                "ticket": entry.ticket,
-                "kind": entry.kind,
-                "outcome": json.dumps(_public(entry.outcome), sort_keys=True),
-                "applied_at": when,
-                "sku": sku,
-                "seq": entry.seq,
-                "params": json.dumps(entry.params, sort_keys=True),
-                "on_hand_after": entry.on_hand,
-                "reserved_after": entry.reserved,
-            }
-            for entry in entries
-        ],
-    )
+    session.execute(AppliedRequest.__table__.insert(), [ledger_row(lane, sku, e, when) for e in entries])
+
+
+def ledger_row(lane: str, sku: str, entry: StockEntry, when: datetime) -> dict[str, Any]:
+    """The ``applied_requests`` row of one ledger entry (for set-based writers of many SKUs too)."""
+    return {
+        "request_id": entry.request_id,
+        "lane": lane,
+        "ticket": entry.ticket,
+        "kind": entry.kind,
+        "outcome": json.dumps(_public(entry.outcome), sort_keys=True),
+        "applied_at": when,
+        "sku": sku,
+        "seq": entry.seq,
+        "params": json.dumps(entry.params, sort_keys=True),
+        "on_hand_after": entry.on_hand,
+        "reserved_after": entry.reserved,
+    }
 
 
 def append_stock_entry(
@@ -215,17 +214,21 @@ def append_stock_entry(
 
 def record_creation(session: Session, sku: str, on_hand: int, now: datetime | None = None) -> None:
     """Open a new product's ledger with the stock it was created with."""
-    outcome = {"outcome": "created", "sku": sku, "on_hand": on_hand, "reserved": 0}
-    entry = StockEntry(
+    entry = creation_entry(sku, on_hand, last_seq(session, sku) + 1)
+    record_stock_entries(session, f"sku:{sku}", sku, [entry], now)
+
+
+def creation_entry(sku: str, on_hand: int, seq: int = 1) -> StockEntry:
+    """The entry that opens a product's ledger (replayed as absolute figures: ``created``)."""
+    return StockEntry(
         request_id=f"created-{sku}",
         kind="create_product",
-        outcome=outcome,
-        seq=last_seq(session, sku) + 1,
+        outcome={"outcome": "created", "sku": sku, "on_hand": on_hand, "reserved": 0},
+        seq=seq,
         on_hand=on_hand,
         reserved=0,
         params={"sku": sku, "on_hand": on_hand},
     )
-    record_stock_entries(session, f"sku:{sku}", sku, [entry], now)
 
 
 def _public(outcome: Outcome) -> Outcome:
