@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from shop import cursors, search, sort_keys
 from shop.errors import BadRequest, NotFound
 from shop.models import Product, utcnow
-from shop.pricing import current_price, discount_column, discount_pct, price_column
+from shop.pricing import current_price, discount_pct
 
-# Sorts whose value depends on the moment (a flash price ends) are built per query.
-SORT_COLUMNS: dict[str, Any] = {
-    "sales": Product.sales,
-    "price": price_column,
-    "discount": discount_column,
-    "name": Product.name,
-    # A hold past its expiry holds nothing (see Product.available).
-    "available": Product.on_hand - Product.reserved - Product.allocated + Product.overdue_units,
-    "newest": Product.created_at,
-}
+SORTS = ("sales", "price", "discount", "name", "available", "newest", "relevance")
+DESCENDING_BY_DEFAULT = frozenset({"sales", "newest", "discount", "relevance"})
 MAX_LIMIT = 100
 MAX_SEARCH_LENGTH = 100
+# Pages are counted by offset only this deep; beyond it a page is reached by its cursor.
+MAX_OFFSET = 10_000
+# Matches are counted exactly up to here; above it ``total`` says "at least this many".
+COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True)
 class CatalogQuery:
-    """A validated catalog query, shared by the JSON API and the storefront pages."""
+    """A validated catalog query, shared by the JSON API and the storefront pages.
+
+    ``after`` is the last (sort key, sku) of the previous page when the query came by cursor: the
+    page starts right after it in the sort's index, however deep it is.
+    """
 
     page: int = 1
     limit: int = 10
@@ -38,22 +39,28 @@ class CatalogQuery:
     sort_dir: str = "desc"
     category: str | None = None
     search: str | None = None
+    after: tuple[Any, str] | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> CatalogQuery:
         """Parse query-string arguments, refusing anything out of range with a clear message."""
+        if args.get("cursor"):
+            fields, after = cursors.decode(args["cursor"])
+            cursors.check_agrees(args, fields)
+            return replace(cls._parse(fields), after=after)
+        query = cls._parse(args)
+        if (query.page - 1) * query.limit >= MAX_OFFSET:
+            raise BadRequest(
+                f"page goes deeper than {MAX_OFFSET} products; follow next_cursor to go further.",
+                code="page_too_deep",
+                max_offset=MAX_OFFSET,
+            )
+        return query
+
+    @classmethod
+    def _parse(cls, args: Any) -> CatalogQuery:
         page = _positive_int(args.get("page", "1"), "page", maximum=1_000_000)
         limit = _positive_int(args.get("limit", "10"), "limit", maximum=MAX_LIMIT)
-        sort_by = args.get("sortBy", "sales")
-        if sort_by not in SORT_COLUMNS:
-            raise BadRequest(
-                f"sortBy must be one of {', '.join(SORT_COLUMNS)}.", code="invalid_sort", sortBy=sort_by
-            )
-        sort_dir = args.get(
-            "sortDir", "desc" if sort_by in ("sales", "newest", "discount") else "asc"
-        ).lower()
-        if sort_dir not in ("asc", "desc"):
-            raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
         category = (args.get("category") or "").strip() or None
         search = (args.get("search") or "").strip() or None
         if "\x00" in (search or "") + (category or ""):
@@ -62,7 +69,18 @@ class CatalogQuery:
             raise BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
         if category and len(category) > 64:
             raise BadRequest("category is limited to 64 characters.", code="invalid_category")
-        return cls(page, limit, sort_by, sort_dir, category, search)
+        sort_by = args.get("sortBy", "relevance" if search else "sales")
+        if sort_by not in SORTS:
+            raise BadRequest(
+                f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by
+            )
+        if sort_by == "relevance" and not search:
+            raise BadRequest("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by)
+        default_dir = "desc" if sort_by in DESCENDING_BY_DEFAULT else "asc"
+        sort_dir = args.get("sortDir", default_dir).lower()
+        if sort_dir not in ("asc", "desc"):
+            raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
+        return cls(page, limit, sort_by, sort_dir, category.lower() if category else None, search)
 
 
 def _positive_int(raw: str, name: str, maximum: int) -> int:
@@ -74,44 +92,41 @@ def _positive_int(raw: str, name: str, maximum: int) -> int:
     return value
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filtered(query: CatalogQuery) -> Select[tuple[Product]]:
-    stmt = select(Product)
-    if query.category:
-        stmt = stmt.where(func.lower(Product.category) == query.category.lower())
-    if query.search:
-        pattern = f"%{_escape_like(query.search.lower())}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Product.name).like(pattern, escape="\\"),
-                func.lower(Product.description).like(pattern, escape="\\"),
-            )
-        )
-    return stmt
-
-
 def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
-    """Return one page of products matching the query, with paging figures."""
-    stmt = _filtered(query)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    """Return one page of products matching the query, with paging figures and the next cursor.
+
+    The page is read in the order of the sort's index, seeking past the cursor's key, so its cost
+    does not grow with the catalog or the depth; the count stops at ``COUNT_CAP``.
+    """
     now = utcnow()
-    column = SORT_COLUMNS[query.sort_by]
-    if callable(column):
-        column = column(now)
-    order = column.desc() if query.sort_dir == "desc" else column.asc()
-    rows = session.scalars(
-        stmt.order_by(order, Product.sku).offset((query.page - 1) * query.limit).limit(query.limit)
-    ).all()
+    base, relevance = _filtered(session, query)
+    keys = sort_keys.page_keys(session, base, query, now, relevance)
+    more = len(keys) > query.limit
+    keys = keys[: query.limit]
+    products = {
+        p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([k.sku for k in keys])))
+    }
+    counted = session.scalar(select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())) or 0
+    total = min(counted, COUNT_CAP)
     return {
-        "items": [product_view(p, now) for p in rows],
+        "items": [product_view(products[k.sku], now) for k in keys],
         "page": query.page,
         "limit": query.limit,
         "total": total,
+        "total_is_lower_bound": counted > COUNT_CAP,
         "pages": (total + query.limit - 1) // query.limit,
+        "next_cursor": cursors.encode(query, keys[-1]) if more else None,
     }
+
+
+def _filtered(session: Session, query: CatalogQuery) -> tuple[Select[Any], Any]:
+    """The products the query's category and search select, as (sku) rows, and their relevance."""
+    stmt = select(Product.sku)
+    if query.category:
+        stmt = stmt.where(Product.category == query.category)
+    if not query.search:
+        return stmt, None
+    return search.apply(stmt, session, search.SearchTerms.parse(query.search))
 
 
 def find_product(session: Session, sku: str) -> Product:

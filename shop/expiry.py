@@ -16,6 +16,7 @@ from shop.db import Database
 from shop.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
 from shop.models import utcnow
 from shop.orders import OrderKind, checkout_lane, overdue_orders, paid_unallocated
+from shop.pricing import end_flash_prices
 from shop.queueing import Lanes
 
 MAINTENANCE_LANE = "maintenance"
@@ -45,8 +46,13 @@ def order_expiry_job(
 
 
 def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None = None) -> dict[str, int]:
-    """Put the expiry of every overdue hold, unpaid order and waitlist entry in its lane; return counts."""
+    """Put the expiry of every overdue hold, unpaid order and waitlist entry in its lane; return counts.
+
+    It also ends the flash prices whose sale is over (``end_flash_prices``).
+    """
     now = now or utcnow()
+    with db.writing() as session, session.begin():
+        flash_prices = end_flash_prices(session, now)
     with db.reading() as session:
         holds = overdue_holds(session, now)
         orders = overdue_orders(session, now)
@@ -88,6 +94,7 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
         "orders": queued_orders,
         "waitlist": queued_waitlist,
         "allocations": queued_allocations,
+        "flash_prices": flash_prices,
     }
 
 

@@ -19,7 +19,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     bindparam,
+    case,
     func,
+    literal_column,
     select,
     text,
 )
@@ -104,7 +106,19 @@ class Product(Base):
         CheckConstraint("price <= normal_price", name="price_within_normal"),
         CheckConstraint("max_per_cart >= 1", name="max_per_cart_positive"),
         CheckConstraint("max_per_customer >= 1", name="max_per_customer_positive"),
-        Index("ix_products_category", "category"),
+        # One (key, sku) index per catalog sort (migration 0009; shop/catalog.py reads in their order).
+        Index("ix_products_sales_sku", "sales", "sku"),
+        Index("ix_products_name_sku", "name", "sku"),
+        Index("ix_products_created_at_sku", "created_at", "sku"),
+        Index("ix_products_price_sku", "price", "sku"),
+        Index("ix_products_normal_price_sku", "normal_price", "sku"),
+        Index("ix_products_category_sales_sku", "category", "sales", "sku"),
+        Index(
+            "ix_products_sale_ends_at",
+            "sale_ends_at",
+            sqlite_where=text("sale_ends_at IS NOT NULL"),
+            postgresql_where=text("sale_ends_at IS NOT NULL"),
+        ),
     )
 
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -288,6 +302,19 @@ class Hold(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+
+# The catalog's computed sort keys, indexed as these very expressions (migration 0009): what is left
+# once reserved and allocated units are counted, and the flash discount in per mille.
+FREE_UNITS = Product.on_hand - Product.reserved - Product.allocated
+FLASH_DISCOUNT = case(
+    (
+        Product.normal_price > literal_column("0"),
+        (Product.normal_price - Product.price) * literal_column("1000") // Product.normal_price,
+    ),
+    else_=literal_column("0"),
+)
+Index("ix_products_available_sku", FREE_UNITS, Product.sku)
+Index("ix_products_discount_sku", FLASH_DISCOUNT, Product.sku)
 
 # Units in the product's holds past their expiry but not expired yet: free, whatever ``reserved``
 # says. Loaded with the row (an indexed subquery), so a product read in a closed session has it.

@@ -21,7 +21,8 @@ from flask import Blueprint, Response, jsonify
 
 from shop.api import IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, ORDER_ID_PATTERN
 from shop.carts import TOKEN_PATTERN
-from shop.catalog import MAX_LIMIT, MAX_SEARCH_LENGTH, SORT_COLUMNS
+from shop.catalog import COUNT_CAP, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LENGTH, SORTS
+from shop.cursors import MAX_CURSOR_LENGTH
 from shop.fulfilment import MAX_DOC_REF, MAX_RECEIPT_QTY, MOVEMENTS_MAX_LIMIT
 from shop.order_numbers import ORDER_NO_PATTERN
 from shop.orders import MAX_NOTES
@@ -362,8 +363,16 @@ def _components() -> Schema:
                 "items": {"type": "array", "items": _ref("Product"), "maxItems": MAX_LIMIT},
                 "page": _int(1),
                 "limit": _int(1, MAX_LIMIT),
-                "total": COUNT,
+                "total": {**_int(0, COUNT_CAP), "description": f"Exact up to {COUNT_CAP}; beyond, capped."},
+                "total_is_lower_bound": {
+                    "type": "boolean",
+                    "description": f"true when more than {COUNT_CAP} products match: total is then a floor.",
+                },
                 "pages": COUNT,
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Pass as `cursor` for the next page; null on the last page.",
+                },
             }
         ),
         "CartRequest": {
@@ -802,19 +811,35 @@ def _catalog_parameters() -> list[Schema]:
         return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
     return [
-        query("page", {**_int(1, 1_000_000), "default": 1}, "Page number, from 1."),
+        query(
+            "page",
+            {**_int(1, 1_000_000), "default": 1},
+            f"Page number, from 1; pages starting deeper than {MAX_OFFSET} products are refused "
+            "(400 `page_too_deep`): follow `next_cursor` instead.",
+        ),
         query("limit", {**_int(1, MAX_LIMIT), "default": 10}, "Products per page."),
-        query("sortBy", {"enum": list(SORT_COLUMNS), "default": "sales"}, "Sort key."),
+        query(
+            "cursor",
+            {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+            "A `next_cursor` from an earlier page: continues that listing, however deep. Other "
+            "parameters sent with it must agree with it (400 `cursor_mismatch`).",
+        ),
+        query(
+            "sortBy",
+            {"enum": list(SORTS)},
+            "Sort key; relevance by default with a search (and only then), sales otherwise.",
+        ),
         query(
             "sortDir",
             {"type": "string", "pattern": "^([aA][sS][cC]|[dD][eE][sS][cC])$"},
-            "asc or desc (any case); by default desc for sales and newest, asc otherwise.",
+            "asc or desc (any case); by default desc for sales, newest, discount and relevance.",
         ),
         query("category", {"type": "string", "maxLength": 64}, "Only this category (any case)."),
         query(
             "search",
             {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
-            "Words in the name or description, case-insensitive.",
+            "Every word must begin a word of the name, description or category, ignoring case and "
+            "accents; terms with other characters (`100%`) must also appear as written.",
         ),
     ]
 

@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 
 from shop import admission, api, i18n, waiting
 from shop.carts import cart_view
-from shop.catalog import CatalogQuery, categories, find_product, list_products, product_view
+from shop.catalog import MAX_OFFSET, CatalogQuery, categories, find_product, list_products, product_view
 from shop.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unprocessable
 from shop.extensions import limiter
 from shop.models import utcnow
@@ -68,6 +68,7 @@ LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 PAGE_SIZE = 12
 # The storefront's sort menu, as the catalog query's (sortBy, sortDir).
 SORTS: dict[str, tuple[str, str]] = {
+    "relevance": ("relevance", "desc"),  # offered with a search only, and its default
     "sales": ("sales", "desc"),
     "price": ("price", "asc"),
     "price-desc": ("price", "desc"),
@@ -283,10 +284,19 @@ def _safe_next(target: str | None) -> str:
 
 
 def _catalog_query(args: Any) -> tuple[CatalogQuery, str]:
-    """Turn the storefront's query string into the catalog query the JSON API also uses."""
-    sort = args.get("sort", "sales")
-    if sort not in SORTS:
-        sort = "sales"
+    """Turn the storefront's query string into the catalog query the JSON API also uses.
+
+    "Next" links carry only the API's cursor, which holds the whole listing it continues.
+    """
+    if args.get("cursor"):
+        query = CatalogQuery.from_args({"cursor": args["cursor"]})
+        named = {keys: name for name, keys in SORTS.items()}
+        return query, named.get((query.sort_by, query.sort_dir), "sales")
+    searching = bool((args.get("search") or "").strip())
+    default = "relevance" if searching else "sales"
+    sort = args.get("sort", default)
+    if sort not in SORTS or (sort == "relevance" and not searching):
+        sort = default
     sort_by, sort_dir = SORTS[sort]
     query = CatalogQuery.from_args(
         {
@@ -309,7 +319,15 @@ def storefront() -> Response:
     with services().db.reading() as session:
         page = list_products(session, query)
         category_list = categories(session)
-    return render("storefront.html", page=page, query=query, sort=sort, sorts=SORTS, categories=category_list)
+    return render(
+        "storefront.html",
+        page=page,
+        query=query,
+        sort=sort,
+        sorts=SORTS,
+        categories=category_list,
+        max_offset=MAX_OFFSET,
+    )
 
 
 @bp.get("/p/<sku>")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, literal, or_
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from shop.models import Product
 
@@ -47,18 +48,17 @@ def line_amounts(qty: int, normal_price: int, price: int) -> LineAmounts:
     return LineAmounts(normal_price, discount_pct(normal_price, price), gross - net, net)
 
 
-def price_column(now: datetime) -> ColumnElement[int]:
-    """The current price as SQL, for sorting the catalog by what shoppers pay now."""
-    ended = and_(
-        Product.sale_ends_at.is_not(None), Product.sale_ends_at <= literal(now, Product.sale_ends_at.type)
-    )
-    return case((ended, Product.normal_price), else_=Product.price)
+def end_flash_prices(session: Session, now: datetime) -> int:
+    """Make every flash price whose sale has ended the normal price again, for good; return how many.
 
-
-def discount_column(now: datetime) -> ColumnElement[int]:
-    """The current discount as SQL (per mille, so ties between whole percents still order)."""
-    price = price_column(now)
-    return case(
-        (or_(Product.normal_price <= 0, price >= Product.normal_price), 0),
-        else_=(Product.normal_price - price) * 1000 / Product.normal_price,
+    ``current_price`` already charges the normal price from ``sale_ends_at`` on; this makes the
+    stored row say so too, so the catalog's price and discount sorts read one index in order
+    instead of sorting ever more ended sales by the moment (shop/sort_keys.py). Holds keep the
+    prices they were taken at. The sweeper runs it; the caller commits.
+    """
+    ended = session.execute(
+        update(Product)
+        .where(Product.sale_ends_at.is_not(None), Product.sale_ends_at <= now)
+        .values(price=Product.normal_price, sale_ends_at=None, updated_at=now)
     )
+    return ended.rowcount or 0

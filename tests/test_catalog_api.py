@@ -157,13 +157,21 @@ def test_sorting_by_available_follows_held_units(client, catalog, shopper, drain
     assert accepted.status_code == 202
     drain()
     assert shopper.result(accepted)["outcome"] == "held"
-    # MS-1 drops from 20 to 15 available, tying CAP-1; ties are broken by sku.
+    # MS-1 drops from 20 to 15 available, tying CAP-1; ties are broken by sku in the sort's
+    # direction, so one (key, sku) index serves both directions.
     assert skus(listing(client, sortBy="available", sortDir="desc")) == [
-        "CAP-1",
         "MS-1",
+        "CAP-1",
         "KB-1",
         "PAD-1",
         "TEE-1",
+    ]
+    assert skus(listing(client, sortBy="available", sortDir="asc")) == [
+        "TEE-1",
+        "PAD-1",
+        "KB-1",
+        "CAP-1",
+        "MS-1",
     ]
 
 

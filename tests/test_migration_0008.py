@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from devtools.databases import own_postgres_database
 from shop.audit import audit
 from shop.migrate import upgrade
 from shop.models import Base
+from shop.search import SEARCH_OBJECTS
 
 OLD_HEAD = "0007"
 # Stored as naive UTC, as the old schema's columns hold it.
@@ -179,11 +181,25 @@ def test_a_populated_database_of_the_old_schema_upgrades_with_a_clean_audit(empt
     assert [tuple(r) for r in lines] == [(200_000, 0), (200_000, 0)]
 
 
+# Made by migration 0009 outside the models (the search index), or indexes on expressions, which
+# neither database reflects comparably (tests/test_catalog_plans.py checks the queries use them).
+NOT_IN_MODELS = (*SEARCH_OBJECTS, "ix_products_available_sku", "ix_products_discount_sku")
+
+
+def is_compared(obj: object, name: str | None, *_: object) -> bool:
+    return not (name or "").startswith(NOT_IN_MODELS)
+
+
 def test_the_migrated_schema_matches_the_models(empty_url: str) -> None:
     upgrade(empty_url)
 
     engine = create_engine(empty_url)
     with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": is_compared})
+        with warnings.catch_warnings():
+            # SQLAlchemy cannot reflect the sort keys' expression indexes (the EXPLAIN tests cover them).
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based")
+            differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []

@@ -1,0 +1,101 @@
+"""How the catalog orders products: each sort's key in SQL, read in the order of its index.
+
+Every sort breaks ties by SKU in the sort's own direction, so one (key, sku) index (migration
+0009) serves a sort both ways, and a page after a cursor is one index seek.
+
+The current price depends on the moment: a flash price ends at ``sale_ends_at``. The sweeper
+makes an ended flash price the stored price for good (``pricing.end_flash_prices``), so the
+products whose sale has ended without the row saying so yet are few: the price and discount
+sorts read them by the ``sale_ends_at`` index, keyed by their normal price (no discount), and
+every other product in the order of its price index, and merge the two halves. The order is
+exact at every moment, and nothing sorts the catalog. (The merge compares SKUs as Python does,
+by code point, as the databases do under the C collation; under another PostgreSQL collation
+two products of equal price, one in each half, may swap places.) ``available`` sorts by
+what the stored figures leave (``FREE_UNITS``); a hold past its expiry still counts there for the
+second or two until its lane frees it, while the ``available`` shown already leaves it out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from heapq import merge
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, and_, literal, literal_column, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from shop.models import FLASH_DISCOUNT, FREE_UNITS, Product
+
+# One part of a sort: the products it covers (None: all) and their key.
+Arm = tuple[ColumnElement[bool] | None, Any]
+
+
+def arms(sort_by: str, now: datetime, relevance: Any) -> list[Arm]:
+    """The parts a sort reads, each in the order of one index."""
+    ended = and_(
+        Product.sale_ends_at.is_not(None), Product.sale_ends_at <= literal(now, Product.sale_ends_at.type)
+    )
+    running = or_(
+        Product.sale_ends_at.is_(None), Product.sale_ends_at > literal(now, Product.sale_ends_at.type)
+    )
+    return {
+        "sales": lambda: [(None, Product.sales)],
+        "name": lambda: [(None, Product.name)],
+        "newest": lambda: [(None, Product.created_at)],
+        "available": lambda: [(None, FREE_UNITS)],
+        "relevance": lambda: [(None, relevance)],
+        "price": lambda: [(ended, Product.normal_price), (running, Product.price)],
+        "discount": lambda: [(ended, literal_column("0")), (running, FLASH_DISCOUNT)],
+    }[sort_by]()
+
+
+def page_keys(
+    session: Session, base: Select[Any], query: Any, now: datetime, relevance: Any
+) -> list[Row[Any]]:
+    """(sku, sort_key) rows of the query's page, plus one more to tell whether another follows.
+
+    Each part is its own index-ordered query of at most offset + limit + 1 rows, merged here:
+    the plan of each is a plain index range, whatever either planner thinks of a merge.
+    """
+    offset = 0 if query.after is not None else (query.page - 1) * query.limit
+    wanted = offset + query.limit + 1
+    parts = [
+        session.execute(part.limit(wanted)).all() for part in part_statements(base, query, now, relevance)
+    ]
+    if len(parts) == 1:
+        return parts[0][offset:wanted]
+    merged = merge(*parts, key=lambda r: (r.sort_key, r.sku), reverse=query.sort_dir == "desc")
+    return list(merged)[offset:wanted]
+
+
+def part_statements(base: Select[Any], query: Any, now: datetime, relevance: Any) -> list[Select[Any]]:
+    """Each part of the query's sort as a select of (sku, sort_key) rows in the part's index order."""
+    descending = query.sort_dir == "desc"
+    statements = []
+    for covers, key in arms(query.sort_by, now, relevance):
+        labelled = key.label("sort_key")
+        part = base.add_columns(labelled)
+        if covers is not None:
+            part = part.where(covers)
+        if query.after is not None:
+            part = part.where(_past(key, query.after, descending))
+        sku: Any = Product.sku
+        if query.search:
+            # A search's matches come from its own index: collect them, then sort them, so no
+            # planner walks a sort index hoping to meet matches (and reads it all when there are none).
+            matches = part.cte("matches").prefix_with("MATERIALIZED")
+            part = select(matches.c.sku, matches.c.sort_key)
+            labelled, sku = matches.c.sort_key, matches.c.sku
+        statements.append(part.order_by(*_order(labelled, sku, descending)))
+    return statements
+
+
+def _order(key: Any, sku: Any, descending: bool) -> tuple[Any, Any]:
+    return (key.desc(), sku.desc()) if descending else (key.asc(), sku.asc())
+
+
+def _past(key: Any, after: tuple[Any, str], descending: bool) -> ColumnElement[bool]:
+    value, sku = after
+    bound = tuple_(literal(value, getattr(key, "type", None)), literal(sku, Product.sku.type))
+    row = tuple_(key, Product.sku)
+    return row < bound if descending else row > bound
