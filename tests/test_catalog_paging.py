@@ -81,7 +81,8 @@ def test_the_last_page_has_no_next_cursor(client, many):
 
 def test_a_cursor_sent_with_its_own_parameters_is_accepted(client, many):
     cursor = listing(client, sortBy="name", limit=3)["next_cursor"]
-    assert skus(listing(client, cursor=cursor, sortBy="name", limit=3)) == skus(listing(client, cursor=cursor))
+    alone = skus(listing(client, cursor=cursor))
+    assert skus(listing(client, cursor=cursor, sortBy="name", limit=3)) == alone
 
 
 @pytest.mark.parametrize("params", [{"sortBy": "price"}, {"limit": "5"}, {"search": "x"}, {"page": "7"}])
@@ -103,7 +104,8 @@ def forged(payload: Any) -> str:
         forged([1, 2]),
         forged({"q": ["name", "asc", "", "", "3"], "p": 2}),
         forged({"q": ["name", "asc", "", "", "3"], "p": 2, "k": [5, "P-01"]}),  # a number for a name
-        forged({"q": ["newest", "asc", "", "", "3"], "p": 2, "k": ["2026-01-01T00:00:00", "P-01"]}),  # no zone
+        # a moment with no time zone
+        forged({"q": ["newest", "asc", "", "", "3"], "p": 2, "k": ["2026-01-01T00:00:00", "P-01"]}),
         forged({"q": ["price", "asc", "", "", "3"], "p": 2, "k": [10**30, "P-01"]}),
         forged({"q": ["price", "asc", "", "", "999"], "p": 2, "k": [1, "P-01"]}),
         forged({"q": ["bogus", "asc", "", "", "3"], "p": 2, "k": [1, "P-01"]}),
