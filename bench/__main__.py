@@ -1,13 +1,14 @@
 """``make bench``: run every scenario, print one table, write the figures to bench/results/.
 
     python -m bench                      # everything (a few minutes on 2 cores)
-    python -m bench --only hot_sku       # one or more of: hot_sku, spike, baseline_sync, admit
+    python -m bench --only hot_sku       # one or more of: hot_sku, spike, baseline_sync, admit,
+                                         # catalog_100k
     python -m bench --quick              # small sizes, to check the bench itself works
     python -m bench --profile            # also sample the hot paths with py-spy (see bench/profile.py)
 
-Needs PostgreSQL for everything but hot_sku's SQLite half (BENCH_POSTGRES_URL, default
-postgresql+psycopg://postgres@127.0.0.1:5432/postgres); the bench creates a database of its own there
-and drops it afterwards, and starts its own Redis on a free port.
+Needs PostgreSQL for everything but the SQLite halves of hot_sku and catalog_100k (BENCH_POSTGRES_URL,
+default postgresql+psycopg://postgres@127.0.0.1:5432/postgres); the bench creates databases of its own
+there and drops them afterwards, and starts its own Redis on a free port.
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ import sys
 import time
 from typing import Any
 
-from bench import hot_sku, report, spike
+from bench import catalog, hot_sku, report, spike
 from bench.common import RESULTS_DIR, machine, postgres_reachable, say, scratch_database
 from devtools.redis_server import RedisServer
 
 SIZES = {
     "full": {"n": 20_000, "sw_n": 1_000, "raw_n": 5_000, "rounds": 3, "shoppers": 5_000, "arrival_s": 2.0,
-             "steady_shoppers": 2_000, "steady_arrival_s": 10.0, "admit_rounds": 3, "admit_requests": 3_000},
+             "steady_shoppers": 2_000, "steady_arrival_s": 10.0, "admit_rounds": 3, "admit_requests": 3_000,
+             "catalog_products": 100_000, "catalog_reps": 30, "catalog_min_reps": 3, "catalog_budget_s": 0.6,
+             "catalog_rounds": 3, "catalog_load_s": 3.0, "catalog_page_reps": 10},
     "quick": {"n": 2_000, "sw_n": 200, "raw_n": 1_000, "rounds": 1, "shoppers": 500, "arrival_s": 1.0,
-              "steady_shoppers": 200, "steady_arrival_s": 2.0, "admit_rounds": 1, "admit_requests": 500},
+              "steady_shoppers": 200, "steady_arrival_s": 2.0, "admit_rounds": 1, "admit_requests": 500,
+              "catalog_products": 10_000, "catalog_reps": 3, "catalog_min_reps": 1, "catalog_budget_s": 0.1,
+              "catalog_rounds": 1, "catalog_load_s": 1.0, "catalog_page_reps": 2},
 }  # fmt: skip
-SCENARIOS = ("hot_sku", "spike", "baseline_sync", "admit")
+SCENARIOS = ("hot_sku", "spike", "baseline_sync", "admit", "catalog_100k")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     size = SIZES["quick" if args.quick else "full"]
     has_pg = postgres_reachable()
     if not has_pg:
-        say("PostgreSQL is not reachable: running hot_sku on SQLite only and skipping the rest")
+        say("PostgreSQL is not reachable: running hot_sku and catalog_100k on SQLite only, skipping the rest")
     results: dict[str, Any] = {
         "machine": machine(),
         "sizes": size,
@@ -83,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
                     _fresh(redis)
                     results["profile"] = profile.run(url, redis.url, quick=args.quick)
+        if "catalog_100k" in chosen:
+            _fresh(redis)
+            kinds = ("sqlite", "postgres") if has_pg else ("sqlite",)
+            results["catalog_100k"] = catalog.run(kinds, redis.url, size)
     results["seconds"] = round(time.monotonic() - started, 1)
     results["targets"] = report.targets(results)
     sys.stdout.write(report.render(results))

@@ -11,7 +11,8 @@ Modes:
   synchronous route answers in the POST itself. Optional ``browsers`` read ``browse_path`` in a
   closed loop on keep-alive connections for as long as shoppers are still waiting.
 * ``throughput``: ``connections`` keep-alive clients post to ``path`` back to back until
-  ``requests`` answers: the web tier's admitted requests per second.
+  ``requests`` answers (or, with ``seconds``, until that long has passed and the requests in
+  flight are answered): the web tier's admitted requests per second.
 """
 
 from __future__ import annotations
@@ -247,10 +248,11 @@ async def throughput(spec: dict[str, Any]) -> dict[str, Any]:
     remaining = [total]
     latencies: list[float] = []
     counts = Counts()
+    deadline = time.perf_counter() + spec["seconds"] if spec.get("seconds") else float("inf")
 
     async def client() -> None:
         conn = Connection(spec["port"])
-        while remaining[0] > 0:
+        while remaining[0] > 0 and time.perf_counter() < deadline:
             remaining[0] -= 1
             started = time.perf_counter()
             try:
@@ -270,7 +272,7 @@ async def throughput(spec: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     accepted = sum(n for s, n in counts.status.items() if s in ("200", "202"))
     return {
-        "requests": total,
+        "requests": total - remaining[0],
         "accepted": accepted,
         "per_s": accepted / seconds,
         "seconds": seconds,

@@ -113,7 +113,76 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             _x(admit["chart_vs_bare"]),
             admit["chart_vs_bare"] is not None and admit["chart_vs_bare"] >= 0.7,
         )
+    catalog = results.get("catalog_100k")
+    if catalog:
+        for db in catalog["databases"]:
+            for target in catalog_targets(db, catalog["generated"]):
+                add(*target)
     return found
+
+
+def catalog_targets(db: dict[str, Any], generated: int) -> list[tuple[str, str, bool | None]]:
+    """Issue 15's targets for one database, judged on the large shop's figures."""
+    kind = db["database"]
+    size = f"{generated:,}"
+    found: list[tuple[str, str, bool | None]] = []
+    worst = db["worst"]["large"]
+    refused = worst["not_answered"]
+    measured = f"worst {_n(worst['worst_p99'])} ms, {worst['over_50ms']} of {worst['answered']} over"
+    if refused:
+        measured += f", {len(refused)} not 200"
+    found.append(
+        (
+            f"catalog_100k {kind}: every GET /catalogs combination p99 <= 50 ms at {size} (one client)",
+            measured,
+            not refused and worst["worst_p99"] is not None and worst["worst_p99"] <= 50,
+        )
+    )
+    load = db["throughput"]
+    share = load["large_vs_demo"]
+    found.append(
+        (
+            f"catalog_100k {kind}: 8 clients at {size} >= 0.5x the 36-product req/s",
+            f"{_n(load['large']['per_s'])} vs {_n(load['demo']['per_s'])} req/s ({_x(share)})",
+            share is not None and share >= 0.5 and not load["large"]["not_200"],
+        )
+    )
+    front = db["storefront"]["large"]
+    found.append(
+        (
+            f"catalog_100k {kind}: storefront /?search=mouse <= 100 ms at {size} (median)",
+            _answered_ms(front),
+            front["status"] == 200 and front["p50"] <= 100,
+        )
+    )
+    admin = db["admin_skus"]["large"]
+    measured = _answered_ms(admin) + (f", {_n(admin['kb'])} KB" if admin["status"] == 200 else "")
+    found.append(
+        (
+            f"catalog_100k {kind}: /admin/skus first page <= 100 ms and <= 100 KB at {size} (median)",
+            measured,
+            admin["status"] == 200 and admin["p50"] <= 100 and admin["kb"] <= 100,
+        )
+    )
+    seeded = db["seed"]["large"]["seed_s"]
+    if kind == "sqlite":
+        found.append(
+            (
+                f"catalog_100k sqlite: seeding {size} products <= 60 s",
+                f"{seeded:.1f} s",
+                seeded <= 60 if generated == 100_000 else None,
+            )
+        )
+    return found
+
+
+def _answered_ms(figure: dict[str, Any]) -> str:
+    """A request's median, or why there is none (a timeout, a refusal)."""
+    if figure["error"] == "timeout":
+        return f"timeout after {figure['timeout_ms'] / 1000:,.0f} s"
+    if figure["status"] != 200:
+        return f"{figure['status'] or ''} {figure['error'] or ''}".strip()
+    return f"{_n(figure['p50'])} ms"
 
 
 def _spike_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
@@ -233,13 +302,137 @@ def render(results: dict[str, Any]) -> str:
             out.append(f"  {name}:\n")
             for row in section["top"][:12]:
                 out.append(f"    {row['share']:5.1f}%  {row['frame']}\n")
+    catalog = results.get("catalog_100k")
+    if catalog:
+        out.append(_catalog_section(catalog))
     found = results.get("targets") or []
     if found:
-        out.append("\ntargets (issue 5)\n")
+        out.append("\ntargets (issue 5; catalog_100k: issue 15)\n")
+        verdict = {True: "yes", False: "NO", None: "n/a"}
         out.append(
             _table(
                 ["target", "measured", "holds"],
-                [[t["target"], t["measured"], "yes" if t["holds"] else "NO"] for t in found],
+                [[t["target"], t["measured"], verdict[t["holds"]]] for t in found],
             )
         )
     return "".join(out)
+
+
+# --- catalog_100k -------------------------------------------------------------------------------
+
+
+def _cell(figure: dict[str, Any] | None, reps: int, deep_page: int = 0) -> str:
+    """p50 / p99 ms of one combination on one shop, or what it answered instead."""
+    if figure is None:
+        return "-"
+    if figure["error"] == "timeout":
+        return f"timeout ({figure['timeout_ms'] / 1000:,.0f} s)"
+    if figure["status"] != 200:
+        return f"{figure['status'] or ''} {figure['error'] or ''}".strip()
+    text = f"{figure['p50']:,.1f} / {figure['p99']:,.1f}"
+    if figure["n"] < reps:
+        text += f" n={figure['n']}"
+    if figure.get("cursor_page") not in (None, deep_page):
+        text += f" @p{figure['cursor_page']}"
+    return text
+
+
+def _combination(row: dict[str, Any]) -> tuple[str, str | None, str | None, str]:
+    return row["sortBy"], row["category"], row["search"], row["page"]
+
+
+def _total(figure: dict[str, Any] | None) -> str:
+    if not figure or figure.get("total") is None:
+        return "-"
+    return f"{figure['total']:,}" + ("+" if figure.get("total_is_lower_bound") else "")
+
+
+def _catalog_section(catalog: dict[str, Any]) -> str:
+    out: list[str] = []
+    dbs = catalog["databases"]
+    plan = catalog["plan"]
+    big = f"{catalog['generated'] // 1000:,}k"
+    columns = [(db, shop) for db in dbs for shop in ("demo", "large")]
+    sizes = {"demo": str(dbs[0]["seed"]["demo"]["products"]), "large": big}
+    names = [f"{db['database']} {sizes[shop]}" for db, shop in columns]
+    out.append(
+        f"\ncatalog_100k: GET /catalogs, one client, sequential, keep-alive, over HTTP (gunicorn 2 x 8);\n"
+        f"  the demo catalog (36 products) next to demo + {catalog['generated']:,} generated, request by"
+        " request; 20 per page, the API's default sortDir;\n"
+        f"  ms p50 / p99 (nearest rank: with up to {plan['catalog_reps']} samples the p99 is the slowest);"
+        f" n=k: a slow cell stops at {plan['catalog_min_reps']} samples once it has taken"
+        f" {plan['catalog_budget_s']} s;\n"
+        f"  first = page 1, deep = page {catalog['deep_page']}, cursor = next_cursor followed to page"
+        f" {catalog['deep_page']} (@pN: the chain ended at page N)\n"
+    )
+    # Cursor rows exist only where a first page had next_cursor, so the databases' rows may differ.
+    by_db = [{_combination(r): r for r in db["sequential"]} for db in dbs]
+    keys = list(dict.fromkeys(key for index in by_db for key in index))
+    rows = []
+    reps, deep = plan["catalog_reps"], catalog["deep_page"]
+    for key in keys:
+        found = [index.get(key) for index in by_db]
+        cells = [
+            _cell(found[i // 2]["shops"].get(shop) if found[i // 2] else None, reps, deep)
+            for i, (_db, shop) in enumerate(columns)
+        ]
+        totals = " / ".join(_total(f["shops"].get("large")) if f else "-" for f in found)
+        sort, category, search, page = key
+        rows.append([sort, category or "-", search or "-", page, *cells, totals])
+    dbs_names = " / ".join(db["database"] for db in dbs)
+    out.append(_table(["sortBy", "category", "search", "page", *names, f"total ({dbs_names})"], rows))
+
+    out.append(f"\ncatalog_100k: summary (36 products vs demo + {catalog['generated']:,})\n")
+    figures = [_catalog_column(db, shop) for db, shop in columns]
+    labels = list(figures[0])
+    labels[labels.index("8 clients req/s")] = (
+        f"8 clients req/s (median of {plan['catalog_rounds']} x {plan['catalog_load_s']} s)"
+    )
+    rows = [
+        [label, *(column[key] for column in figures)] for label, key in zip(labels, figures[0], strict=True)
+    ]
+    out.append(_table(["figure", *names], rows))
+    for (db, shop), name in zip(columns, names, strict=True):
+        combination = db["worst"][shop]["worst_combination"]
+        if combination:
+            out.append(f"  worst p99, {name}: {combination}\n")
+    return "".join(out)
+
+
+def _catalog_column(db: dict[str, Any], shop: str) -> dict[str, str]:
+    """One shop's summary figures, by row label."""
+    worst, load, large = db["worst"][shop], db["throughput"][shop], shop == "large"
+
+    def page_ms(figure: dict[str, Any]) -> str:
+        if figure["status"] != 200:
+            return _cell(figure, 0)
+        return f"{_n(figure['p50'])} / {_n(figure['p99'])}"
+
+    return {
+        "GET /catalogs worst p99 ms": _n(worst["worst_p99"], 1),
+        "combinations p99 over 50 ms": f"{worst['over_50ms']} of {worst['answered']}",
+        "combinations p50 over 50 ms": f"{worst['p50_over_50ms']} of {worst['answered']}",
+        "combinations not 200": _refusals(worst["not_answered"]),
+        "one-client sweep s (both shops)": "" if large else _n(db["sweep_s"]),
+        "8 clients req/s": _n(load["per_s"]),
+        "8 clients ms p50 / p99": f"{_n(load['p50'], 1)} / {_n(load['p99'], 1)}",
+        "8 clients non-200 / errors": f"{load['not_200']} / {load['errors']}",
+        "8 clients req/s vs 36": _x(db["throughput"]["large_vs_demo"]) if large else "",
+        "storefront /?search=mouse ms p50 / p99": page_ms(db["storefront"][shop]),
+        "/admin/skus ms p50 / p99": page_ms(db["admin_skus"][shop]),
+        "/admin/skus KB": _n(db["admin_skus"][shop]["kb"]),
+        "products": _n(db["seed"][shop]["products"]),
+        "seeding s": _n(db["seed"][shop]["seed_s"], 1) if large else "",
+        "scenario s (this database)": "" if large else _n(db["seconds"]),
+        "load average, start -> end": "" if large else " -> ".join(f"{x:.2f}" for x in db["load_avg"]),
+    }
+
+
+def _refusals(refused: list[dict[str, Any]]) -> str:
+    if not refused:
+        return "0"
+    kinds: dict[str, int] = {}
+    for item in refused:
+        key = f"{item['status'] or ''} {item['error'] or ''}".strip()
+        kinds[key] = kinds.get(key, 0) + 1
+    return ", ".join(f"{n} ({key})" for key, n in kinds.items())
