@@ -106,13 +106,13 @@ class Product(Base):
         CheckConstraint("price <= normal_price", name="price_within_normal"),
         CheckConstraint("max_per_cart >= 1", name="max_per_cart_positive"),
         CheckConstraint("max_per_customer >= 1", name="max_per_customer_positive"),
-        # One (key, sku) index per catalog sort (migration 0009; shop/catalog.py reads in their order).
-        Index("ix_products_sales_sku", "sales", "sku"),
-        Index("ix_products_name_sku", "name", "sku"),
-        Index("ix_products_created_at_sku", "created_at", "sku"),
-        Index("ix_products_price_sku", "price", "sku"),
-        Index("ix_products_normal_price_sku", "normal_price", "sku"),
-        Index("ix_products_category_sales_sku", "category", "sales", "sku"),
+        # One (key, sku) index per catalog sort, and one with the category first (migration 0009;
+        # shop/sort_keys.py reads in their order).
+        *(
+            Index(f"ix_products_{prefix}{key}_sku", *first, key, "sku")
+            for key in ("sales", "name", "created_at", "price", "normal_price")
+            for prefix, first in (("", ()), ("category_", ("category",)))
+        ),
         Index(
             "ix_products_sale_ends_at",
             "sale_ends_at",
@@ -315,6 +315,8 @@ FLASH_DISCOUNT = case(
 )
 Index("ix_products_available_sku", FREE_UNITS, Product.sku)
 Index("ix_products_discount_sku", FLASH_DISCOUNT, Product.sku)
+Index("ix_products_category_available_sku", Product.category, FREE_UNITS, Product.sku)
+Index("ix_products_category_discount_sku", Product.category, FLASH_DISCOUNT, Product.sku)
 
 # Units in the product's holds past their expiry but not expired yet: free, whatever ``reserved``
 # says. Loaded with the row (an indexed subquery), so a product read in a closed session has it.

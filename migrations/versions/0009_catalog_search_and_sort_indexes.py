@@ -13,7 +13,7 @@ Create Date: 2026-12-02
   B, category C) set by a trigger of the same kind, with a GIN index; trigram GIN indexes on
   ``lower(name)`` and ``lower(description)`` for literal search terms.
 - Both: one (key, sku) index per catalog sort, so a page is read in index order, in either
-  direction, and a cursor seeks into it; category with sales for the default storefront page;
+  direction, and a cursor seeks into it, and the same with the category first;
   sale_ends_at, for the flash prices that have ended (shop/sort_keys.py).
 """
 
@@ -37,7 +37,11 @@ SORT_INDEXES = {
     "ix_products_normal_price_sku": "normal_price, sku",
     "ix_products_available_sku": f"({AVAILABLE}), sku",
     "ix_products_discount_sku": f"({DISCOUNT}), sku",
-    "ix_products_category_sales_sku": "category, sales, sku",
+}
+# The same within one category, so a category's page is read in order too.
+SORT_INDEXES |= {
+    name.replace("ix_products_", "ix_products_category_"): f"category, {columns}"
+    for name, columns in list(SORT_INDEXES.items())
 }
 # The few products whose flash price has ended but is not ended in the row yet (the sweeper's):
 # partial, so its size and the planner's estimate are the flash products', not the catalog's.

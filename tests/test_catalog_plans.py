@@ -1,0 +1,90 @@
+"""Every catalog sort and filter is read through an index in order: no scan or sort of the catalog.
+
+The plans are the databases' own (``EXPLAIN QUERY PLAN`` on SQLite; ``EXPLAIN`` on PostgreSQL,
+with sequential scans and sorts priced out so that a plan that still has one has no index to use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from shop import sort_keys
+from shop.catalog import CatalogQuery, _filtered
+from shop.models import utcnow
+
+SORTS = ["sales", "price", "discount", "name", "available", "newest"]
+CURSOR_KEYS = {"name": "Produk", "newest": utcnow() - timedelta(days=1)}
+
+
+@contextmanager
+def explained(engine) -> Iterator[None]:
+    """Run the statements of the block as EXPLAIN of themselves."""
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        return prefix + statement, parameters
+
+    event.listen(engine, "before_cursor_execute", explain, retval=True)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+
+
+def plans(services, query: CatalogQuery) -> list[str]:
+    """The plan of each part of the query's page, as text."""
+    engine = services.db.engine
+    with services.db.reading() as session:
+        if engine.dialect.name == "postgresql":
+            session.connection().exec_driver_sql("SET enable_seqscan = off")
+            session.connection().exec_driver_sql("SET enable_sort = off")
+        base, relevance = _filtered(session, query)
+        statements = sort_keys.part_statements(base, query, utcnow(), relevance)
+        with explained(engine):
+            # The raw rows: the plan's columns are not the statement's.
+            results = [session.connection().execute(s.limit(11)).cursor.fetchall() for s in statements]
+        return ["\n".join(str(row[-1]) for row in rows) for rows in results]
+
+
+def the_catalog_part(parts: list[str], sort_by: str) -> list[str]:
+    """The parts that read the catalog (price and discount also read the few ended flash sales)."""
+    return parts[1:] if sort_by in ("price", "discount") else parts
+
+
+@pytest.mark.parametrize("category", [None, "electronic"])
+@pytest.mark.parametrize("sort_dir", ["asc", "desc"])
+@pytest.mark.parametrize("sort_by", SORTS)
+@pytest.mark.parametrize("after", [False, True])
+def test_every_sort_reads_its_index_in_order(services, make_product, sort_by, sort_dir, category, after):
+    make_product("P-1")
+    key = CURSOR_KEYS.get(sort_by, 10) if after else None
+    query = CatalogQuery(
+        limit=10, sort_by=sort_by, sort_dir=sort_dir, category=category, after=(key, "P-1") if after else None
+    )
+    for plan in the_catalog_part(plans(services, query), sort_by):
+        if services.db.engine.dialect.name == "sqlite":
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            assert "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("sort_by", ["price", "discount"])
+def test_ended_flash_sales_are_found_by_their_end_not_by_a_scan(services, make_product, sort_by):
+    make_product("P-1")
+    ended, _catalog = plans(services, CatalogQuery(sort_by=sort_by))
+    assert "ix_products_sale_ends_at" in ended, ended
+
+
+def test_a_search_reads_the_text_index(services, make_product):
+    make_product("P-1", name="Kaos Polos")
+    (plan,) = plans(services, CatalogQuery(sort_by="sales", search="kaos"))
+    if services.db.engine.dialect.name == "sqlite":
+        assert "VIRTUAL TABLE INDEX" in plan, plan
+    else:
+        assert "ix_products_search_vector" in plan, plan
