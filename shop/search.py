@@ -90,6 +90,19 @@ def apply(stmt: Select[Any], session: Session, terms: SearchTerms) -> tuple[Sele
     return stmt, -literal_column(f"bm25({SQLITE_FTS_TABLE}, {weights})")
 
 
+def also_where(stmt: Select[Any], session: Session, column: Any, value: Any) -> Select[Any]:
+    """Narrow a search by ``column = value`` while the text index stays where the search starts.
+
+    Without statistics SQLite's planner would start from the column's index and run the text
+    match once per row. Compared as an expression (``column || ''``), the column offers no index,
+    as SQLite's planner documentation advises. PostgreSQL weighs both indexes with its
+    statistics and combines them.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return stmt.where(column.op("||")(literal_column("''")) == value)
+    return stmt.where(column == value)
+
+
 def _literal_conditions(literals: tuple[str, ...]) -> list[ColumnElement[bool]]:
     return [
         or_(
