@@ -65,6 +65,10 @@ class Config:
     BATCH_SIZE = _int("BATCH_SIZE", 200)
     LEASE_TTL_MS = _int("LEASE_TTL_MS", 10_000)
     CHECKOUT_LANES = _int("CHECKOUT_LANES", 4)
+    # The operators' view of a big shop: how many lanes the activity ranking keeps (the board's
+    # "hottest" order and its sparklines), and how many of those get their own series in /metrics.
+    HOT_LANES = _int("HOT_LANES", 500)
+    METRICS_LANES = _int("METRICS_LANES", 50)
 
     # Per client address. Generous on purpose: mobile carriers put many shoppers behind one address
     # (CGNAT), and each limit in a string costs a Redis round trip on every request.
@@ -116,6 +120,9 @@ class Config:
                     "Only `make run` generates one for you."
                 )
             self.SECRET_KEY = secret
+        for name in ("HOT_LANES", "METRICS_LANES"):
+            if int(getattr(self, name)) < 1:
+                raise RuntimeError(f"{name} must be at least 1, got {getattr(self, name)!r}.")
         if "COOKIE_SECURE" not in overrides:
             self.COOKIE_SECURE = _str("COOKIE_SECURE") or self.COOKIE_SECURE_DEFAULT
         if self.COOKIE_SECURE not in COOKIE_SECURE_MODES:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from shop import admission, monitoring, pausing
 from shop.audit import audit
+from shop.board_paging import BoardQuery, sale_board_page
 from shop.catalog import find_product, product_view, stock_view
 from shop.errors import Conflict
 from shop.inventory import sku_lane
@@ -78,7 +79,8 @@ def change_stock(
 @bp.get("/admin/skus")
 @operator_required
 def skus() -> Response:
-    return jsonify({"skus": monitoring.sale_board(services())})
+    svc = services()
+    return jsonify(sale_board_page(svc, BoardQuery.from_args(request.args, svc.config.SECRET_KEY)))
 
 
 def _known_sku(sku: str) -> str:
@@ -118,5 +120,6 @@ def run_audit() -> Response:
 @operator_required
 def metrics() -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(monitoring.ShopCollector(services().redis))
+    svc = services()
+    registry.register(monitoring.ShopCollector(svc.redis, lanes=svc.config.METRICS_LANES))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 
-from shop import fulfilment, monitoring, pausing
+from shop import fulfilment, pausing
+from shop.board_paging import DEFAULT_LIMIT, BoardQuery, sale_board_page
 from shop.catalog import find_product, stock_view
-from shop.errors import NotFound
+from shop.errors import BadRequest, NotFound
 from shop.extensions import csrf
 from shop.inventory import sku_lane
 from shop.operators import (
@@ -26,6 +30,12 @@ BOARD_REFRESH_S = 5
 MOVEMENTS_PER_PAGE = 25
 SPARK_WIDTH = 120
 SPARK_HEIGHT = 28
+SORT_LABELS = {
+    "hottest": "Hottest first",
+    "in_line": "Longest line first",
+    "available": "Least available first",
+    "expiring": "Most expiring first",
+}
 
 
 def protect_form() -> None:
@@ -50,13 +60,52 @@ def sparkline(values: list[int]) -> str:
 
 @bp.get("")
 @operator_page
-def board() -> str:
-    rows = monitoring.sale_board(services())
+def board() -> Response | tuple[str, int] | str:
+    """One page of the board: the order and search from the form, Next through the cursor."""
+    svc = services()
+    try:
+        query = BoardQuery.from_args(request.args, svc.config.SECRET_KEY)
+        page = sale_board_page(svc, query)
+    except BadRequest as refused:
+        if refused.code == "cursor_expired":
+            # The ranking the page followed is gone: start the walk again from the first page.
+            return redirect(url_for("board.board", **_first_page_args(query)), code=303)
+        return _board_page(BoardQuery(), None, error=refused.message), 400
+    return _board_page(query, page)
+
+
+def _first_page_args(query: BoardQuery) -> dict[str, Any]:
+    args: dict[str, Any] = {"sortBy": query.sort_by}
+    if query.search:
+        args["search"] = query.search
+    if query.limit != DEFAULT_LIMIT:
+        args["limit"] = query.limit
+    return args
+
+
+def _board_page(query: BoardQuery, page: dict[str, Any] | None, error: str | None = None) -> str:
+    rows = page["skus"] if page else []
     for row in rows:
         row["queue_points"] = sparkline([p["queue"] for p in row["history"]])
         row["available_points"] = sparkline([p["available"] for p in row["history"]])
+    next_url = None
+    if page and page["next_cursor"]:
+        next_args: dict[str, Any] = {"cursor": page["next_cursor"]}
+        if query.limit != DEFAULT_LIMIT:
+            next_args["limit"] = query.limit
+        next_url = url_for("board.board", **next_args)
     return render_template(
-        "admin/board.html", rows=rows, refresh=BOARD_REFRESH_S, width=SPARK_WIDTH, height=SPARK_HEIGHT
+        "admin/board.html",
+        rows=rows,
+        query=query,
+        sorts=SORT_LABELS,
+        next_url=next_url,
+        first_url=url_for("board.board", **_first_page_args(query)) if request.args.get("cursor") else None,
+        error=error,
+        default_limit=DEFAULT_LIMIT,
+        refresh=BOARD_REFRESH_S,
+        width=SPARK_WIDTH,
+        height=SPARK_HEIGHT,
     )
 
 
@@ -124,4 +173,8 @@ def toggle(sku: str, action: str) -> Response:
         pausing.pause_lane(services(), lane)
     else:
         pausing.resume_lane(services(), lane)
-    return redirect(url_for("board.board"), code=303)
+    # Back to the board page the button was on; only ever a page of the board itself.
+    back = request.form.get("back", "")
+    if not re.fullmatch(r"/admin(\?[^\\]*)?", back):
+        back = url_for("board.board")
+    return redirect(back, code=303)

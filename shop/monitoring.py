@@ -1,8 +1,10 @@
-"""Live figures for operators: per-lane counters and histograms in Redis, the sale board, Prometheus.
+"""Live figures for operators: per-lane counters and histograms in Redis, the board's rows, Prometheus.
 
 Everything is kept in Redis so it is shared by every gunicorn worker and every consumer process:
 a consumer adds one batch's figures in one pipeline, and the web tier reads them for the board and
-for ``/metrics``.
+for ``/metrics``. Nothing here reads every lane or every product: the board asks for the rows of
+one page (``shop.board_paging`` chooses them), and the sampler and ``/metrics`` look at the lanes
+the activity ranking keeps (``HOT_LANES_ZSET``), plus totals over all lanes.
 """
 
 from __future__ import annotations
@@ -19,9 +21,18 @@ from sqlalchemy import func, select
 
 from shop.catalog import stock_view
 from shop.models import Hold, HoldStatus, Product, utcnow
-from shop.queueing import LANES_SET, lane_key, queue_key
+from shop.queueing import (
+    HOT_LANES_ZSET,
+    LANES_SET,
+    LINES_TOTAL,
+    LINES_ZSET,
+    SKU_LANE_PREFIX,
+    lane_key,
+    queue_key,
+)
 
-OUTCOMES_KEY = "shop:metrics:outcomes"
+# Applied requests by outcome over all lanes; each lane's own are in lane_key(lane, "outcomes").
+OUTCOMES_TOTAL_KEY = "shop:metrics:outcomes:all_lanes"
 RATE_LIMITED_KEY = "shop:metrics:rate_limited"
 WAIT_KEY = "shop:metrics:wait_seconds"
 APPLY_KEY = "shop:metrics:apply_seconds"
@@ -29,8 +40,13 @@ APPLY_KEY = "shop:metrics:apply_seconds"
 WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 APPLY_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 RATE_WINDOW_S = 10
-HISTORY_POINTS = 60  # sparkline length: five minutes at one sample every five seconds
-SAMPLE_EVERY_S = 5
+# Sparklines: five minutes at one sample every ten seconds. Thirty points keep a page of 50 board
+# rows, each with its two series, under 100 KB of JSON.
+HISTORY_POINTS = 30
+SAMPLE_EVERY_S = 10
+# A lane that leaves the sampled set keeps its sparkline this long, then the key goes.
+HISTORY_TTL_S = 2 * HISTORY_POINTS * SAMPLE_EVERY_S
+EXPIRING_WITHIN = timedelta(minutes=1)
 
 # Blend the batch's rate into the lane's moving average inside Redis: one round trip, no race.
 _BLEND = """
@@ -69,7 +85,8 @@ def record_batch(
     pipe.hincrby(second_key, str(now), applied)
     pipe.expire(second_key, RATE_WINDOW_S * 6)
     for outcome, count in Counter(outcomes).items():
-        pipe.hincrby(OUTCOMES_KEY, f"{lane}|{outcome}", count)
+        pipe.hincrby(outcomes_key(lane), outcome, count)
+        pipe.hincrby(OUTCOMES_TOTAL_KEY, outcome, count)
     waits = list(waits_s)
     for bucket, count in Counter(_bucket(w, WAIT_BUCKETS) for w in waits).items():
         pipe.hincrby(WAIT_KEY, bucket, count)
@@ -79,6 +96,16 @@ def record_batch(
     pipe.hincrbyfloat(APPLY_KEY, "sum", elapsed_s)
     pipe.hincrby(APPLY_KEY, "count", applied)
     pipe.execute()
+
+
+def outcomes_key(lane: str) -> str:
+    return lane_key(lane, "outcomes")
+
+
+def applied_outcomes(redis: Redis, lane: str | None = None) -> dict[str, int]:
+    """Return requests applied by outcome, in one lane or (``None``) over all lanes."""
+    raw = redis.hgetall(outcomes_key(lane) if lane else OUTCOMES_TOTAL_KEY)
+    return {k.decode(): int(v) for k, v in raw.items()}
 
 
 def count_rate_limited(redis: Redis) -> None:
@@ -122,99 +149,174 @@ def _parse_sample(raw: bytes) -> dict[str, int]:
     return {"at": int(at), "queue": int(queue), "available": int(available)}
 
 
-def expiring_soon(session: Any, now: datetime, within: timedelta = timedelta(minutes=1)) -> dict[str, int]:
-    """Units per SKU in holds that expire within the next minute."""
+def expiring_soon(
+    session: Any, now: datetime, skus: Sequence[str], within: timedelta = EXPIRING_WITHIN
+) -> dict[str, int]:
+    """Units per SKU, of these SKUs, in holds that expire within the next minute (or are overdue)."""
+    if not skus:
+        return {}
     rows = session.execute(
         select(Hold.sku, func.sum(Hold.qty))
-        .where(Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now + within)
+        .where(Hold.sku.in_(skus), Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now + within)
         .group_by(Hold.sku)
     )
     return {sku: int(qty) for sku, qty in rows}
 
 
-def sale_board(services: Any) -> list[dict[str, Any]]:
-    """One row per SKU with stock, line and consumer figures, hottest first."""
-    from shop.inventory import sku_lane
+def most_expiring(session: Any, now: datetime, count: int, within: timedelta = EXPIRING_WITHIN) -> list[str]:
+    """Return up to ``count`` SKUs with units expiring within the next minute, the most units first.
 
+    Read through the (status, expires_at) index: only holds due within the minute are visited.
+    """
+    units = func.sum(Hold.qty)
+    return list(
+        session.scalars(
+            select(Hold.sku)
+            .where(Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now + within)
+            .group_by(Hold.sku)
+            .order_by(units.desc(), Hold.sku)
+            .limit(count)
+        )
+    )
+
+
+def hot_skus(services: Any, count: int) -> list[str]:
+    """Return the SKUs of the most active lanes (at most ``count``), hottest first."""
+    lanes = services.lanes.hottest(count)
+    return [lane.removeprefix(SKU_LANE_PREFIX) for lane in lanes if lane.startswith(SKU_LANE_PREFIX)]
+
+
+def board_rows(services: Any, skus: Sequence[str]) -> list[dict[str, Any]]:
+    """The board's row for each of these SKUs, in their order: stock, line and consumer figures.
+
+    One query for the products (by primary key), one for their expiring units, one Redis pipeline
+    for their lanes: the cost follows the page, not the catalog.
+    """
     now = utcnow()
     with services.db.reading() as session:
-        products = session.scalars(select(Product)).all()
-        soon = expiring_soon(session, now)
-    lanes = [sku_lane(p.sku) for p in products]
+        found = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+        soon = expiring_soon(session, now, list(found))
+    products = [found[sku] for sku in skus if sku in found]
+    lanes = [SKU_LANE_PREFIX + p.sku for p in products]
     live = lanes_overview(services.redis, lanes)
-    rows = []
-    for product, lane in zip(products, lanes, strict=True):
-        rows.append(
-            {
-                "sku": product.sku,
-                "name": product.name,
-                "on_hand": product.on_hand,
-                "reserved": product.reserved,
-                "allocated": product.allocated,
-                "available": product.available,
-                "locations": stock_view(product),
-                "sales": product.sales,
-                "expiring_next_minute": soon.get(product.sku, 0),
-                **live[lane],
-            }
-        )
-    rows.sort(key=lambda r: (-r["queue_length"], -r["applied_per_second"], -r["reserved"], -r["sales"]))
-    return rows
+    return [
+        {
+            "sku": product.sku,
+            "name": product.name,
+            "on_hand": product.on_hand,
+            "reserved": product.reserved,
+            "allocated": product.allocated,
+            "available": product.available,
+            "locations": stock_view(product),
+            "sales": product.sales,
+            "expiring_next_minute": soon.get(product.sku, 0),
+            **live[lane],
+        }
+        for product, lane in zip(products, lanes, strict=True)
+    ]
+
+
+def sampled_skus(services: Any, count: int) -> list[str]:
+    """The SKUs the sparklines follow: the hottest, then (if fewer) the first others in SKU order.
+
+    These are the first ``count`` rows of the board's default order, so a small shop samples every
+    SKU and a big one the SKUs its operators look at.
+    """
+    hot = hot_skus(services, count)
+    if len(hot) >= count:
+        return hot
+    taken = set(hot)
+    with services.db.reading() as session:
+        others = session.scalars(select(Product.sku).order_by(Product.sku).limit(count))
+        return hot + [sku for sku in others if sku not in taken][: count - len(hot)]
 
 
 def record_samples(services: Any) -> None:
-    """Append one (time, queue length, available) point per SKU, for the board's sparklines."""
-    from shop.inventory import sku_lane
-
+    """Append one (time, queue length, available) point to each sampled SKU's sparkline."""
+    skus = sampled_skus(services, services.config.HOT_LANES)
+    if not skus:
+        return
     with services.db.reading() as session:
         stock = session.execute(
-            select(Product.sku, Product.on_hand - Product.reserved - Product.allocated)
+            select(Product.sku, Product.on_hand - Product.reserved - Product.allocated).where(
+                Product.sku.in_(skus)
+            )
         ).all()
     now = int(time.time())
     lengths_pipe = services.redis.pipeline(transaction=False)
     for sku, _available in stock:
-        lengths_pipe.llen(queue_key(sku_lane(sku)))
+        lengths_pipe.llen(queue_key(SKU_LANE_PREFIX + sku))
     lengths = lengths_pipe.execute()
     pipe = services.redis.pipeline(transaction=False)
     for (sku, available), length in zip(stock, lengths, strict=True):
-        key = lane_key(sku_lane(sku), "history")
+        key = lane_key(SKU_LANE_PREFIX + sku, "history")
         pipe.lpush(key, f"{now},{length},{available}")
         pipe.ltrim(key, 0, HISTORY_POINTS - 1)
+        pipe.expire(key, HISTORY_TTL_S)
     pipe.execute()
 
 
 class ShopCollector:
-    """A Prometheus collector that reads the shared figures from Redis at scrape time."""
+    """A Prometheus collector that reads the shared figures from Redis at scrape time.
 
-    def __init__(self, redis: Redis) -> None:
+    Per-lane series only for the ``lanes`` most active lanes (a shop with 100,000 SKUs would
+    otherwise export a series per SKU per outcome), and totals over every lane beside them.
+    """
+
+    def __init__(self, redis: Redis, lanes: int) -> None:
         self.redis = redis
+        self.lanes = lanes
 
     def collect(self) -> Iterable[Any]:
-        lanes = sorted(m.decode() for m in self.redis.smembers(LANES_SET))
+        lanes = sorted(m.decode() for m in self.redis.zrevrange(HOT_LANES_ZSET, 0, self.lanes - 1))
         pipe = self.redis.pipeline(transaction=False)
         for lane in lanes:
             pipe.llen(queue_key(lane))
-        pipe.hgetall(OUTCOMES_KEY)
+            pipe.hgetall(outcomes_key(lane))
+        pipe.get(LINES_TOTAL)
+        pipe.zcard(LINES_ZSET)
+        pipe.scard(LANES_SET)
+        pipe.hgetall(OUTCOMES_TOTAL_KEY)
         pipe.get(RATE_LIMITED_KEY)
         pipe.hgetall(WAIT_KEY)
         pipe.hgetall(APPLY_KEY)
         raw = pipe.execute()
-        depths, (outcomes, limited, waits, applies) = raw[: len(lanes)], raw[len(lanes) :]
+        per_lane, totals = raw[: 2 * len(lanes)], raw[2 * len(lanes) :]
+        in_line, waiting_lanes, known_lanes, outcomes, limited, waits, applies = totals
 
-        depth = GaugeMetricFamily("shop_queue_depth", "Requests waiting in a lane", labels=["lane"])
-        for lane, length in zip(lanes, depths, strict=True):
-            depth.add_metric([lane], int(length))
-        yield depth
-
+        depth = GaugeMetricFamily(
+            "shop_queue_depth", "Requests waiting in a lane (the most active lanes)", labels=["lane"]
+        )
         applied = CounterMetricFamily(
             "shop_requests_applied",
-            "Queued requests applied, by lane and outcome",
+            "Queued requests applied, by lane (the most active lanes) and outcome",
             labels=["lane", "outcome"],
         )
-        for field, count in sorted(outcomes.items()):
-            lane, outcome = field.decode().rsplit("|", 1)
-            applied.add_metric([lane, outcome], int(count))
+        for index, lane in enumerate(lanes):
+            length, counts = per_lane[2 * index], per_lane[2 * index + 1]
+            depth.add_metric([lane], int(length))
+            for outcome, count in sorted(counts.items()):
+                applied.add_metric([lane, outcome.decode()], int(count))
+        yield depth
         yield applied
+
+        yield GaugeMetricFamily(
+            "shop_queue_depth_all_lanes",
+            "Requests waiting, all lanes together",
+            value=max(0, int(in_line or 0)),
+        )
+        yield GaugeMetricFamily(
+            "shop_lanes_with_a_line", "Lanes with requests waiting", value=int(waiting_lanes)
+        )
+        yield GaugeMetricFamily("shop_lanes", "Lanes that have ever had a request", value=int(known_lanes))
+        all_applied = CounterMetricFamily(
+            "shop_requests_applied_all_lanes",
+            "Queued requests applied, all lanes together, by outcome",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(outcomes.items()):
+            all_applied.add_metric([outcome.decode()], int(count))
+        yield all_applied
 
         yield CounterMetricFamily("shop_rate_limited", "Requests refused with 429", value=int(limited or 0))
         yield _histogram("shop_job_wait_seconds", "Time a request waited in line", waits, WAIT_BUCKETS)

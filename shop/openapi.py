@@ -20,6 +20,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from shop.api import IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, ORDER_ID_PATTERN
+from shop.board_paging import DEFAULT_LIMIT as BOARD_DEFAULT_LIMIT
+from shop.board_paging import MAX_LIMIT as BOARD_MAX_LIMIT
+from shop.board_paging import MAX_SEARCH_LENGTH as BOARD_MAX_SEARCH_LENGTH
+from shop.board_paging import SORTS as BOARD_SORTS
 from shop.carts import TOKEN_PATTERN
 from shop.catalog import COUNT_CAP, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LENGTH, SORTS
 from shop.cursors import MAX_CURSOR_LENGTH
@@ -649,7 +653,17 @@ def _components() -> Schema:
                 "stock_change": _ref("StockChange"),
             }
         ),
-        "SaleBoard": _obj({"skus": {"type": "array", "items": board_row}}),
+        "SaleBoard": _obj(
+            {
+                "skus": {"type": "array", "items": board_row, "maxItems": BOARD_MAX_LIMIT},
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Send as `cursor` for the next page; null on the last page.",
+                },
+                "limit": _int(1, BOARD_MAX_LIMIT),
+                "sortBy": {"enum": list(BOARD_SORTS)},
+            }
+        ),
         "PauseState": _obj({"sku": SKU, "paused": BOOL}),
         "AuditReport": _obj(
             {
@@ -840,6 +854,33 @@ def _catalog_parameters() -> list[Schema]:
             {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
             "Every word must begin a word of the name, description or category, ignoring case and "
             "accents; terms with other characters (`100%`) must also appear as written.",
+        ),
+    ]
+
+
+def _board_parameters() -> list[Schema]:
+    def query(name: str, schema: Schema, description: str) -> Schema:
+        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+    return [
+        query("limit", {**_int(1, BOARD_MAX_LIMIT), "default": BOARD_DEFAULT_LIMIT}, "Rows per page."),
+        query(
+            "sortBy",
+            {"enum": list(BOARD_SORTS), "default": "hottest"},
+            "hottest: most recent arrivals first; in_line: longest line first; available: fewest free "
+            "units first; expiring: most units in holds expiring within a minute first. After the "
+            "ranked SKUs, the others follow in SKU order.",
+        ),
+        query(
+            "search",
+            {"type": "string", "maxLength": BOARD_MAX_SEARCH_LENGTH, "pattern": "^[^\\u0000]*$"},
+            "Only SKUs whose SKU or name contains this, ignoring case.",
+        ),
+        query(
+            "cursor",
+            {"type": "string", "maxLength": 1000},
+            "The `next_cursor` of the previous page: 400 `invalid_cursor` if it is not one, 400 "
+            "`cursor_expired` once its walk's ranking has gone (5 minutes unused).",
         ),
     ]
 
@@ -1159,11 +1200,14 @@ def _paths() -> Schema:
             "get": {
                 "operationId": "sale_board",
                 "tags": ["operators"],
-                "summary": "The sale board: one row per SKU, hottest first.",
+                "summary": "One page of the sale board: a row per SKU, hottest first unless sortBy says.",
+                "description": "A walk with `cursor` follows the ranking as it was on its first page and "
+                "lists every SKU once; its rows' figures are live. A cursor carries its sortBy and search.",
                 "security": operator,
+                "parameters": _board_parameters(),
                 "responses": {
-                    "200": _answer("The board.", _ref("SaleBoard")),
-                    **_refusals(401, 404, 503),
+                    "200": _answer("One page of the board.", _ref("SaleBoard")),
+                    **_refusals(400, 401, 404, 503),
                 },
             }
         },

@@ -45,6 +45,16 @@ log = logging.getLogger(__name__)
 READY_LIST = "shop:ready"
 READY_SET = "shop:ready:set"
 LANES_SET = "shop:lanes"
+# Lanes by recent activity (see LUA_HOT): a sorted set of at most HOT_LANES members.
+HOT_LANES_ZSET = "shop:lanes:hot"
+# Lanes with a line, scored by its length, and the sum of those lengths (see LUA_LINES).
+LINES_ZSET = "shop:lanes:lines"
+LINES_TOTAL = "shop:lanes:lines:total"
+# Activity halves every minute: the board's "hottest" follows the last few minutes of a sale.
+HOT_HALF_LIFE_S = 60
+# The fixed landmark of the forward decay (2023-11-14 UTC); any fixed moment in the past will do.
+HOT_EPOCH_S = 1_700_000_000
+HOT_LANES_DEFAULT = 500
 CATALOG_HASH = "shop:catalog:max_per_cart"
 JOB_FUNC_PREFIX = "workers.jobs."
 SKU_LANE_PREFIX = "sku:"
@@ -84,7 +94,60 @@ def cart_pending_key(cart_id: str) -> str:
     return f"shop:cart:{cart_id}:pending"
 
 
-ADMIT = """
+# Lane activity with exponential decay, kept as "forward decay" (Cormode et al., 2009): an arrival
+# at time t adds 2^((t - epoch) / half-life) to its lane's score, so a lane's score divided by
+# 2^((now - epoch) / half-life), the same for every lane, is its arrivals each weighted by
+# 2^-(age / half-life). The order of the scores is therefore the order of decayed activity at any
+# moment, without a job rewriting every score as time passes. The sum is kept as its base-2
+# logarithm, which grows by one per half-life (about 1.6 million by 2026, exact in a double) instead
+# of overflowing.
+# The set keeps at most ARGV limit lanes, as Space-Saving does (Metwally et al., 2005): a lane not
+# in a full set takes the place of the least active one and starts from its score. A newly busy lane
+# therefore gets in at once (rather than being pushed out again by every lane that is a little busier
+# than its first arrival), and any lane more active than the least active kept one is in the set;
+# a newcomer's score is high by at most that least score. ZREMRANGEBYRANK trims a set left larger
+# by a smaller HOT_LANES.
+LUA_HOT = """
+local function bump_hot(key, lane, limit, half_life)
+  if limit <= 0 then return end
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) - HOT_EPOCH + tonumber(clock[2]) / 1000000
+  local x = now / half_life
+  local old = redis.call('ZSCORE', key, lane)
+  if not old and redis.call('ZCARD', key) >= limit then
+    local least = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    redis.call('ZREM', key, least[1])
+    old = least[2]
+  end
+  local score = x
+  if old then
+    old = tonumber(old)
+    local high = math.max(old, x)
+    score = high + math.log(2 ^ (old - high) + 2 ^ (x - high)) / math.log(2)
+  end
+  redis.call('ZADD', key, string.format('%.17g', score), lane)
+  redis.call('ZREMRANGEBYRANK', key, 0, -limit - 1)
+end
+""".replace("HOT_EPOCH", str(HOT_EPOCH_S))
+
+# Every script that changes a lane's RQ queue records its new length here, so the longest lines and
+# the total in line are read without visiting every lane. Each call sets the lane's figure from LLEN
+# and moves the total by the difference, so a figure made stale (an RQ queue emptied by hand in
+# rq-dashboard) is corrected the next time that lane is touched.
+LUA_LINES = """
+local function note_line(queue, zset, total, lane)
+  local length = redis.call('LLEN', queue)
+  local before = tonumber(redis.call('ZSCORE', zset, lane) or '0')
+  if length > 0 then redis.call('ZADD', zset, length, lane) else redis.call('ZREM', zset, lane) end
+  if length ~= before then redis.call('INCRBY', total, length - before) end
+end
+"""
+
+
+ADMIT = (
+    LUA_HOT
+    + LUA_LINES
+    + """
 -- The product's admission facts: "max_per_cart|max_per_customer|sale_starts_at in ms|base unit|
 -- unit=conversion,unit=conversion" (0: none). Limits and demand count base units: a quantity in
 -- another unit (ARGV[9]) is multiplied by its conversion; an unknown unit is refused (-6).
@@ -118,7 +181,9 @@ if shopper ~= '' and per_customer > 0 then
 end
 local nfields = tonumber(ARGV[8])
 local fields = {}
-for i = 10, 9 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
+-- ARGV[10], ARGV[11]: the hot set's size (0: not a shopper's or operator's request) and half-life.
+local hot_limit, half_life = tonumber(ARGV[10]), tonumber(ARGV[11])
+for i = 12, 11 + 2 * nfields do fields[#fields + 1] = ARGV[i] end
 -- Before the sale starts shoppers' requests wait in the pre-queue, without a ticket: at the start
 -- the OPEN script draws their order. After the start, a pre-queue not drawn yet must be first (-5).
 -- Requests without a cart (an operator's stock change) are not shoppers': they go in line.
@@ -139,6 +204,7 @@ if start_ms > 0 and tonumber(redis.call('HGET', KEYS[17], 'opened_for') or '-1')
       redis.call('EXPIRE', KEYS[10], 86400)
     end
     redis.call('SADD', KEYS[8], ARGV[1])
+    bump_hot(KEYS[20], ARGV[1], hot_limit, half_life)
     local stock = redis.call('HMGET', KEYS[13], 'available', 'held')
     return {-4, start_ms - now_ms, redis.call('LLEN', KEYS[18]), redis.call('GET', KEYS[19]),
       stock[1] or '', stock[2] or ''}
@@ -154,6 +220,8 @@ redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('HSET', KEYS[2], 'shop_ticket', ticket, 'shop_lane', ARGV[1], 'shop_ahead_qty', before,
   'shop_demand', demand, 'shop_shopper', shopper)
 redis.call('RPUSH', KEYS[1], ARGV[2])
+note_line(KEYS[1], KEYS[21], KEYS[22], ARGV[1])
+bump_hot(KEYS[20], ARGV[1], hot_limit, half_life)
 redis.call('SADD', KEYS[7], KEYS[1])
 redis.call('SADD', KEYS[8], ARGV[1])
 if ARGV[5] ~= '' then
@@ -169,11 +237,13 @@ local rate = redis.call('HGET', KEYS[14], 'rate') or ''
 local paused = redis.call('EXISTS', KEYS[15])
 return {ticket, serving, before, served, stock[1] or '', stock[2] or '', rate, paused}
 """
+)
 
 # Opens a sale: draws the pre-queue's order (shop.draw) and gives it tickets, behind a first job
 # that records the draw in the SKU's ledger; once per sale start, however many callers race.
 OPEN = (
     LUA_DRAW
+    + LUA_LINES
     + """
 local start_ms = tonumber(ARGV[2])
 if tonumber(redis.call('HGET', KEYS[1], 'opened_for') or '-1') == start_ms then return -1 end
@@ -208,6 +278,7 @@ for place, id in ipairs(ids) do
   redis.call('RPUSH', KEYS[4], id)
 end
 redis.call('DEL', KEYS[2], KEYS[3])
+note_line(KEYS[4], KEYS[13], KEYS[14], ARGV[1])
 redis.call('SADD', KEYS[10], KEYS[4])
 redis.call('SADD', KEYS[11], ARGV[1])
 if redis.call('SADD', KEYS[9], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[8], ARGV[1]) end
@@ -231,7 +302,9 @@ return 0
 # What TAKE returns per job besides its id: data, ticket, enqueued_at, ahead, demand, shopper, note.
 TAKEN_FIELDS = 7
 
-TAKE = """
+TAKE = (
+    LUA_LINES
+    + """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
 -- Read with the take, so nothing put in line after a pause is given out before the resume.
 if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
@@ -243,6 +316,7 @@ if #ids == 0 then
     redis.call('LTRIM', KEYS[1], #ids, -1)
     redis.call('RPUSH', KEYS[2], unpack(ids))
   end
+  note_line(KEYS[1], KEYS[5], KEYS[6], ARGV[6])
 end
 local out = {}
 for _, id in ipairs(ids) do
@@ -257,6 +331,7 @@ for _, id in ipairs(ids) do
 end
 return out
 """
+)
 
 FINISH = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
@@ -600,9 +675,11 @@ class LaneQueue(Queue):
 class Lanes:
     """The Redis operations of the waiting room, for the web tier, the consumers and the scheduler."""
 
-    def __init__(self, redis: Redis, result_ttl: int = 86_400) -> None:
+    def __init__(self, redis: Redis, result_ttl: int = 86_400, hot_lanes: int = HOT_LANES_DEFAULT) -> None:
         self.redis = redis
         self.result_ttl = result_ttl
+        # How many lanes the activity ranking keeps (HOT_LANES_ZSET): the board's "hottest".
+        self.hot_lanes = hot_lanes
         self._admit = redis.register_script(ADMIT)
         self._acquire = redis.register_script(ACQUIRE)
         self._take = redis.register_script(TAKE)
@@ -649,11 +726,23 @@ class Lanes:
             description=f"{kind} {_describe(params)}",
         )
         return self._push(
-            job, lane, cart_id=cart_id, sku=sku, qty=qty, demand=demand, shopper=shopper, uom=uom
+            job,
+            lane,
+            cart_id=cart_id,
+            sku=sku,
+            qty=qty,
+            demand=demand,
+            shopper=shopper,
+            uom=uom,
+            hot=True,
         )
 
     def push_existing(self, job: Job, lane: str) -> Admission:
-        """Put an already created job (one rq-scheduler made) in line behind everyone else."""
+        """Put an already created job (one rq-scheduler made) in line behind everyone else.
+
+        Scheduled expiries and sweeps are the shop's own housekeeping, not demand: they leave the
+        lane's activity score alone.
+        """
         return self._push(job, lane)
 
     def _push(
@@ -667,6 +756,7 @@ class Lanes:
         demand: int = 0,
         shopper: str = "",
         uom: str = "",
+        hot: bool = False,
         _retried: bool = False,
     ) -> Admission:
         job.origin = lane
@@ -699,8 +789,24 @@ class Lanes:
                 lane_key(lane, "sale"),
                 lane_key(lane, "prequeue"),
                 lane_key(lane, "prequeue:demand"),
+                HOT_LANES_ZSET,
+                LINES_ZSET,
+                LINES_TOTAL,
             ],
-            args=[lane, job.id, sku, qty, cart_id, demand, shopper, len(mapping), uom, *flat],
+            args=[
+                lane,
+                job.id,
+                sku,
+                qty,
+                cart_id,
+                demand,
+                shopper,
+                len(mapping),
+                uom,
+                self.hot_lanes if hot else 0,
+                HOT_HALF_LIFE_S,
+                *flat,
+            ],
         )
         ticket, serving = int(raw[0]), int(raw[1])
         if ticket == -5 and not _retried:
@@ -715,6 +821,7 @@ class Lanes:
                 demand=demand,
                 shopper=shopper,
                 uom=uom,
+                hot=hot,
                 _retried=True,
             )
         if ticket == -4:
@@ -816,6 +923,8 @@ class Lanes:
                     Queue.redis_queues_keys,
                     LANES_SET,
                     job.key,
+                    LINES_ZSET,
+                    LINES_TOTAL,
                 ],
                 args=[
                     lane,
@@ -945,8 +1054,10 @@ class Lanes:
                 lane_key(lane, "inflight"),
                 lane_key(lane, "lease"),
                 lane_key(lane, "paused"),
+                LINES_ZSET,
+                LINES_TOTAL,
             ],
-            args=[owner, limit, lease_ms, utcformat(utcnow()), Job.redis_job_namespace_prefix],
+            args=[owner, limit, lease_ms, utcformat(utcnow()), Job.redis_job_namespace_prefix, lane],
         )
         if raw is None:
             return None
@@ -1125,6 +1236,18 @@ class Lanes:
 
     def is_paused(self, lane: str) -> bool:
         return bool(self.redis.exists(lane_key(lane, "paused")))
+
+    def hottest(self, count: int) -> list[str]:
+        """Return up to ``count`` lanes, most recently active first (decayed arrivals, see LUA_HOT)."""
+        if count <= 0:
+            return []
+        return [m.decode() for m in self.redis.zrevrange(HOT_LANES_ZSET, 0, count - 1)]
+
+    def longest_lines(self, count: int) -> list[str]:
+        """Return up to ``count`` lanes with a line, the longest first (ties by lane name, descending)."""
+        if count <= 0:
+            return []
+        return [m.decode() for m in self.redis.zrevrange(LINES_ZSET, 0, count - 1)]
 
     def release_paused(self, lane: str, owner: str) -> None:
         """Give up a paused lane's lease; resuming announces it again."""

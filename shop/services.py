@@ -47,7 +47,7 @@ def build_services(config: Config) -> Services:
         config=config,
         db=Database(config.DATABASE_URL, busy_timeout_ms=config.SQLITE_BUSY_TIMEOUT_MS),
         redis=redis,
-        lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS),
+        lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS, hot_lanes=config.HOT_LANES),
         # The simulated processor keeps its records in Redis, outside any one shop process.
         gateway=SimulatedGateway(redis, pause_file=config.GATEWAY_PAUSE_FILE),
     )

@@ -197,3 +197,28 @@ def test_an_operator_follows_a_sku_from_the_board_to_its_stock_and_movements(new
     expect(movements.first).to_contain_text("GR")
     shoot(page, screenshots, "board-sku-stock")
     assert axe_violations(page) == []
+
+
+def test_an_operator_searches_the_board_and_pages_through_it(new_page, screenshots):
+    page = new_page()
+    page.goto("/admin?limit=10")
+    page.get_by_label(re.compile("user name", re.I)).fill("operator")
+    page.get_by_label(re.compile("password", re.I)).fill("test-operator-password")
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+
+    page.goto("/admin?limit=10")
+    expect(page.get_by_label(re.compile("Refresh every"))).to_be_checked()
+    rows = page.locator("tbody th[scope=row]")
+    expect(rows).to_have_count(10)
+    first = rows.all_inner_texts()
+    page.get_by_role("link", name="Next").click()
+    expect(rows).to_have_count(10)
+    assert not set(rows.all_inner_texts()) & set(first)
+    expect(page.get_by_role("link", name="First page")).to_be_visible()
+
+    page.get_by_label("SKU or name").fill("Mouse")
+    page.get_by_role("button", name="Show").click()
+    expect(rows).to_have_count(4)
+    assert all(sku.startswith("MOUSE-") for sku in rows.all_inner_texts())
+    shoot(page, screenshots, "board-search")
+    assert axe_violations(page) == []
