@@ -36,12 +36,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shop import monitoring
 from shop.errors import BadRequest
-from shop.models import Product, utcnow
+from shop.models import FREE_UNITS, Product, utcnow
 from shop.queueing import SKU_LANE_PREFIX
 
 SORTS = ("hottest", "in_line", "available", "expiring")
@@ -55,11 +55,6 @@ RANKING_BUCKET_S = 2
 RANKING_TTL_S = 300
 CURSOR_SALT = "sale-board-cursor"
 SKU_IN_CURSOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def free_units() -> Any:
-    """The stored free units of a product, the ``available`` order's key."""
-    return Product.on_hand - Product.reserved - Product.allocated
 
 
 @dataclass(frozen=True)
@@ -244,18 +239,14 @@ def _walk(
 
 def _available_page(services: Any, query: BoardQuery) -> tuple[list[str], Position | None]:
     """A keyset page in (free units, SKU) order."""
-    free = free_units()
+    # FREE_UNITS is indexed with the SKU (migration 0009): a page is one index range.
+    free = FREE_UNITS
     stmt = select(Product.sku, free)
     if query.search:
         stmt = stmt.where(_text_filter(services, query.search))
     position = query.position
     if position.after_sku is not None and position.after_free is not None:
-        stmt = stmt.where(
-            or_(
-                free > position.after_free,
-                and_(free == position.after_free, Product.sku > position.after_sku),
-            )
-        )
+        stmt = stmt.where(tuple_(free, Product.sku) > tuple_(position.after_free, position.after_sku))
     with services.db.reading() as session:
         rows = session.execute(stmt.order_by(free, Product.sku).limit(query.limit + 1)).all()
     page = rows[: query.limit]
