@@ -96,6 +96,9 @@ class Config:
     # Payment: how long a repeated request (same Idempotency-Key) waits for the first one's answer
     # before answering 409 payment_in_progress; set it above the card gateway's own timeout.
     PAYMENT_WAIT_SECONDS = _int("PAYMENT_WAIT_SECONDS", 20)
+    # The longest a request may wait for its decision (Prefer: wait=N, GET /jobs/<id>?wait=N);
+    # each waiting request holds a web thread while it waits.
+    LONG_POLL_MAX_SECONDS = _int("LONG_POLL_MAX_SECONDS", 10)
     # The payment reconciler (run by the scheduler): how often it runs, and how old a payment still
     # "processing" must be before it asks the gateway about it (longer than any live charge takes).
     PAYMENT_RECONCILE_INTERVAL_SECONDS = _int("PAYMENT_RECONCILE_INTERVAL_SECONDS", 30)

@@ -8,8 +8,10 @@ Modes:
 * ``spike``: ``shoppers`` arrive evenly within ``arrival_s``; each posts one hold on a connection of
   its own, then (for a 202) polls ``GET /jobs/<id>`` first after 500 ms (the API's minimum poll
   interval) and then at the ``poll_after_ms`` each answer gives, until the job is finished. A
-  synchronous route answers in the POST itself. Optional ``browsers`` read ``browse_path`` in a
-  closed loop on keep-alive connections for as long as shoppers are still waiting.
+  synchronous route answers in the POST itself. With ``long_poll_s`` N a shopper sends
+  ``Prefer: wait=N`` and then long-polls ``GET /jobs/<id>?wait=N`` back to back instead.
+  Optional ``browsers`` read ``browse_path`` in a closed loop on keep-alive connections for as
+  long as shoppers are still waiting.
 * ``throughput``: ``connections`` keep-alive clients post to ``path`` back to back until
   ``requests`` answers (or, with ``seconds``, until that long has passed and the requests in
   flight are answered): the web tier's admitted requests per second.
@@ -125,8 +127,10 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     body = {"sku": spec["sku"], "qty": 1}
     sent = time.perf_counter()
     out["sent"] = sent - t0
+    long_poll = int(spec.get("long_poll_s", 0))
+    prefer = {"Prefer": f"wait={long_poll}"} if long_poll else None
     try:
-        status, headers, data = await Connection(port).request("POST", spec["path"], body, close=True)
+        status, headers, data = await Connection(port).request("POST", spec["path"], body, prefer, close=True)
     except (OSError, ValueError):
         counts.errors += 1
         return
@@ -134,22 +138,29 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     counts.add(status)
     out["admit_s"] = admitted - sent
     out["admitted_at"] = admitted - t0
-    if status == 200:  # the synchronous checkout answers at once
+    if status == 200:  # the synchronous checkout answers at once; the shop, within Prefer: wait=N
+        answer = json.loads(data)
         out["answer_s"] = admitted - sent
-        out["outcome"] = json.loads(data).get("outcome")
+        out["outcome"] = (
+            (answer.get("result") or {}).get("outcome") if "job_id" in answer else answer.get("outcome")
+        )
+        if "job_id" in answer:
+            out["job_id"] = answer["job_id"]
         return
     if status != 202:
         return
     answer = json.loads(data)
     out["job_id"] = answer["job_id"]
     token = headers.get("x-cart-token", "")
-    wait = FIRST_POLL_S
+    # Long-polling asks again at once (the server holds each poll open); plain polling paces itself.
+    wait = 0.0 if long_poll else FIRST_POLL_S
+    query = f"?wait={long_poll}" if long_poll else ""
     deadline = sent + spec.get("answer_timeout_s", 120)
     while time.perf_counter() < deadline:
         await asyncio.sleep(wait)
         try:
             status, _headers, data = await Connection(port).request(
-                "GET", f"/jobs/{answer['job_id']}", headers={"X-Cart-Token": token}, close=True
+                "GET", f"/jobs/{answer['job_id']}{query}", headers={"X-Cart-Token": token}, close=True
             )
         except (OSError, ValueError):
             counts.errors += 1
@@ -166,7 +177,7 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
             result = job.get("result") or {}
             out["outcome"] = result.get("outcome", "error")
             return
-        wait = job.get("poll_after_ms", 500) / 1000
+        wait = 0.0 if long_poll else job.get("poll_after_ms", 500) / 1000
 
 
 async def _browser(port: int, path: str, latencies: list[float], counts: Counts, stop: asyncio.Event) -> None:

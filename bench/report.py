@@ -101,6 +101,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{ours:,.0f} vs {theirs:,.0f} ms ({ours / theirs:.2f}x)",
                 ours <= 0.5 * theirs,
             )
+        fast = spike.get("steady_long_poll")
+        if fast:
+            p50, p99 = fast["answer_ms"]["p50"] or 0, fast["answer_ms"]["p99"] or 0
+            add(
+                "steady load, long-polling: answer p50 <= 50 ms and p99 <= 150 ms",
+                f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms",
+                p50 <= 50 and p99 <= 150,
+            )
+            add(
+                "steady load, long-polling: zero oversell, every shopper answered",
+                f"oversell {fast['oversell']}, {fast['answered']}/{fast['shoppers']}",
+                fast["oversell"] == 0 and fast["audit_ok"] and fast["answered"] == fast["shoppers"],
+            )
         add(
             "memory: no growth across two spikes",
             "growth" if spike["memory"]["growth"] else "none",
@@ -268,6 +281,8 @@ def render(results: dict[str, Any]) -> str:
         columns = []
         if spike and spike.get("steady"):
             columns.append(("shop", spike["steady"]))
+        if spike and spike.get("steady_long_poll"):
+            columns.append(("shop, long-polling", spike["steady_long_poll"]))
         if sync.get("steady"):
             columns.append(("sync FOR UPDATE", sync["steady"]))
         out.append(_spike_table(columns))

@@ -77,7 +77,19 @@ def _stock(services: Services, sku: str) -> dict[str, int]:
     return {"on_hand": product.on_hand, "reserved": product.reserved, "held_units": int(holds or 0)}
 
 
-def _spike_once(services: Services, stack: Stack, sku: str, shoppers: int, arrival_s: float, browsers: int):
+# Seconds a long-polling shopper asks the shop to hold its request open (LONG_POLL_MAX_SECONDS).
+LONG_POLL_S = 10
+
+
+def _spike_once(
+    services: Services,
+    stack: Stack,
+    sku: str,
+    shoppers: int,
+    arrival_s: float,
+    browsers: int,
+    long_poll_s: int = 0,
+):
     create_product(services, sku, on_hand=100, max_per_cart=1)
     result = run_load(
         {
@@ -89,6 +101,7 @@ def _spike_once(services: Services, stack: Stack, sku: str, shoppers: int, arriv
             "arrival_s": arrival_s,
             "browsers": browsers,
             "browse_path": CATALOG_PATH,
+            "long_poll_s": long_poll_s,
         }
     )
     time.sleep(0.5)  # let the scheduler and consumers settle before reading memory
@@ -157,6 +170,8 @@ def run_shop_spikes(
             idle = run_load({**spec, "body": None, "connections": 8, "requests": 2000})
             say(f"steady: {steady[0]} shoppers within {steady[1]}s for 100 units")
             calm = _spike_once(services, stack, "STEADY-1", steady[0], steady[1], 0)
+            say(f"steady, long-polling: the same with Prefer: wait={LONG_POLL_S} and ?wait={LONG_POLL_S}")
+            calm_long_poll = _spike_once(services, stack, "STEADY-2", steady[0], steady[1], 0, LONG_POLL_S)
     finally:
         services.close()
     return {
@@ -164,6 +179,7 @@ def run_shop_spikes(
         "memory": _memory_growth(runs[0]["memory"], runs[1]["memory"]),
         "catalog": {"during_spike": browsed["browse"], "idle": idle, "spike": _brief(browsed)},
         "steady": calm,
+        "steady_long_poll": calm_long_poll,
     }
 
 

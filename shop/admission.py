@@ -20,7 +20,7 @@ from shop.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessab
 from shop.inventory import RequestKind, sku_lane
 from shop.models import Product
 from shop.orders import OrderKind, checkout_lane
-from shop.queueing import Admission, OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
+from shop.queueing import Admission, JobState, OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
 from shop.services import Services
 
 # A cart's Idempotency-Key claim (shop:idem:cart:<sha256(cart:key)> -> fingerprint of the request).
@@ -284,11 +284,59 @@ def request_checkout(
     return services.lanes.admit(lane, OrderKind.CHECKOUT, params, cart_id=cart_id, job_id=job_id)
 
 
-def job_status(services: Services, cart_id: str, job_id: str) -> dict[str, Any]:
-    """Describe a job to the cart that made it; anyone else (or a forgotten job) gets NotFound."""
+# Job statuses that are a request's last word: nothing about it changes after them.
+FINAL_STATUSES = frozenset({"finished", "failed"})
+
+
+def job_status(services: Services, cart_id: str, job_id: str, wait_s: float = 0) -> dict[str, Any]:
+    """Describe a job to the cart that made it; anyone else (or a forgotten job) gets NotFound.
+
+    With ``wait_s`` the answer waits, up to that long, for the job's last word (finished or
+    failed): a long-poll woken by the lane's consumer (shop.decisions), not a sleep.
+    """
+    state = _owned_state(services, cart_id, job_id)
+    view = _status_view(job_id, state)
+    if wait_s <= 0 or view["status"] in FINAL_STATUSES or services.decisions is None:
+        return view
+    return _waited(services, cart_id, job_id, state.lane, wait_s, lambda v: v["status"] in FINAL_STATUSES)
+
+
+def job_answer(
+    services: Services, cart_id: str, job_id: str, lane: str, wait_s: float
+) -> dict[str, Any] | None:
+    """The job's view once it has a result (held, sold out, waitlisted…) within ``wait_s``, else None."""
+    if services.decisions is None:
+        return None
+    view = _waited(services, cart_id, job_id, lane, wait_s, lambda v: v["result"] is not None)
+    return view if view["result"] is not None else None
+
+
+def _waited(
+    services: Services,
+    cart_id: str,
+    job_id: str,
+    lane: str,
+    wait_s: float,
+    done: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        view = _status_view(job_id, _owned_state(services, cart_id, job_id))
+        return view if done(view) else None
+
+    assert services.decisions is not None
+    return services.decisions.wait(lane, check, wait_s) or _status_view(
+        job_id, _owned_state(services, cart_id, job_id)
+    )
+
+
+def _owned_state(services: Services, cart_id: str, job_id: str) -> JobState:
     state = services.lanes.view(job_id)
     if state is None or not state.cart_id or state.cart_id != cart_id:
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    return state
+
+
+def _status_view(job_id: str, state: JobState) -> dict[str, Any]:
     odds, eta = state.odds, state.eta
     return {
         "job_id": job_id,

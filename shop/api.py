@@ -46,16 +46,43 @@ def payment_limit() -> str:
     return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
-def _accepted(adm: admission.Admission | admission.Repeated, token: str) -> Response:
-    """202 with the place in line; a repeat of a request past the line gets 200 and its job."""
+def _accepted(adm: admission.Admission | admission.Repeated, token: str, cart_id: str) -> Response:
+    """202 with the place in line; 200 with the job once decided, for a repeat of a request past
+    the line or, with ``Prefer: wait=N`` (RFC 7240), when the decision comes within N seconds."""
     if isinstance(adm, admission.Repeated):
         response = jsonify(adm.view)
         response.headers["Location"] = f"/jobs/{adm.job_id}"
         return with_cart(response, token)
-    response = jsonify(admission.admission_view(adm, token))
-    response.status_code = 202
+    wait_s = _preferred_wait()
+    answered = admission.job_answer(services(), cart_id, adm.job_id, adm.lane, wait_s) if wait_s else None
+    if answered is not None:
+        response = jsonify(answered)
+        response.headers["Preference-Applied"] = f"wait={wait_s}"
+    else:
+        response = jsonify(admission.admission_view(adm, token))
+        response.status_code = 202
     response.headers["Location"] = f"/jobs/{adm.job_id}"
     return with_cart(response, token)
+
+
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]{1,6})(?:$|[,;\s])", re.IGNORECASE)
+
+
+def _preferred_wait() -> int:
+    """Seconds the client prefers to wait for the answer (``Prefer: wait=N``), at most the cap."""
+    found = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
+    return min(int(found.group(1)), services().config.LONG_POLL_MAX_SECONDS) if found else 0
+
+
+def _query_wait() -> int:
+    """``?wait=N`` on a job: whole seconds, 0 up to LONG_POLL_MAX_SECONDS."""
+    raw = request.args.get("wait")
+    if raw is None:
+        return 0
+    cap = services().config.LONG_POLL_MAX_SECONDS
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) > cap:
+        raise BadRequest(f"wait must be a whole number of seconds from 0 to {cap}.", code="invalid_wait")
+    return int(raw)
 
 
 def _idempotency_key(required: bool) -> str | None:
@@ -106,7 +133,7 @@ def add_to_cart() -> Response:
     adm = admission.request_hold(
         services(), cart_id, sku, qty, allow_partial, shopper, waitlist, uom, idempotency_key=key
     )
-    return _accepted(adm, token)
+    return _accepted(adm, token, cart_id)
 
 
 def _uom(raw: object) -> str:
@@ -132,7 +159,7 @@ def set_cart_quantity(sku: str, qty: str) -> Response:
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
     adm = admission.request_quantity(services(), cart_id, sku, quantity, shopper, uom, idempotency_key=key)
-    return _accepted(adm, token)
+    return _accepted(adm, token, cart_id)
 
 
 _NO_UOM = object()
@@ -162,7 +189,8 @@ def job(job_id: str) -> Response:
     token, cart_id = cart_from_request(create=False)
     if not JOB_ID_PATTERN.match(job_id):
         raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
-    return with_cart(jsonify(admission.job_status(services(), cart_id, job_id)), token)
+    wait_s = _query_wait()
+    return with_cart(jsonify(admission.job_status(services(), cart_id, job_id, wait_s)), token)
 
 
 @bp.get("/jobs/<job_id>/receipt")
@@ -182,7 +210,7 @@ def checkout() -> Response:
     notes = optional_json_body().get("notes")
     if notes is not None and (not isinstance(notes, str) or len(notes) > MAX_NOTES or "\x00" in notes):
         raise Unprocessable(f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes")
-    return _accepted(admission.request_checkout(services(), cart_id, key, notes or None), token)
+    return _accepted(admission.request_checkout(services(), cart_id, key, notes or None), token, cart_id)
 
 
 @bp.post("/payment")

@@ -752,6 +752,15 @@ def _parameters() -> Schema:
             "description": token_text,
             "schema": token_schema,
         },
+        "PreferWait": {
+            "name": "Prefer",
+            "in": "header",
+            "required": False,
+            "description": "`wait=N` (RFC 7240): answer 200 with the job once the request is decided, if "
+            "that happens within N seconds (at most LONG_POLL_MAX_SECONDS), else 202 as without it. "
+            "Other preferences are ignored, as RFC 7240 asks.",
+            "schema": {"type": "string"},
+        },
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -895,8 +904,8 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
         **{CART_HEADER: "CartToken"},
     )
     repeated = _answer(
-        "A repeat (same cart, same Idempotency-Key) of a request that is being applied or was decided: "
-        "its job, as `GET /jobs/{job_id}` shows it.",
+        "Decided within `Prefer: wait=N`, or a repeat (same cart, same Idempotency-Key) of a request "
+        "that is being applied or was decided: its job, as `GET /jobs/{job_id}` shows it.",
         _ref("Job"),
         Location="JobLocation",
         **{CART_HEADER: "CartToken"},
@@ -907,7 +916,12 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                 "operationId": f"add_to_{spelling}",
                 "tags": tag,
                 "summary": "Put 'add qty units of sku to my cart' in the SKU's line.",
-                "parameters": [_param("CartToken"), _param("CustomerId"), _param("CartIdempotencyKey")],
+                "parameters": [
+                    _param("CartToken"),
+                    _param("CustomerId"),
+                    _param("CartIdempotencyKey"),
+                    _param("PreferWait"),
+                ],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CartRequest")}}},
                 "responses": {
                     "200": repeated,
@@ -946,6 +960,7 @@ def _cart_operations(spelling: str) -> dict[str, Schema]:
                         "schema": UOM,
                     },
                     _param("CartIdempotencyKey"),
+                    _param("PreferWait"),
                 ],
                 "responses": {"200": repeated, "202": admitted, **_refusals(400, 404, 415, 422, 429, 503)},
             }
@@ -996,7 +1011,19 @@ def _paths() -> Schema:
                 "summary": "A request's place in line and, once applied, its outcome.",
                 "description": "Only the cart that made the job may read it; anyone else, or a job Redis "
                 "no longer knows, gets 404 `unknown_job` with `details.retry: true`.",
-                "parameters": [_param("JobId"), _param("CartTokenRequired")],
+                "parameters": [
+                    _param("JobId"),
+                    _param("CartTokenRequired"),
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "required": False,
+                        "description": "Long-poll: answer as soon as the job is finished or failed, or "
+                        "after this many seconds with its place then (0 to LONG_POLL_MAX_SECONDS, "
+                        "10 by default; beyond it 400 `invalid_wait`).",
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"},
+                    },
+                ],
                 "responses": {
                     "200": _answer("The job.", _ref("Job"), **with_token),
                     **_refusals(400, 404, 429, 503),
@@ -1022,9 +1049,18 @@ def _paths() -> Schema:
                 "operationId": "checkout",
                 "tags": ["checkout"],
                 "summary": "Put 'turn my cart's live holds into an order' in the cart's checkout line.",
-                "parameters": [_param("CartTokenRequired"), _param("IdempotencyKey")],
+                "parameters": [_param("CartTokenRequired"), _param("IdempotencyKey"), _param("PreferWait")],
                 "requestBody": {"required": False, "content": {JSON: {"schema": _ref("CheckoutRequest")}}},
-                "responses": {"202": admitted, **_refusals(400, 404, 413, 415, 422, 429, 503)},
+                "responses": {
+                    "200": _answer(
+                        "Decided within `Prefer: wait=N`: its job, as `GET /jobs/{job_id}` shows it.",
+                        _ref("Job"),
+                        Location="JobLocation",
+                        **with_token,
+                    ),
+                    "202": admitted,
+                    **_refusals(400, 404, 413, 415, 422, 429, 503),
+                },
             }
         },
         "/payment": {

@@ -407,6 +407,11 @@ def _forward_to(wait: waiting.Wait) -> str | None:
     return url_for("pages.cart")
 
 
+def _whole_seconds(raw: str) -> int:
+    """A small whole number of seconds from the query string; anything else is 0 (no waiting)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 4 else 0
+
+
 def _start_ahead(wait: waiting.Wait) -> int:
     """How many were ahead when the shopper joined (for the progress bar), never fewer than now."""
     raw = request.args.get("ahead", "")
@@ -423,6 +428,7 @@ def _wait_context(wait: waiting.Wait) -> dict[str, Any]:
         "start": _start_ahead(wait),
         "suggestions": suggestions,
         "held_seconds": waiting.seconds_held(wait),
+        "max_wait_s": services().config.LONG_POLL_MAX_SECONDS,
     }
 
 
@@ -447,6 +453,16 @@ def wait_status(job_id: str) -> Response:
     request is decided, to render its outcome.
     """
     current = _find_wait(job_id, with_product=False)
+    wait_s = min(_whole_seconds(request.args.get("wait", "")), services().config.LONG_POLL_MAX_SECONDS)
+    if wait_s and not current.finished and services().decisions is not None:
+        # Answer when the request is decided, or after wait_s with its place then: the page asks
+        # at its own pace and still learns the decision the moment it is made.
+        decided = services().decisions.wait(
+            current.lane,
+            lambda: w if (w := _find_wait(job_id, with_product=False)).finished else None,
+            wait_s,
+        )
+        current = decided or _find_wait(job_id, with_product=False)
     if current.finished:
         current = _find_wait(job_id)
     t = i18n.translator(language())

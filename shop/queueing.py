@@ -35,6 +35,7 @@ from rq.serializers import DefaultSerializer
 from rq.utils import current_timestamp, utcformat, utcparse
 from rq_scheduler import Scheduler
 
+from shop.decisions import decided_channel
 from shop.draw import LUA_DRAW, new_seed
 from shop.ledger import Outcome, QueuedRequest
 from shop.models import utcnow
@@ -1186,6 +1187,8 @@ class Lanes:
             ],
             client=pipe,
         )
+        # Wake the requests long-polling for these jobs (shop.decisions), in this round trip.
+        pipe.publish(decided_channel(lane), max_ticket)
         if not finish:
             pipe.execute()
             return

@@ -12,6 +12,7 @@ from redis import Redis
 
 from config import Config
 from shop.db import Database
+from shop.decisions import DecisionWaiter
 from shop.payments import PaymentGateway, SimulatedGateway
 from shop.queueing import Lanes
 
@@ -25,8 +26,12 @@ class Services:
     redis: Redis
     lanes: Lanes
     gateway: PaymentGateway = field(default_factory=SimulatedGateway)
+    # Requests long-polling for their decision (web processes only; idle until the first one).
+    decisions: DecisionWaiter | None = None
 
     def close(self) -> None:
+        if self.decisions is not None:
+            self.decisions.close()
         self.db.dispose()
         self.redis.close()
 
@@ -50,4 +55,5 @@ def build_services(config: Config) -> Services:
         lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS, hot_lanes=config.HOT_LANES),
         # The simulated processor keeps its records in Redis, outside any one shop process.
         gateway=SimulatedGateway(redis, pause_file=config.GATEWAY_PAUSE_FILE),
+        decisions=DecisionWaiter(redis),
     )

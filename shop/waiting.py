@@ -53,6 +53,8 @@ class Wait:
     starts_in: int | None = None
     # The operator paused the SKU's line: requests keep their place, none is applied.
     paused: bool = False
+    # The line the request is in (its consumer announces decisions there: shop.decisions).
+    lane: str = ""
 
     @property
     def prequeued(self) -> bool:
@@ -144,6 +146,7 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
         held=held,
         starts_in=max(0, -(-(state.starts_in_ms or 0) // 1000)) if state.prequeued else None,
         paused=state.paused,
+        lane=state.lane,
     )
 
 

@@ -69,6 +69,7 @@
      up to 15 s; any change goes back to the server's pace. */
   var BACKOFF = 1.5;
   var MAX_POLL_MS = 15000;
+  var POLL_GAP_MS = 100;
 
   function startWaiting(room) {
     var url = room.dataset.statusUrl;
@@ -77,6 +78,7 @@
     var panel = document.getElementById("wait-panel");
     var failures = 0;
     var delay = Number(room.dataset.pollMs) || 1000;
+    var maxWait = Number(room.dataset.maxWaitS) || 0;
     var last = null;
     var said = { place: place.textContent.trim(), verdict: "", waitlist: "" };
     var verdictEl = panel.querySelector("[data-verdict]");
@@ -92,7 +94,7 @@
       last = seen;
       room.dataset.serverPollMs = String(pace);
       room.dataset.nextPollMs = String(Math.round(delay));
-      setTimeout(poll, delay);
+      setTimeout(poll, POLL_GAP_MS);
     }
 
     /* Say what changed, in one message: the place, then a new verdict or waitlist note. */
@@ -207,8 +209,12 @@
       setTimeout(poll, Math.min(10000, 1000 * Math.pow(2, failures)));
     }
 
+    /* The server holds each poll open for the pace's length and answers at once when the request
+       is decided (a long-poll), so the shopper learns the outcome the moment it is made. */
     function poll() {
-      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      var seconds = Math.max(1, Math.min(maxWait, Math.round(delay / 1000)));
+      fetch(url + "?wait=" + seconds,
+        { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
         .then(function (response) {
           if (response.status === 404) {
             window.location.reload(); /* the server's page explains what happened */
@@ -228,7 +234,7 @@
     }
 
     room.dataset.nextPollMs = String(delay);
-    setTimeout(poll, delay);
+    setTimeout(poll, POLL_GAP_MS);
   }
 
   /* Live stock: refresh "N left" figures from the public catalog API every few seconds. */
