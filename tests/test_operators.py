@@ -57,6 +57,16 @@ def test_operator_routes_serve_the_operator(client, product, method, path):
     assert response.status_code in (200, 303), response.get_data(as_text=True)[:300]
 
 
+@pytest.mark.parametrize(
+    "credentials", [("operator", "wrong"), ("someone", RIGHT[1]), ("operator", RIGHT[1] + "x"), ("", "")]
+)
+def test_credentials_are_refused_after_the_right_ones_were_accepted(client, product, credentials):
+    # The accepted password is remembered to spare its slow hash: nothing else may pass for it.
+    assert client.get("/admin/skus", headers=basic(*RIGHT)).status_code == 200
+    assert client.get("/admin/skus", headers=basic(*credentials)).status_code == 401
+    assert client.get("/admin/skus", headers=basic(*RIGHT)).status_code == 200
+
+
 def test_the_json_api_offers_basic_auth_on_401(client, product):
     assert client.get("/admin/skus").headers["WWW-Authenticate"].startswith("Basic")
 
