@@ -21,7 +21,7 @@ from datetime import datetime
 from heapq import merge
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, literal, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, case, literal, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shop.models import FLASH_DISCOUNT, FREE_UNITS, Product
@@ -30,14 +30,22 @@ from shop.models import FLASH_DISCOUNT, FREE_UNITS, Product
 Arm = tuple[ColumnElement[bool] | None, Any]
 
 
-def arms(sort_by: str, now: datetime, relevance: Any) -> list[Arm]:
-    """The parts a sort reads, each in the order of one index."""
+def arms(sort_by: str, now: datetime, relevance: Any, searching: bool = False) -> list[Arm]:
+    """The parts a sort reads, each in the order of one index.
+
+    A search's matches are collected first and sorted (see ``part_statements``), so its price and
+    discount are one part, keyed by the moment's price itself: one pass over the text index.
+    """
     ended = and_(
         Product.sale_ends_at.is_not(None), Product.sale_ends_at <= literal(now, Product.sale_ends_at.type)
     )
     running = or_(
         Product.sale_ends_at.is_(None), Product.sale_ends_at > literal(now, Product.sale_ends_at.type)
     )
+    if searching and sort_by == "price":
+        return [(None, case((ended, Product.normal_price), else_=Product.price))]
+    if searching and sort_by == "discount":
+        return [(None, case((ended, literal_column("0")), else_=FLASH_DISCOUNT))]
     return {
         "sales": lambda: [(None, Product.sales)],
         "name": lambda: [(None, Product.name)],
@@ -74,7 +82,7 @@ def part_statements(base: Select[Any], query: Any, now: datetime, relevance: Any
     """Each part of the query's sort as a select of (sku, sort_key) rows in the part's index order."""
     descending = query.sort_dir == "desc"
     statements = []
-    for covers, key in arms(query.sort_by, now, relevance):
+    for covers, key in arms(query.sort_by, now, relevance, searching=bool(query.search)):
         labelled = key.label("sort_key")
         part = base.add_columns(labelled)
         if covers is not None:

@@ -61,6 +61,18 @@ def test_a_cursor_walk_keeps_the_category_and_search(client, many):
     assert walk(client, category="a", search="produk", sortBy="price", limit=2) == whole
 
 
+@pytest.mark.parametrize("sort_by", ["price", "discount"])
+@pytest.mark.parametrize("sort_dir", ["asc", "desc"])
+def test_a_search_orders_by_the_moments_price_as_the_catalog_does(client, many, sort_by, sort_dir):
+    # Every product matches "produk": the search path (one sorted set of matches) and the catalog
+    # path (the index halves, ended flash sales apart) must agree, the ended P-07 included.
+    params = {"sortBy": sort_by, "sortDir": sort_dir, "limit": 100}
+    assert skus(listing(client, search="produk", **params)) == skus(listing(client, **params))
+    assert walk(client, search="produk", sortBy=sort_by, sortDir=sort_dir, limit=4) == skus(
+        listing(client, **params)
+    )
+
+
 def test_a_search_walked_by_relevance_lists_every_match_once(client, many):
     whole = skus(listing(client, search="produk", limit=100))
     assert walk(client, search="produk", limit=4) == whole
