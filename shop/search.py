@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Double, Select, cast, column, func, literal_column, or_, table
+from sqlalchemy import ColumnElement, Double, Select, cast, column, func, literal_column, or_, table, text
 from sqlalchemy.orm import Session
 
 from shop.models import Product
@@ -75,6 +75,11 @@ def apply(stmt: Select[Any], session: Session, terms: SearchTerms) -> tuple[Sele
     if not terms.words:
         return stmt, literal_column("0")
     if session.get_bind().dialect.name == "postgresql":
+        # The planner prices matching a tsvector far below its cost, so for a common word it may
+        # read the whole table and match every row (80-120 ms at 100,000 products, seen in the
+        # bench) instead of the GIN index (about 10 ms). For this reading transaction the
+        # search's index is the way in.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
         # Words are letters and digits only, so they cannot carry tsquery operators.
         query = func.to_tsquery(literal_column("'simple'"), " & ".join(f"{w}:*" for w in terms.words))
         vector = literal_column("products.search_vector")
