@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, case, literal, literal_column, update
 from sqlalchemy.orm import Session
 
-from shop.models import Product
+from shop.models import FLASH_DISCOUNT, Product
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,23 @@ def line_amounts(qty: int, normal_price: int, price: int) -> LineAmounts:
     return LineAmounts(normal_price, discount_pct(normal_price, price), gross - net, net)
 
 
+def sale_ended(now: datetime) -> ColumnElement[bool]:
+    """SQL: the product's flash price has ended by ``now`` (``current_price`` charges normal_price)."""
+    return and_(
+        Product.sale_ends_at.is_not(None), Product.sale_ends_at <= literal(now, Product.sale_ends_at.type)
+    )
+
+
+def price_column(now: datetime) -> ColumnElement[int]:
+    """The current price as SQL: what ``current_price`` returns, for sorting by what shoppers pay now."""
+    return case((sale_ended(now), Product.normal_price), else_=Product.price)
+
+
+def discount_column(now: datetime) -> ColumnElement[int]:
+    """The current discount as SQL, in per mille (so ties between whole percents still order)."""
+    return case((sale_ended(now), literal_column("0")), else_=FLASH_DISCOUNT)
+
+
 def end_flash_prices(session: Session, now: datetime) -> int:
     """Make every flash price whose sale has ended the normal price again, for good; return how many.
 
@@ -58,7 +75,7 @@ def end_flash_prices(session: Session, now: datetime) -> int:
     """
     ended = session.execute(
         update(Product)
-        .where(Product.sale_ends_at.is_not(None), Product.sale_ends_at <= now)
+        .where(sale_ended(now))
         .values(price=Product.normal_price, sale_ends_at=None, updated_at=now)
     )
     return ended.rowcount or 0

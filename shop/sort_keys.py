@@ -21,10 +21,11 @@ from datetime import datetime
 from heapq import merge
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, literal, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, literal, literal_column, not_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shop.models import FLASH_DISCOUNT, FREE_UNITS, Product
+from shop.pricing import discount_column, price_column, sale_ended
 
 # One part of a sort: the products it covers (None: all) and their key.
 Arm = tuple[ColumnElement[bool] | None, Any]
@@ -36,16 +37,11 @@ def arms(sort_by: str, now: datetime, relevance: Any, searching: bool = False) -
     A search's matches are collected first and sorted (see ``part_statements``), so its price and
     discount are one part, keyed by the moment's price itself: one pass over the text index.
     """
-    ended = and_(
-        Product.sale_ends_at.is_not(None), Product.sale_ends_at <= literal(now, Product.sale_ends_at.type)
-    )
-    running = or_(
-        Product.sale_ends_at.is_(None), Product.sale_ends_at > literal(now, Product.sale_ends_at.type)
-    )
+    ended = sale_ended(now)
     if searching and sort_by == "price":
-        return [(None, case((ended, Product.normal_price), else_=Product.price))]
+        return [(None, price_column(now))]
     if searching and sort_by == "discount":
-        return [(None, case((ended, literal_column("0")), else_=FLASH_DISCOUNT))]
+        return [(None, discount_column(now))]
     return {
         "sales": lambda: [(None, Product.sales)],
         "name": lambda: [(None, Product.name)],
@@ -54,8 +50,8 @@ def arms(sort_by: str, now: datetime, relevance: Any, searching: bool = False) -
         "relevance": lambda: [(None, relevance)],
         # The ended half is read by its sale_ends_at index only: "+ 0" keeps the planner from
         # seeking a cursor in the normal_price index and filtering the whole catalog for the few.
-        "price": lambda: [(ended, Product.normal_price + literal_column("0")), (running, Product.price)],
-        "discount": lambda: [(ended, literal_column("0")), (running, FLASH_DISCOUNT)],
+        "price": lambda: [(ended, Product.normal_price + literal_column("0")), (not_(ended), Product.price)],
+        "discount": lambda: [(ended, literal_column("0")), (not_(ended), FLASH_DISCOUNT)],
     }[sort_by]()
 
 
@@ -64,16 +60,16 @@ def page_keys(
 ) -> list[Row[Any]]:
     """(sku, sort_key) rows of the query's page, plus one more to tell whether another follows.
 
-    Each part is its own index-ordered query of at most offset + limit + 1 rows, merged here:
-    the plan of each is a plain index range, whatever either planner thinks of a merge.
+    A sort of one part skips to its page in the database. A sort of two parts reads at most
+    offset + limit + 1 rows of each, in index order, and merges them here: the plan of each is a
+    plain index range, whatever either planner thinks of a merge.
     """
     offset = 0 if query.after is not None else (query.page - 1) * query.limit
+    statements = part_statements(base, query, now, relevance)
+    if len(statements) == 1:
+        return list(session.execute(statements[0].offset(offset).limit(query.limit + 1)).all())
     wanted = offset + query.limit + 1
-    parts = [
-        session.execute(part.limit(wanted)).all() for part in part_statements(base, query, now, relevance)
-    ]
-    if len(parts) == 1:
-        return parts[0][offset:wanted]
+    parts = [session.execute(part.limit(wanted)).all() for part in statements]
     merged = merge(*parts, key=lambda r: (r.sort_key, r.sku), reverse=query.sort_dir == "desc")
     return list(merged)[offset:wanted]
 

@@ -55,6 +55,15 @@ def test_following_next_cursor_lists_every_product_once_in_the_sorts_order(clien
     assert walk(client, sortBy=sort_by, sortDir=sort_dir, limit=3) == whole
 
 
+@pytest.mark.parametrize("sort_by", SORTS)
+@pytest.mark.parametrize("search", [None, "produk"])
+def test_numbered_pages_list_every_product_once_in_the_sorts_order(client, many, sort_by, search):
+    params = {"sortBy": sort_by, **({"search": search} if search else {})}
+    whole = skus(listing(client, limit=100, **params))
+    pages = [skus(listing(client, limit=3, page=page, **params)) for page in range(1, 5)]
+    assert [sku for page in pages for sku in page] == whole
+
+
 def test_a_cursor_walk_keeps_the_category_and_search(client, many):
     whole = skus(listing(client, category="a", search="produk", sortBy="price", limit=100))
     assert len(whole) == 6
