@@ -319,13 +319,9 @@ def _waited(
     wait_s: float,
     done: Callable[[dict[str, Any]], bool],
 ) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        view = _status_view(job_id, _owned_state(services, cart_id, job_id))
-        return view if done(view) else None
-
     assert services.decisions is not None
-    return services.decisions.wait(lane, check, wait_s) or _status_view(
-        job_id, _owned_state(services, cart_id, job_id)
+    return services.decisions.wait(
+        lane, lambda: _status_view(job_id, _owned_state(services, cart_id, job_id)), done, wait_s
     )
 
 

@@ -46,23 +46,22 @@ class DecisionWaiter:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def wait(self, lane: str, check: Callable[[], T | None], seconds: float) -> T | None:
-        """Call ``check`` until it answers something or ``seconds`` pass; return its last answer.
+    def wait(self, lane: str, read: Callable[[], T], done: Callable[[T], bool], seconds: float) -> T:
+        """``read`` until ``done`` says so or ``seconds`` pass; return the last reading.
 
-        ``check`` runs once before any waiting, so a decision already made answers at once.
+        The waiter is registered before the first reading, so a decision announced between a
+        reading and the wait still wakes it.
         """
-        answer = check()
-        if answer is not None or seconds <= 0:
-            return answer
         woken = threading.Event()
         self._register(lane, woken)
         try:
             deadline = time.monotonic() + seconds
-            while answer is None and (left := deadline - time.monotonic()) > 0:
+            reading = read()
+            while not done(reading) and (left := deadline - time.monotonic()) > 0:
                 woken.wait(min(left, RECHECK_S))
                 woken.clear()
-                answer = check()
-            return answer
+                reading = read()
+            return reading
         finally:
             self._unregister(lane, woken)
 

@@ -457,12 +457,9 @@ def wait_status(job_id: str) -> Response:
     if wait_s and not current.finished and services().decisions is not None:
         # Answer when the request is decided, or after wait_s with its place then: the page asks
         # at its own pace and still learns the decision the moment it is made.
-        decided = services().decisions.wait(
-            current.lane,
-            lambda: w if (w := _find_wait(job_id, with_product=False)).finished else None,
-            wait_s,
+        current = services().decisions.wait(
+            current.lane, lambda: _find_wait(job_id, with_product=False), lambda w: w.finished, wait_s
         )
-        current = decided or _find_wait(job_id, with_product=False)
     if current.finished:
         current = _find_wait(job_id)
     t = i18n.translator(language())
