@@ -6,7 +6,6 @@ they do in a sale, through admission (``request_hold``), and lines are applied b
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 
@@ -22,8 +21,9 @@ from shop.inventory import sku_lane
 from shop.models import Product
 from shop.monitoring import record_samples
 from shop.queueing import HOT_EPOCH_S, HOT_HALF_LIFE_S, HOT_LANES_ZSET, LINES_TOTAL, LINES_ZSET, lane_key
+from tests.test_operators import RIGHT, basic
 
-BASIC = {"Authorization": "Basic " + base64.b64encode(b"operator:test-operator-password").decode()}
+BASIC = basic(*RIGHT)
 SKUS = ["BRD-A", "BRD-B", "BRD-C", "BRD-D", "BRD-E", "BRD-F"]
 
 

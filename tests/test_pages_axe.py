@@ -29,6 +29,7 @@ from tests.browser_support import (
     others_in_line,
     shoot,
 )
+from tests.test_operators import RIGHT
 
 # The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
 browser, live, new_page, screenshots = support.browser, support.live, support.new_page, support.screenshots
@@ -182,12 +183,17 @@ def test_every_page_state_has_no_serious_accessibility_violations(
     assert [e for e in page.js_errors if not e.startswith("Failed to load resource")] == []
 
 
+def log_in_as_operator(page) -> None:
+    """Fill in and send the operator login form the page shows."""
+    page.get_by_label(re.compile("user name", re.I)).fill(RIGHT[0])
+    page.get_by_label(re.compile("password", re.I)).fill(RIGHT[1])
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+
+
 def test_an_operator_follows_a_sku_from_the_board_to_its_stock_and_movements(new_page, screenshots):
     page = new_page()
     page.goto("/admin")
-    page.get_by_label(re.compile("user name", re.I)).fill("operator")
-    page.get_by_label(re.compile("password", re.I)).fill("test-operator-password")
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    log_in_as_operator(page)
     page.get_by_role("link", name=MOUSE, exact=True).click()
 
     expect(page.get_by_role("heading", name=re.compile(MOUSE))).to_be_visible()
@@ -202,9 +208,7 @@ def test_an_operator_follows_a_sku_from_the_board_to_its_stock_and_movements(new
 def test_an_operator_searches_the_board_and_pages_through_it(new_page, screenshots):
     page = new_page()
     page.goto("/admin?limit=10")
-    page.get_by_label(re.compile("user name", re.I)).fill("operator")
-    page.get_by_label(re.compile("password", re.I)).fill("test-operator-password")
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    log_in_as_operator(page)
 
     page.goto("/admin?limit=10")
     expect(page.get_by_label(re.compile("Refresh every"))).to_be_checked()
