@@ -758,7 +758,6 @@ class Lanes:
         shopper: str = "",
         uom: str = "",
         hot: bool = False,
-        _retried: bool = False,
     ) -> Admission:
         job.origin = lane
         job.enqueued_at = utcnow()
@@ -769,62 +768,52 @@ class Lanes:
         flat: list[Any] = []
         for key, value in mapping.items():
             flat.extend((key, value))
-        raw = self._admit(
-            keys=[
-                queue_key(lane),
-                job.key,
-                lane_key(lane, "ticket"),
-                lane_key(lane, "serving"),
-                READY_LIST,
-                READY_SET,
-                Queue.redis_queues_keys,
-                LANES_SET,
-                CATALOG_HASH,
-                cart_pending_key(cart_id) if cart_id else lane_key(lane, "nocart"),
-                lane_key(lane, "requested"),
-                lane_key(lane, "served"),
-                lane_key(lane, "stock"),
-                lane_key(lane, "stats"),
-                lane_key(lane, "paused"),
-                lane_key(lane, "shoppers"),
-                lane_key(lane, "sale"),
-                lane_key(lane, "prequeue"),
-                lane_key(lane, "prequeue:demand"),
-                HOT_LANES_ZSET,
-                LINES_ZSET,
-                LINES_TOTAL,
-            ],
-            args=[
-                lane,
-                job.id,
-                sku,
-                qty,
-                cart_id,
-                demand,
-                shopper,
-                len(mapping),
-                uom,
-                self.hot_lanes if hot else 0,
-                HOT_HALF_LIFE_S,
-                *flat,
-            ],
-        )
+        keys = [
+            queue_key(lane),
+            job.key,
+            lane_key(lane, "ticket"),
+            lane_key(lane, "serving"),
+            READY_LIST,
+            READY_SET,
+            Queue.redis_queues_keys,
+            LANES_SET,
+            CATALOG_HASH,
+            cart_pending_key(cart_id) if cart_id else lane_key(lane, "nocart"),
+            lane_key(lane, "requested"),
+            lane_key(lane, "served"),
+            lane_key(lane, "stock"),
+            lane_key(lane, "stats"),
+            lane_key(lane, "paused"),
+            lane_key(lane, "shoppers"),
+            lane_key(lane, "sale"),
+            lane_key(lane, "prequeue"),
+            lane_key(lane, "prequeue:demand"),
+            HOT_LANES_ZSET,
+            LINES_ZSET,
+            LINES_TOTAL,
+        ]
+        args = [
+            lane,
+            job.id,
+            sku,
+            qty,
+            cart_id,
+            demand,
+            shopper,
+            len(mapping),
+            uom,
+            self.hot_lanes if hot else 0,
+            HOT_HALF_LIFE_S,
+            *flat,
+        ]
+        raw = self._admit(keys=keys, args=args)
         ticket, serving = int(raw[0]), int(raw[1])
-        if ticket == -5 and not _retried:
-            # The sale has started but its pre-queue is not drawn yet: draw it, then join behind it.
+        if ticket == -5:
+            # The sale has started but its pre-queue is not drawn yet: draw it, then join behind it
+            # (once: the draw has happened by then, whoever made it).
             self.open_sale(lane, serving)
-            return self._push(
-                job,
-                lane,
-                cart_id=cart_id,
-                sku=sku,
-                qty=qty,
-                demand=demand,
-                shopper=shopper,
-                uom=uom,
-                hot=hot,
-                _retried=True,
-            )
+            raw = self._admit(keys=keys, args=args)
+            ticket, serving = int(raw[0]), int(raw[1])
         if ticket == -4:
             _code, starts_in, _length, prequeue_demand, available, held = raw
             odds = prequeue_odds(_stock(available, held), int(prequeue_demand or 0))
