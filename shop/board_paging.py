@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from shop import monitoring
 from shop.errors import BadRequest
 from shop.models import FREE_UNITS, Product, utcnow
-from shop.queueing import SKU_LANE_PREFIX
+from shop.queueing import lane_skus
 
 SORTS = ("hottest", "in_line", "available", "expiring")
 RANKED_SORTS = ("hottest", "in_line", "expiring")
@@ -262,8 +262,7 @@ def _live_ranking(services: Any, sort_by: str) -> list[str]:
     if sort_by == "hottest":
         return monitoring.hot_skus(services, count)
     if sort_by == "in_line":
-        lanes = services.lanes.longest_lines(count)
-        return [lane.removeprefix(SKU_LANE_PREFIX) for lane in lanes if lane.startswith(SKU_LANE_PREFIX)]
+        return lane_skus(services.lanes.longest_lines(count))
     with services.db.reading() as session:
         return monitoring.most_expiring(session, utcnow(), count)
 

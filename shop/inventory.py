@@ -48,6 +48,7 @@ from shop.models import (
     utcnow,
 )
 from shop.pricing import current_price
+from shop.queueing import SKU_LANE_PREFIX
 from shop.stock import Delta, change_locations, movement_row, record_movements
 
 
@@ -88,7 +89,7 @@ PRODUCT_DETAIL_FIELDS = frozenset(
 
 def sku_lane(sku: str) -> str:
     """Name the line (RQ queue) that serialises one SKU's requests."""
-    return f"sku:{sku}"
+    return SKU_LANE_PREFIX + sku
 
 
 @dataclass

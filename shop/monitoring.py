@@ -20,14 +20,15 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from shop.catalog import stock_view
+from shop.inventory import sku_lane
 from shop.models import Hold, HoldStatus, Product, utcnow
 from shop.queueing import (
     HOT_LANES_ZSET,
     LANES_SET,
     LINES_TOTAL,
     LINES_ZSET,
-    SKU_LANE_PREFIX,
     lane_key,
+    lane_skus,
     queue_key,
 )
 
@@ -183,7 +184,7 @@ def most_expiring(session: Any, now: datetime, count: int, within: timedelta = E
 def hot_skus(services: Any, count: int) -> list[str]:
     """Return the SKUs of the most active lanes (at most ``count``), hottest first."""
     lanes = services.lanes.hottest(count)
-    return [lane.removeprefix(SKU_LANE_PREFIX) for lane in lanes if lane.startswith(SKU_LANE_PREFIX)]
+    return lane_skus(lanes)
 
 
 def board_rows(services: Any, skus: Sequence[str]) -> list[dict[str, Any]]:
@@ -197,7 +198,7 @@ def board_rows(services: Any, skus: Sequence[str]) -> list[dict[str, Any]]:
         found = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
         soon = expiring_soon(session, now, list(found))
     products = [found[sku] for sku in skus if sku in found]
-    lanes = [SKU_LANE_PREFIX + p.sku for p in products]
+    lanes = [sku_lane(p.sku) for p in products]
     live = lanes_overview(services.redis, lanes)
     return [
         {
@@ -245,11 +246,11 @@ def record_samples(services: Any) -> None:
     now = int(time.time())
     lengths_pipe = services.redis.pipeline(transaction=False)
     for sku, _available in stock:
-        lengths_pipe.llen(queue_key(SKU_LANE_PREFIX + sku))
+        lengths_pipe.llen(queue_key(sku_lane(sku)))
     lengths = lengths_pipe.execute()
     pipe = services.redis.pipeline(transaction=False)
     for (sku, available), length in zip(stock, lengths, strict=True):
-        key = lane_key(SKU_LANE_PREFIX + sku, "history")
+        key = lane_key(sku_lane(sku), "history")
         pipe.lpush(key, f"{now},{length},{available}")
         pipe.ltrim(key, 0, HISTORY_POINTS - 1)
         pipe.expire(key, HISTORY_TTL_S)

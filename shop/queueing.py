@@ -91,6 +91,11 @@ def queue_key(lane: str) -> str:
     return Queue.redis_queue_namespace_prefix + lane
 
 
+def lane_skus(lanes: Iterable[str]) -> list[str]:
+    """The SKUs of those lanes that are SKU lanes (not checkout or maintenance), in their order."""
+    return [lane.removeprefix(SKU_LANE_PREFIX) for lane in lanes if lane.startswith(SKU_LANE_PREFIX)]
+
+
 def cart_pending_key(cart_id: str) -> str:
     return f"shop:cart:{cart_id}:pending"
 
