@@ -36,7 +36,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select, text
 
-from bench.common import make_services, median, percentile, ratio, say, scratch_database
+from bench.common import make_services, median, ratio, say, scratch_database
+from bench.figures import percentile
 from bench.spike import run_load, shop_env
 from bench.stack import Stack
 from shop.admission import cache_product

@@ -104,15 +104,6 @@ def child_env(database_url: str, redis_url: str, **extra: Any) -> dict[str, str]
 # --- figures ------------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 

@@ -25,6 +25,8 @@ import sys
 import time
 from typing import Any
 
+from bench.figures import percentile
+
 HOST = "127.0.0.1"
 FIRST_POLL_S = 0.5
 REQUEST_TIMEOUT_S = 30.0
@@ -82,17 +84,10 @@ class Connection:
         self.reader = self.writer = None
 
 
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def summary_ms(values: list[float]) -> dict[str, float | None]:
     ms = [v * 1000 for v in values]
-    return {"p50": pct(ms, 50), "p99": pct(ms, 99), "max": max(ms) if ms else None, "n": len(ms)}
+    top = max(ms) if ms else None
+    return {"p50": percentile(ms, 50), "p99": percentile(ms, 99), "max": top, "n": len(ms)}
 
 
 class Counts:

@@ -17,7 +17,8 @@ from rq.job import Job
 from rq.utils import utcparse
 from sqlalchemy import func, select
 
-from bench.common import child_env, create_product, make_services, median, percentile, ratio, say
+from bench.common import child_env, create_product, make_services, median, ratio, say
+from bench.figures import percentile
 from bench.stack import Stack
 from config import BASE_DIR
 from shop.audit import audit

@@ -32,7 +32,7 @@ Arm = tuple[ColumnElement[bool] | None, Any]
 
 
 def arms(sort_by: str, now: datetime, relevance: Any, searching: bool = False) -> list[Arm]:
-    """The parts a sort reads, each in the order of one index.
+    """The parts a sort reads, each in the order of one index; the part covering the most last.
 
     A search's matches are collected first and sorted (see ``part_statements``), so its price and
     discount are one part, keyed by the moment's price itself: one pass over the text index.
@@ -60,16 +60,19 @@ def page_keys(
 ) -> list[Row[Any]]:
     """(sku, sort_key) rows of the query's page, plus one more to tell whether another follows.
 
-    A sort of one part skips to its page in the database. A sort of two parts reads at most
+    A sort of one part skips to its page in the database. A sort of two parts reads the few
+    first (the sales ended but not yet swept): when there are none, which is what the sweeper
+    leaves, the rest skips to its page in the database too. Otherwise it reads at most
     offset + limit + 1 rows of each, in index order, and merges them here: the plan of each is a
     plain index range, whatever either planner thinks of a merge.
     """
     offset = 0 if query.after is not None else (query.page - 1) * query.limit
-    statements = part_statements(base, query, now, relevance)
-    if len(statements) == 1:
-        return list(session.execute(statements[0].offset(offset).limit(query.limit + 1)).all())
+    *few, most = part_statements(base, query, now, relevance)
     wanted = offset + query.limit + 1
-    parts = [session.execute(part.limit(wanted)).all() for part in statements]
+    early = [session.execute(part.limit(wanted)).all() for part in few]
+    if not any(early):
+        return list(session.execute(most.offset(offset).limit(query.limit + 1)).all())
+    parts = [*early, session.execute(most.limit(wanted)).all()]
     merged = merge(*parts, key=lambda r: (r.sort_key, r.sku), reverse=query.sort_dir == "desc")
     return list(merged)[offset:wanted]
 
