@@ -26,8 +26,8 @@ from devtools.redis_server import RedisServer
 SIZES = {
     "full": {"n": 20_000, "sw_n": 1_000, "raw_n": 5_000, "rounds": 3, "shoppers": 5_000, "arrival_s": 2.0,
              "steady_shoppers": 2_000, "steady_arrival_s": 10.0, "admit_rounds": 3, "admit_requests": 3_000,
-             "catalog_products": 100_000, "catalog_reps": 100, "catalog_min_reps": 100, "catalog_budget_s": 2.0,
-             "catalog_rounds": 3, "catalog_load_s": 3.0, "catalog_page_reps": 10},
+             "catalog_products": 100_000, "catalog_reps": 100, "catalog_min_reps": 100,
+             "catalog_budget_s": 2.0, "catalog_rounds": 3, "catalog_load_s": 3.0, "catalog_page_reps": 10},
     "quick": {"n": 2_000, "sw_n": 200, "raw_n": 1_000, "rounds": 1, "shoppers": 500, "arrival_s": 1.0,
               "steady_shoppers": 200, "steady_arrival_s": 2.0, "admit_rounds": 1, "admit_requests": 500,
               "catalog_products": 10_000, "catalog_reps": 3, "catalog_min_reps": 1, "catalog_budget_s": 0.1,
