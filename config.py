@@ -99,6 +99,9 @@ class Config:
     # The longest a request may wait for its decision (Prefer: wait=N, GET /jobs/<id>?wait=N);
     # each waiting request holds a web thread while it waits.
     LONG_POLL_MAX_SECONDS = _int("LONG_POLL_MAX_SECONDS", 10)
+    # How many requests one web process holds waiting at once; the others answer at once, so the
+    # threads left (WEB_THREADS in the Procfile) keep serving. Default: half of WEB_THREADS.
+    LONG_POLL_SLOTS = _int("LONG_POLL_SLOTS", max(1, _int("WEB_THREADS", 8) // 2))
     # The payment reconciler (run by the scheduler): how often it runs, and how old a payment still
     # "processing" must be before it asks the gateway about it (longer than any live charge takes).
     PAYMENT_RECONCILE_INTERVAL_SECONDS = _int("PAYMENT_RECONCILE_INTERVAL_SECONDS", 30)

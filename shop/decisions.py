@@ -6,6 +6,12 @@ subscription to every lane's channel, opened on first use (after gunicorn forks)
 requests waiting on that lane, which then read their job as any poll does. A lost message (Redis
 restarting, the subscription reconnecting) costs a waiter at most ``RECHECK_S``: it re-reads its
 job that often anyway, so a decision is never missed, only seen later.
+
+A waiting request holds a web thread, so a process holds at most ``slots`` waits at once
+(``LONG_POLL_SLOTS``); beyond that a request answers at once, as a plain poll does, and the
+threads left keep admitting the spike. ``Prefer: wait`` is a preference (RFC 7240): the answer is
+then the 202 without ``Preference-Applied``, and a long-poll answered early and undecided tells
+the client to follow the answer's ``poll_after_ms``.
 """
 
 from __future__ import annotations
@@ -39,8 +45,9 @@ def decided_channel(lane: str) -> str:
 class DecisionWaiter:
     """One subscription per process, shared by every request waiting for a lane's decisions."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, slots: int = 4) -> None:
         self.redis = redis
+        self._slots = threading.BoundedSemaphore(max(1, slots))
         self._waiting: dict[str, set[threading.Event]] = defaultdict(set)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -50,8 +57,16 @@ class DecisionWaiter:
         """``read`` until ``done`` says so or ``seconds`` pass; return the last reading.
 
         The waiter is registered before the first reading, so a decision announced between a
-        reading and the wait still wakes it.
+        reading and the wait still wakes it. With every slot taken it reads once and returns.
         """
+        if not self._slots.acquire(blocking=False):
+            return read()
+        try:
+            return self._wait(lane, read, done, seconds)
+        finally:
+            self._slots.release()
+
+    def _wait(self, lane: str, read: Callable[[], T], done: Callable[[T], bool], seconds: float) -> T:
         woken = threading.Event()
         self._register(lane, woken)
         try:

@@ -757,7 +757,8 @@ def _parameters() -> Schema:
             "in": "header",
             "required": False,
             "description": "`wait=N` (RFC 7240): answer 200 with the job once the request is decided, if "
-            "that happens within N seconds (at most LONG_POLL_MAX_SECONDS), else 202 as without it. "
+            "that happens within N seconds (at most LONG_POLL_MAX_SECONDS), else 202 as without it "
+            "(also at once when the web process already holds LONG_POLL_SLOTS waits). "
             "Other preferences are ignored, as RFC 7240 asks.",
             "schema": {"type": "string"},
         },
@@ -1020,7 +1021,8 @@ def _paths() -> Schema:
                         "required": False,
                         "description": "Long-poll: answer as soon as the job is finished or failed, or "
                         "after this many seconds with its place then (0 to LONG_POLL_MAX_SECONDS, "
-                        "10 by default; beyond it 400 `invalid_wait`).",
+                        "10 by default; beyond it 400 `invalid_wait`). A process holding "
+                        "LONG_POLL_SLOTS waits already answers at once: then follow `poll_after_ms`.",
                         "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"},
                     },
                 ],

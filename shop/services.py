@@ -55,5 +55,5 @@ def build_services(config: Config) -> Services:
         lanes=Lanes(redis, result_ttl=config.RESULT_TTL_SECONDS, hot_lanes=config.HOT_LANES),
         # The simulated processor keeps its records in Redis, outside any one shop process.
         gateway=SimulatedGateway(redis, pause_file=config.GATEWAY_PAUSE_FILE),
-        decisions=DecisionWaiter(redis),
+        decisions=DecisionWaiter(redis, slots=config.LONG_POLL_SLOTS),
     )

@@ -78,6 +78,8 @@
     var panel = document.getElementById("wait-panel");
     var failures = 0;
     var delay = Number(room.dataset.pollMs) || 1000;
+    var asked = 0;
+    var sentAt = 0;
     var maxWait = Number(room.dataset.maxWaitS) || 0;
     var last = null;
     var said = { place: place.textContent.trim(), verdict: "", waitlist: "" };
@@ -94,7 +96,10 @@
       last = seen;
       room.dataset.serverPollMs = String(pace);
       room.dataset.nextPollMs = String(Math.round(delay));
-      setTimeout(poll, POLL_GAP_MS);
+      /* Undecided well before the wait asked for: the server could not hold this poll (all its
+         long-poll slots were busy), so ask again at the server's pace, not at once. */
+      var early = Date.now() - sentAt < asked * 500;
+      setTimeout(poll, early ? delay : POLL_GAP_MS);
     }
 
     /* Say what changed, in one message: the place, then a new verdict or waitlist note. */
@@ -213,6 +218,8 @@
        is decided (a long-poll), so the shopper learns the outcome the moment it is made. */
     function poll() {
       var seconds = Math.max(1, Math.min(maxWait, Math.round(delay / 1000)));
+      asked = seconds;
+      sentAt = Date.now();
       fetch(url + "?wait=" + seconds,
         { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
         .then(function (response) {

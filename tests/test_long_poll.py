@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -104,3 +105,30 @@ def test_a_wait_that_is_not_whole_seconds_within_the_cap_is_refused(make_product
     job_id = shopper.add("FLASH-1", 1).get_json()["job_id"]
     error = assert_error(shopper.client.get(f"/jobs/{job_id}?wait={wait}", headers=shopper.headers), 400)
     assert error["code"] == "invalid_wait"
+
+
+@pytest.fixture
+def one_slot(services):
+    """A process's waiter that holds one long-poll at a time."""
+    waiter = decisions.DecisionWaiter(services.redis, slots=1)
+    yield waiter
+    waiter.close()
+
+
+def test_long_polls_beyond_the_slots_answer_at_once_so_waiting_never_takes_every_thread(one_slot):
+    waiter = one_slot
+    held = threading.Thread(target=waiter.wait, args=("sku:FLASH-1", lambda: "held", lambda _r: False, 2))
+    held.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert waiter.wait("sku:FLASH-1", lambda: "read once", lambda _r: False, 5) == "read once"
+    assert time.monotonic() - started < 1
+    held.join()
+
+
+def test_a_freed_long_poll_slot_holds_the_next_waiter(one_slot):
+    waiter = one_slot
+    waiter.wait("sku:FLASH-1", lambda: None, lambda _r: True, 5)
+    started = time.monotonic()
+    waiter.wait("sku:FLASH-1", lambda: None, lambda _r: False, 1)
+    assert time.monotonic() - started >= 0.9
