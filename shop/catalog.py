@@ -99,8 +99,8 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     does not grow with the catalog or the depth; the count stops at ``COUNT_CAP``.
     """
     now = utcnow()
-    base, relevance = _filtered(session, query)
-    keys = sort_keys.page_keys(session, base, query, now, relevance)
+    base, _relevance = _filtered(session, query)
+    keys = sort_keys.page_keys(session, page_parts(session, query, now), query)
     more = len(keys) > query.limit
     keys = keys[: query.limit]
     products = {
@@ -119,11 +119,27 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     }
 
 
-def _filtered(session: Session, query: CatalogQuery) -> tuple[Select[Any], Any]:
-    """The products the query's category and search select, as (sku) rows, and their relevance."""
+def page_parts(session: Session, query: CatalogQuery, now: datetime) -> list[Select[Any]]:
+    """The statements that read the query's page, one per part of its sort (``shop.sort_keys``)."""
+    base, relevance = _filtered(session, query)
+    few_base, _relevance = _filtered(session, query, category_leads=False)
+    return sort_keys.part_statements(base, few_base, query, now, relevance)
+
+
+def _filtered(session: Session, query: CatalogQuery, category_leads: bool = True) -> tuple[Select[Any], Any]:
+    """The products the query's category and search select, as (sku) rows, and their relevance.
+
+    Unless ``category_leads``, the category is compared as an expression (``category || ''``),
+    which offers a planner no index: the few ended flash sales are then read by their own index,
+    not by reading every product of the category (SQLite has no statistics to tell).
+    """
     stmt = select(Product.sku)
     if not query.search:
-        return (stmt.where(Product.category == query.category) if query.category else stmt), None
+        if not query.category:
+            return stmt, None
+        if category_leads:
+            return stmt.where(Product.category == query.category), None
+        return stmt.where(search.unindexed(Product.category) == query.category), None
     stmt, relevance = search.apply(stmt, session, search.SearchTerms.parse(query.search))
     if query.category:
         stmt = search.also_where(stmt, session, Product.category, query.category)

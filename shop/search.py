@@ -104,8 +104,13 @@ def also_where(stmt: Select[Any], session: Session, column: Any, value: Any) -> 
     statistics and combines them.
     """
     if session.get_bind().dialect.name == "sqlite":
-        return stmt.where(column.op("||")(literal_column("''")) == value)
+        return stmt.where(unindexed(column) == value)
     return stmt.where(column == value)
+
+
+def unindexed(column: Any) -> ColumnElement[Any]:
+    """The column as an expression (``column || ''``): the same values, none of its indexes."""
+    return column.op("||")(literal_column("''"))
 
 
 def _literal_conditions(literals: tuple[str, ...]) -> list[ColumnElement[bool]]:

@@ -55,9 +55,7 @@ def arms(sort_by: str, now: datetime, relevance: Any, searching: bool = False) -
     }[sort_by]()
 
 
-def page_keys(
-    session: Session, base: Select[Any], query: Any, now: datetime, relevance: Any
-) -> list[Row[Any]]:
+def page_keys(session: Session, statements: list[Select[Any]], query: Any) -> list[Row[Any]]:
     """(sku, sort_key) rows of the query's page, plus one more to tell whether another follows.
 
     A sort of one part skips to its page in the database. A sort of two parts reads the few
@@ -67,7 +65,7 @@ def page_keys(
     plain index range, whatever either planner thinks of a merge.
     """
     offset = 0 if query.after is not None else (query.page - 1) * query.limit
-    *few, most = part_statements(base, query, now, relevance)
+    *few, most = statements
     wanted = offset + query.limit + 1
     early = [session.execute(part.limit(wanted)).all() for part in few]
     if not any(early):
@@ -77,13 +75,20 @@ def page_keys(
     return list(merged)[offset:wanted]
 
 
-def part_statements(base: Select[Any], query: Any, now: datetime, relevance: Any) -> list[Select[Any]]:
-    """Each part of the query's sort as a select of (sku, sort_key) rows in the part's index order."""
+def part_statements(
+    base: Select[Any], few_base: Select[Any], query: Any, now: datetime, relevance: Any
+) -> list[Select[Any]]:
+    """Each part of the query's sort as a select of (sku, sort_key) rows in the part's index order.
+
+    A part covering a few products starts from ``few_base``: the same products as ``base``, with
+    no condition that would lead a planner to an index other than the few's own.
+    """
     descending = query.sort_dir == "desc"
     statements = []
-    for covers, key in arms(query.sort_by, now, relevance, searching=bool(query.search)):
+    parts = arms(query.sort_by, now, relevance, searching=bool(query.search))
+    for index, (covers, key) in enumerate(parts):
         labelled = key.label("sort_key")
-        part = base.add_columns(labelled)
+        part = (base if index == len(parts) - 1 else few_base).add_columns(labelled)
         if covers is not None:
             part = part.where(covers)
         if query.after is not None:
