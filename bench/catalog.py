@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench.common import make_services, median, ratio, say, scratch_database
 from bench.figures import percentile
 from bench.spike import run_load, shop_env
 from bench.stack import Stack
 from shop.admission import cache_product
-from shop.big_catalog import seed_big_catalog
+from shop.big_catalog import seed_big_catalog, settle_after_bulk_load
 from shop.demo import seed_demo_catalog
 from shop.models import Product
 
@@ -327,11 +327,8 @@ def seed(database_url: str, redis_url: str, generated: int) -> dict[str, Any]:
             with services.db.writing() as session:
                 seed_big_catalog(session, generated)
             seconds = time.monotonic() - started
-        if services.db.engine.dialect.name == "postgresql":
-            # Autovacuum would analyze the new rows within a minute or so; do it now, so the
-            # planner's statistics do not change in the middle of the measurement.
-            with services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
+        # As `shop seed` does (and autovacuum would soon): the figures do not change mid-measurement.
+        settle_after_bulk_load(services.db.engine)
         with services.db.reading() as session:
             count = session.scalar(select(func.count()).select_from(Product))
     finally:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from shop.inventory import sku_lane
@@ -175,3 +175,16 @@ def seed_big_catalog(session: Session, count: int, seed: int = 1111) -> int:
             )
         added += size
     return added
+
+
+def settle_after_bulk_load(engine: Engine) -> None:
+    """On PostgreSQL, VACUUM (ANALYZE) the shop's database, as autovacuum would soon after.
+
+    Until then the planner has no statistics for the new rows, and their pages are not marked
+    all-visible, so an index-only count of a category reads the table instead: 30 to 90 ms at
+    100,000 products, against 3 ms after a vacuum. SQLite gets nothing: its planner does without.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE)"))

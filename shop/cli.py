@@ -14,7 +14,7 @@ from shop import fulfilment, pausing
 from shop.admin import change_stock
 from shop.admission import cache_product
 from shop.audit import audit
-from shop.big_catalog import seed_big_catalog
+from shop.big_catalog import seed_big_catalog, settle_after_bulk_load
 from shop.catalog import find_product
 from shop.demo import seed_demo_catalog
 from shop.errors import NotFound, ShopError
@@ -55,6 +55,7 @@ def seed(products: int) -> None:
         started = time.monotonic()
         with services.db.writing() as session:
             generated = seed_big_catalog(session, products)
+        settle_after_bulk_load(services.db.engine)
         # Admission warms a product's cache on its first request, so 100,000 need no warming here.
         click.echo(f"generated catalog: {generated} products added in {time.monotonic() - started:.1f} s")
 

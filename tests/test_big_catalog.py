@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from shop.audit import audit
 from shop.big_catalog import SKU_PREFIX, seed_big_catalog
@@ -22,6 +23,20 @@ def test_seed_with_products_adds_that_many_generated_products(app, services):
     assert result.exit_code == 0, result.output
     assert "generated catalog: 1200 products added" in result.output
     assert count(services, GENERATED) == 1200
+
+
+def test_seeding_leaves_postgresql_vacuumed_and_analyzed_so_plans_are_right_at_once(app, services):
+    # Unvacuumed, a category's count read the table, not its index (30-90 ms at 100,000 products).
+    if services.db.engine.dialect.name != "postgresql":
+        pytest.skip("VACUUM and the planner's statistics are PostgreSQL's")
+    result = app.test_cli_runner().invoke(args=["shop", "seed", "--products", "300"])
+
+    assert result.exit_code == 0, result.output
+    with services.db.reading() as session:
+        vacuumed, analyzed = session.execute(
+            text("SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = 'products'")
+        ).one()
+    assert vacuumed is not None and analyzed is not None
 
 
 def test_a_generated_catalog_passes_the_audit(services):
