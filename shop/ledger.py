@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from shop.bulk import BulkInsert
 from shop.errors import StaleFence
 from shop.models import AppliedRequest, Base, Product, SkuFence, utcnow
 
@@ -164,8 +165,29 @@ def record_stock_entries(
     """Append entries to a SKU's ledger (same transaction as the change they record)."""
     if not entries:
         return
-    when = now or utcnow()
-    session.execute(AppliedRequest.__table__.insert(), [ledger_row(lane, sku, e, when) for e in entries])
+    dumps = json.dumps
+    rows = [
+        (
+            e.request_id,
+            e.ticket,
+            e.kind,
+            dumps(_public(e.outcome), sort_keys=True),
+            e.seq,
+            dumps(e.params, sort_keys=True),
+            e.on_hand,
+            e.reserved,
+        )
+        for e in entries
+    ]
+    _LEDGER_ROWS.execute(session, rows, lane=lane, sku=sku, applied_at=now or utcnow())
+
+
+# A ledger entry's own values; the lane, SKU and moment are the batch's (bound once).
+_LEDGER_ROWS = BulkInsert(
+    AppliedRequest.__table__,
+    columns=("request_id", "ticket", "kind", "outcome", "seq", "params", "on_hand_after", "reserved_after"),
+    constants=("lane", "sku", "applied_at"),
+)
 
 
 def ledger_row(lane: str, sku: str, entry: StockEntry, when: datetime) -> dict[str, Any]:
