@@ -48,15 +48,21 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], rows: Sequenc
 
 
 def claim_fence(session: Session, lane: str, token: int) -> None:
-    """Raise the lane's fence to ``token``, or refuse if a newer lease holder has applied since."""
-    insert_ignoring_conflicts(session, SkuFence, [{"lane": lane, "token": 0}])
-    result = session.execute(
-        update(SkuFence)
-        .where(SkuFence.lane == lane, SkuFence.token <= token)
-        .values(token=token)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    """Raise the lane's fence to ``token``, or refuse if a newer lease holder has applied since.
+
+    One upsert (SQLite and PostgreSQL alike): a new lane's row is created at ``token``; an existing
+    one is raised only if it is not above ``token``, and otherwise no row changes (nor comes back).
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(SkuFence).values(lane=lane, token=token)
+    claimed = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SkuFence.lane],
+            set_={"token": statement.excluded.token},
+            where=SkuFence.token <= token,
+        ).returning(SkuFence.token)
+    ).first()
+    if claimed is None:
         raise StaleFence(lane, token)
 
 
