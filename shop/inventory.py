@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from shop.bulk import BulkInsert
 from shop.ledger import (
     Outcome,
     QueuedRequest,
@@ -139,7 +139,7 @@ class _StockState:
     product: Product
     on_hand: int
     reserved: int
-    holds_by_cart: dict[str, Hold]
+    holds_by_cart: dict[str, CartLine]
     hold_ttl: timedelta
     now: datetime
     allocated: int = 0
@@ -153,8 +153,8 @@ class _StockState:
     units: dict[str, int] = field(default_factory=dict)
     # Item movements of the batch (on-hand changes), written with the stock.
     movements: list[dict] = field(default_factory=list)
-    # Holds the batch created: plain objects until the batch writes them in one INSERT (see _write_new_holds).
-    new_holds: list[Hold] = field(default_factory=list)
+    # Holds the batch created, written in one INSERT with the stock (see NewHold).
+    new_holds: list[NewHold] = field(default_factory=list)
     # Carts with expired lines of this SKU still shown: only their new holds need to dismiss them.
     stale_carts: set[str] = field(default_factory=set)
     # Ledger entries in the order they happened, numbered from the SKU's last sequence number.
@@ -194,12 +194,12 @@ class _StockState:
         self.reserved += qty
         return where
 
-    def reserve(self, hold: Hold, qty: int) -> None:
+    def reserve(self, hold: CartLine, qty: int) -> None:
         """Reserve ``qty`` more units for an existing hold."""
         if qty > 0:
             hold.locations = dump_locations(merge(parse_locations(hold.locations), self.take(qty)))
 
-    def unreserve(self, hold: Hold, qty: int) -> None:
+    def unreserve(self, hold: CartLine, qty: int) -> None:
         """Give ``qty`` of the hold's units back, last-taken location first."""
         kept, returned = give_back(parse_locations(hold.locations), qty)
         for code, units in returned.items():
@@ -207,7 +207,7 @@ class _StockState:
         hold.locations = dump_locations(kept)
         self.reserved -= qty
 
-    def release_all(self, hold: Hold) -> None:
+    def release_all(self, hold: CartLine) -> None:
         """Give all the hold's units back; the hold keeps the record of where they were."""
         for code, units in parse_locations(hold.locations).items():
             self.locations[code][2] -= units
@@ -534,8 +534,9 @@ def _load_state(
     # Before anything is decided: a hold past its expiry holds nothing, whoever's it is.
     overdue = _expire_overdue_holds(session, sku, now)
     cart_ids = sorted({r.params["cart_id"] for r in requests if "cart_id" in r.params})
-    _create_carts(session, cart_ids, now)
-    holds_by_cart, stale_carts = _cart_lines(session, sku, cart_ids)
+    created = _create_carts(session, cart_ids, now)
+    # A cart created just now has no lines yet (holds refer to their cart): look up the others only.
+    holds_by_cart, stale_carts = _cart_lines(session, sku, [c for c in cart_ids if c not in created])
     by_shopper: dict[str, int] = {}
     if product.max_per_customer:
         shoppers = {r.params.get("shopper") for r in requests} - {None, ""}
@@ -671,18 +672,16 @@ def customer_units(session: Session, sku: str, shoppers: Iterable[str]) -> dict[
     return units
 
 
-def _create_carts(session: Session, cart_ids: Sequence[str], now: datetime) -> None:
-    """Record the batch's carts, skipping known ones, with one statement executed per row.
+# The batch's carts: known ones are skipped; all are created at the batch's moment.
+_NEW_CARTS = BulkInsert(
+    Cart.__table__, columns=("id",), constants=("created_at",), returning=("id",), skip_conflicts=True
+)
 
-    A multi-row VALUES list is compiled (and, on PostgreSQL, parsed by the driver) afresh for every
-    batch; this statement is compiled once, and executemany runs it in C (SQLite) or pipelined
-    (psycopg). See bench/README.md.
-    """
-    if not cart_ids:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    rows = [{"id": cart_id, "created_at": now} for cart_id in cart_ids]
-    session.execute(dialect.insert(Cart).on_conflict_do_nothing(), rows)
+
+def _create_carts(session: Session, cart_ids: Sequence[str], now: datetime) -> set[str]:
+    """Record the batch's carts in one statement, skipping known ones; return those it created."""
+    rows = _NEW_CARTS.execute(session, [(cart_id,) for cart_id in cart_ids], created_at=now)
+    return {cart_id for (cart_id,) in rows}
 
 
 def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> Outcome:
@@ -704,7 +703,7 @@ def _apply_one(session: Session, state: _StockState, request: QueuedRequest) -> 
     return handler(session, state, request)
 
 
-def _current_hold(session: Session, state: _StockState, cart_id: str) -> Hold | None:
+def _current_hold(session: Session, state: _StockState, cart_id: str) -> CartLine | None:
     """Return the cart's live hold on this SKU, expiring it first if its time is up."""
     hold = state.holds_by_cart.get(cart_id)
     if hold is None or hold.status != HoldStatus.ACTIVE:
@@ -745,7 +744,7 @@ def _refusal(state: _StockState, wanted: int) -> Outcome:
     return {"outcome": "insufficient", "sku": sku, "available": state.available, "requested": wanted}
 
 
-def _held(hold: Hold, added: int, **extra: object) -> Outcome:
+def _held(hold: CartLine, added: int, **extra: object) -> Outcome:
     outcome: Outcome = {
         "outcome": "held",
         "sku": hold.sku,
@@ -762,7 +761,7 @@ def _held(hold: Hold, added: int, **extra: object) -> Outcome:
 
 
 def _customer_refusal(
-    session: Session, state: _StockState, shopper: str | None, hold: Hold | None, target: int
+    session: Session, state: _StockState, shopper: str | None, hold: CartLine | None, target: int
 ) -> Outcome | None:
     """Refuse when the shopper's units across carts would exceed the per-customer limit.
 
@@ -788,7 +787,7 @@ def _customer_refusal(
     }
 
 
-def _claim_line(state: _StockState, hold: Hold, shopper: str | None, new_qty: int) -> None:
+def _claim_line(state: _StockState, hold: CartLine, shopper: str | None, new_qty: int) -> None:
     """Count a cart line's units (now ``new_qty``) as the shopper's who last changed it."""
     state.count_units(hold.shopper_key, -hold.qty)
     if shopper:
@@ -816,17 +815,15 @@ def _dismiss_stale_lines(session: Session, state: _StockState, cart_id: str) -> 
 
 def _new_hold(
     session: Session, state: _StockState, request: QueuedRequest, qty: int, uom: str, conversion: int
-) -> Hold:
+) -> NewHold:
     """Hold ``qty`` base units (entered as ``qty // conversion`` of ``uom``) at today's prices."""
     cart_id = request.params["cart_id"]
     _dismiss_stale_lines(session, state, cart_id)
     product = state.product
-    hold = Hold(
+    hold = NewHold(
         cart_id=cart_id,
         sku=product.sku,
         qty=qty,
-        status=HoldStatus.ACTIVE,
-        in_cart=True,
         expires_at=state.now + state.hold_ttl,
         request_id=request.request_id,
         shopper_key=request.params.get("shopper") or None,
@@ -852,7 +849,7 @@ def _unit(state: _StockState, request: QueuedRequest) -> tuple[str, int] | None:
     return None if conversion is None else (uom, conversion)
 
 
-def _entered_as(state: _StockState, hold: Hold, uom: str, conversion: int) -> None:
+def _entered_as(state: _StockState, hold: CartLine, uom: str, conversion: int) -> None:
     """Keep the line's quantity as entered: in its unit if all of it was, else in base units."""
     if hold.uom == uom and hold.conversion == conversion:
         hold.uom_qty = hold.qty // conversion
@@ -1234,28 +1231,101 @@ def _write_stock(session: Session, state: _StockState) -> None:
         session.flush()
     change_locations(session, product.sku, deltas, state.now)
     record_movements(session, state.movements)
-    _write_new_holds(session, state.new_holds)
+    _write_new_holds(session, state)
 
 
-# The columns a new hold is written with (the id comes back from the INSERT).
-NEW_HOLD_COLUMNS = tuple(c.key for c in Hold.__table__.columns if c.key not in ("id", "order_id"))
+@dataclass(slots=True, eq=False)
+class NewHold:
+    """A hold the batch created: a plain object, not an ORM one, until the batch writes it.
 
-
-def _write_new_holds(session: Session, holds: list[Hold]) -> None:
-    """Insert the batch's new holds in one set-based statement and give each object its id.
-
-    The objects stay outside the session: the ORM's unit of work cost a fifth of the consumer's
-    time per hold (issue 11's bench), and nothing in a batch needs them tracked — every later
-    request of the batch that changes a new hold changes the object before this write.
+    The ORM's unit of work (instrumented attributes, identity map, flush) cost more per hold than
+    the decision itself (issue 11's and issue 21's profiles), and nothing in a batch needs the new
+    holds tracked: every later request of the batch that changes one changes this object before the
+    batch writes it (``_write_new_holds``), with the attributes a ``Hold`` has.
     """
+
+    cart_id: str
+    sku: str
+    qty: int
+    expires_at: datetime
+    request_id: str
+    shopper_key: str | None
+    uom: str
+    uom_qty: int
+    conversion: int
+    unit_price: int
+    price: int
+    locations: str
+    created_at: datetime
+    status: str = HoldStatus.ACTIVE
+    in_cart: bool = True
+    updated_at: datetime | None = None
+    id: int | None = None
+
+
+# A cart's line of the SKU during a batch: loaded (and locked) from the database, or new in it.
+CartLine = Hold | NewHold
+
+# A new hold's own values; its SKU and moments are the batch's (bound once).
+_NEW_HOLDS = BulkInsert(
+    Hold.__table__,
+    columns=(
+        "request_id",
+        "cart_id",
+        "qty",
+        "status",
+        "in_cart",
+        "shopper_key",
+        "uom",
+        "uom_qty",
+        "conversion",
+        "unit_price",
+        "price",
+        "locations",
+    ),
+    constants=("sku", "expires_at", "created_at", "updated_at"),
+    returning=("request_id", "id"),
+)
+
+
+def _write_new_holds(session: Session, state: _StockState) -> None:
+    """Insert the batch's new holds in one set-based statement and give each object its id."""
+    holds = state.new_holds
     if not holds:
         return
-    rows = [{key: getattr(hold, key) for key in NEW_HOLD_COLUMNS} for hold in holds]
-    table = Hold.__table__
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(statement, rows).scalars().all()
-    for hold, hold_id in zip(holds, ids, strict=True):
-        hold.id = hold_id
+    expires_at = holds[0].expires_at
+    rows = []
+    for h in holds:
+        if h.expires_at != expires_at or h.created_at != state.now or h.updated_at != state.now:
+            raise RuntimeError(f"{h.request_id}: a new hold's moments are the batch's")
+        rows.append(
+            (
+                h.request_id,
+                h.cart_id,
+                h.qty,
+                h.status,
+                h.in_cart,
+                h.shopper_key,
+                h.uom,
+                h.uom_qty,
+                h.conversion,
+                h.unit_price,
+                h.price,
+                h.locations,
+            )
+        )
+    ids = dict(
+        _NEW_HOLDS.execute(
+            session,
+            rows,
+            sku=state.product.sku,
+            expires_at=expires_at,
+            created_at=state.now,
+            updated_at=state.now,
+        )
+    )
+    for hold in holds:
+        hold.id = ids[hold.request_id]
 
 
 def _fill_hold_ids(applied: Sequence[tuple[QueuedRequest, Outcome]]) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from shop.bulk import BulkInsert
 from shop.errors import StaleFence
 from shop.models import AppliedRequest, Base, Product, SkuFence, utcnow
 
@@ -47,15 +48,21 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], rows: Sequenc
 
 
 def claim_fence(session: Session, lane: str, token: int) -> None:
-    """Raise the lane's fence to ``token``, or refuse if a newer lease holder has applied since."""
-    insert_ignoring_conflicts(session, SkuFence, [{"lane": lane, "token": 0}])
-    result = session.execute(
-        update(SkuFence)
-        .where(SkuFence.lane == lane, SkuFence.token <= token)
-        .values(token=token)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    """Raise the lane's fence to ``token``, or refuse if a newer lease holder has applied since.
+
+    One upsert (SQLite and PostgreSQL alike): a new lane's row is created at ``token``; an existing
+    one is raised only if it is not above ``token``, and otherwise no row changes (nor comes back).
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(SkuFence).values(lane=lane, token=token)
+    claimed = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SkuFence.lane],
+            set_={"token": statement.excluded.token},
+            where=SkuFence.token <= token,
+        ).returning(SkuFence.token)
+    ).first()
+    if claimed is None:
         raise StaleFence(lane, token)
 
 
@@ -164,8 +171,29 @@ def record_stock_entries(
     """Append entries to a SKU's ledger (same transaction as the change they record)."""
     if not entries:
         return
-    when = now or utcnow()
-    session.execute(AppliedRequest.__table__.insert(), [ledger_row(lane, sku, e, when) for e in entries])
+    dumps = json.dumps
+    rows = [
+        (
+            e.request_id,
+            e.ticket,
+            e.kind,
+            dumps(_public(e.outcome), sort_keys=True),
+            e.seq,
+            dumps(e.params, sort_keys=True),
+            e.on_hand,
+            e.reserved,
+        )
+        for e in entries
+    ]
+    _LEDGER_ROWS.execute(session, rows, lane=lane, sku=sku, applied_at=now or utcnow())
+
+
+# A ledger entry's own values; the lane, SKU and moment are the batch's (bound once).
+_LEDGER_ROWS = BulkInsert(
+    AppliedRequest.__table__,
+    columns=("request_id", "ticket", "kind", "outcome", "seq", "params", "on_hand_after", "reserved_after"),
+    constants=("lane", "sku", "applied_at"),
+)
 
 
 def ledger_row(lane: str, sku: str, entry: StockEntry, when: datetime) -> dict[str, Any]:

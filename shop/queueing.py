@@ -17,6 +17,7 @@ import enum
 import json
 import logging
 import math
+import re
 import uuid
 import zlib
 from base64 import b64encode
@@ -414,6 +415,21 @@ end
 return 1
 """
 
+# One call per batch (issue 21): PUBLISH, the long-poll announcement, then (unless only part of a
+# batch is published) FINISH, whose arguments follow PUBLISH's. A pipeline of the three scripts cost a
+# SCRIPT EXISTS round trip per batch (redis-py checks a pipeline's scripts before every execute).
+PUBLISH_BATCH = (
+    PUBLISH.removesuffix("return 1\n")
+    + """redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+if ARGV[i + 3] == '1' then
+  local o = i + 3
+"""
+    + re.sub(r"ARGV\[", "ARGV[o + ", FINISH)
+    + """end
+return 1
+"""
+)
+
 RELEASE_IF_IDLE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
 if redis.call('LLEN', KEYS[1]) > 0 or redis.call('LLEN', KEYS[2]) > 0 then return 0 end
@@ -689,7 +705,7 @@ class Lanes:
         self._admit = redis.register_script(ADMIT)
         self._acquire = redis.register_script(ACQUIRE)
         self._take = redis.register_script(TAKE)
-        self._finish = redis.register_script(FINISH)
+        self._publish_batch = redis.register_script(PUBLISH_BATCH)
         self._release = redis.register_script(RELEASE_IF_IDLE)
         self._yield = redis.register_script(YIELD_LANE)
         self._renew = redis.register_script(RENEW)
@@ -1162,31 +1178,43 @@ class Lanes:
             value = b64encode(_serializer.dumps(resolution.outcome))
             pending = cart_pending_key(resolution.cart_id)
             finished.extend((resolution.job_id, value, pending, resolution.seq or "", JobStatus.FINISHED))
-        # Expiry jobs are made by schedule_job as before; their hashes share most fields, sent once.
+        # Expiry jobs are rq-scheduler jobs as schedule_job makes them; their shared fields are sent once.
         recorder = _WriteRecorder()
+        scheduled = _ScheduledJobs(self.redis, lane)
         for job_id, func, kwargs, when in expiries:
-            schedule_job(recorder, self.redis, job_id, func, kwargs, when, lane)
-        self.redis.register_script(PUBLISH)(
-            args=[
-                Job.redis_job_namespace_prefix,
-                Result.get_key(""),
-                ended,
-                self.result_ttl,
-                owner,
-                FinishedJobRegistry(lane, connection=self.redis).key,
-                current_timestamp() + self.result_ttl,  # the score FinishedJobRegistry.add gives
-                len(finished) // 5,
-                *finished,
-                *recorder.script_args(),
-            ],
-            client=pipe,
-        )
-        # Wake the requests long-polling for these jobs (shop.decisions), in this round trip.
-        pipe.publish(decided_channel(lane), max_ticket)
-        if not finish:
-            pipe.execute()
-            return
-        self._finish(
+            scheduled.schedule(recorder, job_id, func, kwargs, when)
+        if len(pipe):
+            pipe.execute()  # failed jobs (rare): RQ's own calls, before the batch's results
+        publish_args = [
+            Job.redis_job_namespace_prefix,
+            Result.get_key(""),
+            ended,
+            self.result_ttl,
+            owner,
+            FinishedJobRegistry(lane, connection=self.redis).key,
+            current_timestamp() + self.result_ttl,  # the score FinishedJobRegistry.add gives
+            len(finished) // 5,
+            *finished,
+            *recorder.script_args(),
+        ]
+        # Wake the requests long-polling for these jobs (shop.decisions), in the same call.
+        announce = [decided_channel(lane), max_ticket, 1 if finish else 0]
+        finish_args = [
+            owner,
+            max_ticket,
+            lease_ms,
+            served_through,
+            *(stock if stock else ("", "")),
+            *_counted_args(
+                [(t.shopper, t.demand) for t in taken if t.shopper and t.demand],
+                list((shopper_units or {}).items()),
+            ),
+            len(waitlist_joined),
+            *(x for pair in waitlist_joined for x in pair),
+            len(waitlist_resolved),
+            *(r.job_id for r in waitlist_resolved),
+        ]
+        self._publish_batch(
             keys=[
                 lane_key(lane, "inflight"),
                 lane_key(lane, "serving"),
@@ -1198,24 +1226,8 @@ class Lanes:
                 lane_key(lane, "shoppers"),
                 lane_key(lane, "waitlist"),
             ],
-            args=[
-                owner,
-                max_ticket,
-                lease_ms,
-                served_through,
-                *(stock if stock else ("", "")),
-                *_counted_args(
-                    [(t.shopper, t.demand) for t in taken if t.shopper and t.demand],
-                    list((shopper_units or {}).items()),
-                ),
-                len(waitlist_joined),
-                *(x for pair in waitlist_joined for x in pair),
-                len(waitlist_resolved),
-                *(r.job_id for r in waitlist_resolved),
-            ],
-            client=pipe,
+            args=[*publish_args, *announce, *(finish_args if finish else ())],
         )
-        pipe.execute()
 
     # --- operators ----------------------------------------------------------------------------
 
@@ -1274,6 +1286,37 @@ def _describe(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
 
 
+class _ScheduledJobs:
+    """Write scheduled jobs as schedule_job does, building one RQ Job per function, not one per job.
+
+    A batch of 200 holds schedules 200 expiries; Job.create and Job.to_dict for each cost more than
+    everything else of publishing a hold (issue 21's profile). Jobs of one function and lane differ
+    only in their id, their data (the function's arguments) and their description, so each is the
+    first one's hash with those three made afresh, the way RQ makes them.
+    """
+
+    OWN_FIELDS = ("data", "description")
+
+    def __init__(self, redis: Redis, lane: str) -> None:
+        self.redis = redis
+        self.lane = lane
+        self.templates: dict[str, dict[str, Any]] = {}
+
+    def schedule(self, pipe: Any, job_id: str, func: str, kwargs: dict[str, Any], when: datetime) -> None:
+        """Write one job hash and its rq-scheduler entry into ``pipe``."""
+        template = self.templates.get(func)
+        if template is None:
+            schedule_job(pipe, self.redis, job_id, func, kwargs, when, self.lane)
+            self.templates[func] = pipe.hashes[Job.redis_job_namespace_prefix + job_id]
+            return
+        mapping = dict(template)
+        # Job.data and Job.to_dict's 'data', for a job made from a function name and keyword arguments.
+        mapping["data"] = zlib.compress(_serializer.dumps((JOB_FUNC_PREFIX + func, None, (), kwargs)))
+        mapping["description"] = f"{func} {_describe(kwargs)}"
+        pipe.hset(Job.redis_job_namespace_prefix + job_id, mapping=mapping)
+        pipe.zadd(Scheduler.scheduled_jobs_key, {job_id: math.ceil(when.timestamp())})
+
+
 _serializer = DefaultSerializer()
 
 
@@ -1300,9 +1343,10 @@ class _WriteRecorder:
         hashes = list(self.hashes.items())
         if [key for key, _ in hashes] != list(self.entries):
             raise RuntimeError("schedule_job wrote something PUBLISH cannot replay")
-        common: dict[str, Any] = dict(hashes[0][1]) if hashes else {}
+        shared = set(hashes[0][1].items()) if hashes else set()
         for _key, mapping in hashes[1:]:
-            common = {k: v for k, v in common.items() if k in mapping and mapping[k] == v}
+            shared &= mapping.items()
+        common = {k: v for k, v in hashes[0][1].items() if (k, v) in shared} if hashes else {}
         args: list[Any] = [len(common), *(x for pair in common.items() for x in pair), len(hashes)]
         for (key, mapping), (zset, member, score) in zip(hashes, self.entries.values(), strict=True):
             own = [(k, v) for k, v in mapping.items() if k not in common]
@@ -1330,8 +1374,16 @@ def _stock(available: bytes | str, held: bytes | str) -> tuple[int, int] | None:
 
 def parse_rq_time(raw: bytes) -> datetime | None:
     """Parse a timestamp as RQ stores it in job hashes (UTC)."""
+    text = raw.decode()
     try:
-        return utcparse(raw.decode()).replace(tzinfo=UTC)
+        # RQ writes ISO 8601 with a Z; fromisoformat reads that a fiftieth of the time utcparse takes.
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return utcparse(text).replace(tzinfo=UTC)
     except ValueError:
         return None
 

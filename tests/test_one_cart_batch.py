@@ -99,3 +99,38 @@ def test_two_carts_each_adding_twice_in_one_batch_get_one_hold_each(services, ne
         expected = [f"expire-hold-{h.id}" for h in holds]
     assert _scheduled_expiries(services) == sorted(expected)
     _audit_clean(services)
+
+
+def test_every_expiry_a_batch_schedules_is_the_job_rq_would_make(services, new_shopper, sku, drain):
+    from rq.job import Job
+
+    from shop.queueing import JOB_FUNC_PREFIX
+
+    shoppers = [new_shopper() for _ in range(3)]
+    for who in shoppers:
+        who.add(sku, 1)
+    assert drain(batch_size=BATCH) == 3
+    with services.db.reading() as session:
+        holds = session.query(Hold).filter_by(sku=sku).order_by(Hold.id).all()
+    assert _scheduled_expiries(services) == sorted(f"expire-hold-{h.id}" for h in holds)
+    for hold in holds:
+        job = Job.fetch(f"expire-hold-{hold.id}", connection=services.redis)
+        assert job.func_name == JOB_FUNC_PREFIX + "expire_hold"
+        assert job.kwargs == {"hold_id": hold.id, "sku": sku}
+        assert job.description == f"expire_hold hold_id={hold.id} sku={sku}"
+        made = Job.create(
+            job.func_name,
+            kwargs=job.kwargs,
+            connection=services.redis,
+            id=job.id,
+            status=job.get_status(),
+            origin=job.origin,
+            description=job.description,
+        ).to_dict()
+        stored = {k.decode(): v for k, v in services.redis.hgetall(job.key).items()}
+        assert sorted(stored) == sorted(made)
+        encode = services.redis.connection_pool.get_encoder().encode
+        # Only the moment it was made may differ (data is compared above, as what it decodes to).
+        assert {f: stored[f] for f in made if f != "created_at"} == {
+            f: encode(v) for f, v in made.items() if f != "created_at"
+        }
