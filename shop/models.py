@@ -272,7 +272,7 @@ class Hold(Base):
     __tablename__ = "holds"
     __table_args__ = (
         CheckConstraint("qty >= 1", name="qty_positive"),
-        # A SKU's overdue holds are a range of it: no batch reads every active hold of its SKU (0010).
+        # A SKU's overdue holds are a range of it: no batch reads every active hold of its SKU (0011).
         Index("ix_holds_sku_status_expires", "sku", "status", "expires_at"),
         Index("ix_holds_cart_in_cart", "cart_id", "in_cart"),
         Index("ix_holds_status_expires", "status", "expires_at"),

@@ -1,21 +1,21 @@
 """a hot SKU's overdue holds are a range of an index, not a filter over all its active holds
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02
 
 Every batch of a SKU's consumer expires the SKU's overdue holds (``sku = :sku AND status = 'active'
 AND expires_at <= now``), and every read of the product sums their units (``overdue_units``). With
 only ``(sku, status)`` to go on, both read every active hold of the SKU and filtered on the expiry:
 during a flash sale that is every hold taken so far, so each batch cost more than the one before
-(issue 21's profile: 12,000 rows read to find none). ``(sku, status, expires_at)`` reads only the
+(issue 12's profile: 12,000 rows read to find none). ``(sku, status, expires_at)`` reads only the
 overdue ones, and serves every query ``(sku, status)`` served, so that one goes.
 """
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
