@@ -18,6 +18,9 @@ Modes:
   ``Prefer: wait=N`` and then long-polls ``GET /jobs/<id>?wait=N`` back to back instead.
   Optional ``browsers`` read ``browse_path`` in a closed loop on keep-alive connections for as
   long as shoppers are still waiting.
+  ``request_timeout_s`` replaces the 30 s a request may take (connecting included); ``source``
+  names the loopback address (127.0.0.x) this process connects from, so that a very wide spike is
+  not limited by the ~28,000 ephemeral ports of one source address.
 * ``throughput``: ``connections`` keep-alive clients post to ``path`` back to back until
   ``requests`` answers (or, with ``seconds``, until that long has passed and the requests in
   flight are answered): the web tier's admitted requests per second.
@@ -41,19 +44,22 @@ LOST_AFTER_404S = 3
 class Connection:
     """One HTTP/1.1 client connection (keep-alive unless ``close``)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, source: str | None = None, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.port = port
+        self.source = source  # a loopback address to connect from (127.0.0.x), None for the default
+        self.timeout_s = timeout_s
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, close=False
     ) -> tuple[int, dict[str, str], bytes]:
-        return await asyncio.wait_for(self._request(method, path, body, headers, close), REQUEST_TIMEOUT_S)
+        return await asyncio.wait_for(self._request(method, path, body, headers, close), self.timeout_s)
 
     async def _request(self, method, path, body, headers, close) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+            local = (self.source, 0) if self.source else None
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port, local_addr=local)
         assert self.reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
         lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{self.port}", f"Content-Length: {len(payload)}"]
@@ -107,9 +113,16 @@ class Counts:
     def __init__(self) -> None:
         self.status: dict[str, int] = {}
         self.errors = 0
+        self.kinds: dict[str, int] = {}
 
     def add(self, status: int) -> None:
         self.status[str(status)] = self.status.get(str(status), 0) + 1
+
+    def error(self, exc: BaseException) -> None:
+        """Count a request that got no answer, by kind (a timeout, a refused or reset connection)."""
+        self.errors += 1
+        kind = type(exc).__name__
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         five = sum(n for s, n in self.status.items() if s.startswith("5"))
@@ -118,6 +131,7 @@ class Counts:
             "5xx": five,
             "429": self.status.get("429", 0),
             "errors": self.errors,
+            "error_kinds": self.kinds,
         }
 
 
@@ -133,14 +147,18 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     await asyncio.sleep(max(0.0, t0 + at - time.perf_counter()))
     port = spec["port"]
     body = {"sku": spec["sku"], "qty": 1}
+
+    def connect() -> Connection:
+        return Connection(port, spec.get("source"), spec.get("request_timeout_s", REQUEST_TIMEOUT_S))
+
     sent = time.perf_counter()
     out["sent"] = sent - t0
     long_poll = int(spec.get("long_poll_s", 0))
     prefer = {"Prefer": f"wait={long_poll}"} if long_poll else None
     try:
-        status, headers, data = await Connection(port).request("POST", spec["path"], body, prefer, close=True)
-    except (OSError, ValueError):
-        counts.errors += 1
+        status, headers, data = await connect().request("POST", spec["path"], body, prefer, close=True)
+    except (OSError, ValueError) as exc:
+        counts.error(exc)
         return
     admitted = time.perf_counter()
     counts.add(status)
@@ -171,11 +189,11 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     while time.perf_counter() < deadline:
         await asyncio.sleep(wait)
         try:
-            status, _headers, data = await Connection(port).request(
+            status, _headers, data = await connect().request(
                 "GET", f"/jobs/{answer['job_id']}{query}", headers={"X-Cart-Token": token}, close=True
             )
-        except (OSError, ValueError):
-            counts.errors += 1
+        except (OSError, ValueError) as exc:
+            counts.error(exc)
             wait = FIRST_POLL_S
             continue
         counts.add(status)
@@ -205,8 +223,8 @@ async def _browser(port: int, path: str, latencies: list[float], counts: Counts,
         started = time.perf_counter()
         try:
             status, _headers, _data = await conn.request("GET", path)
-        except (OSError, ValueError):
-            counts.errors += 1
+        except (OSError, ValueError) as exc:
+            counts.error(exc)
             await conn.close()
             continue
         counts.add(status)
@@ -273,6 +291,8 @@ def _merge_counts(parts: list[dict[str, Any]]) -> dict[str, Any]:
         for status, n in part["by_status"].items():
             merged.status[status] = merged.status.get(status, 0) + n
         merged.errors += part["errors"]
+        for kind, n in part.get("error_kinds", {}).items():
+            merged.kinds[kind] = merged.kinds.get(kind, 0) + n
     return merged.to_dict()
 
 
@@ -354,8 +374,8 @@ async def throughput(spec: dict[str, Any]) -> dict[str, Any]:
                 status, _headers, _data = await conn.request(
                     spec.get("method", "POST"), spec["path"], spec.get("body")
                 )
-            except (OSError, ValueError):
-                counts.errors += 1
+            except (OSError, ValueError) as exc:
+                counts.error(exc)
                 await conn.close()
                 continue
             counts.add(status)

@@ -51,9 +51,12 @@ def run_load(spec: dict[str, Any], processes: int | None = None, timeout_s: floa
         running = []
         for part, output in enumerate(outputs):
             with output.open("w") as handle:
+                mine = {**shared, "part": part}
+                if spec.get("spread_sources"):  # each part connects from an address of its own
+                    mine["source"] = f"127.0.0.{2 + part}"
                 running.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "bench.load", json.dumps({**shared, "part": part})],
+                        [sys.executable, "-m", "bench.load", json.dumps(mine)],
                         cwd=BASE_DIR,
                         stdout=handle,
                         start_new_session=True,
