@@ -13,6 +13,10 @@ A hold may therefore expire while the line still
 drains and its unit go to a later shopper: "no oversell" is judged as active holds <= units and a
 clean audit, at the end of the drain and after the TTL, not as exactly 1,000 "held" answers.
 
+A request may take 120 s (a browser's patience for a connection), and each load process connects
+from a loopback address of its own, so that neither the 30 s of the other scenarios nor the
+ephemeral ports of one address decide who is answered.
+
 The baseline is taken after a small warm-up spike on another SKU and the same TTL wait (so modules
 loaded, pools filled and caches warmed count as baseline, not as growth). While the load runs, a
 sampler thread reads Redis's ``used_memory`` and key count, every process's RSS and the lane's
@@ -35,6 +39,8 @@ from shop.inventory import sku_lane
 from shop.queueing import lane_key
 
 SAMPLE_S = 0.5
+# Ten times the spike's shoppers per second: twice the spike's load processes, so each loop keeps up.
+GROWTH_LOAD_PROCESSES = 8
 # "Back to baseline": within 10% or this much (allocator and Redis bookkeeping noise).
 PROCESS_SLACK_KIB = 5 * 1024
 REDIS_SLACK_BYTES = 1024 * 1024
@@ -57,21 +63,26 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            serving, ticket = self.redis.mget(lane_key(self.lane, "serving"), lane_key(self.lane, "ticket"))
-            self.samples.append(
-                {
-                    "at": time.time(),
-                    **_redis_figures(self.redis),
-                    "serving": int(serving or 0),
-                    "ticket": int(ticket or 0),
-                    "rss_kib": {name: m.get("rss_kib", 0) for name, m in self.stack.memory().items()},
-                }
-            )
+            self.sample()
             self.halt.wait(SAMPLE_S)
 
+    def sample(self) -> None:
+        serving, ticket = self.redis.mget(lane_key(self.lane, "serving"), lane_key(self.lane, "ticket"))
+        self.samples.append(
+            {
+                "at": time.time(),
+                **_redis_figures(self.redis),
+                "serving": int(serving or 0),
+                "ticket": int(ticket or 0),
+                "rss_kib": {name: m.get("rss_kib", 0) for name, m in self.stack.memory().items()},
+            }
+        )
+
     def stop(self) -> list[dict[str, Any]]:
+        """Stop sampling, with one last sample (the last decisions may fall after the last tick)."""
         self.halt.set()
         self.join(5)
+        self.sample()
         return self.samples
 
 
@@ -93,6 +104,16 @@ def _returned(baseline: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
         "processes": processes,
         "all": redis_ok and keys_ok and all(processes.values()),
     }
+
+
+def _largest_keys(redis: Redis, limit: int = 5, scan_at_most: int = 10_000) -> list[tuple[str, int]]:
+    """What stayed in Redis after the TTLs: its largest keys and their bytes (MEMORY USAGE)."""
+    sizes = []
+    for index, key in enumerate(redis.scan_iter(count=1000)):
+        if index >= scan_at_most:
+            break
+        sizes.append((key.decode(errors="replace"), int(redis.memory_usage(key) or 0)))
+    return sorted(sizes, key=lambda item: -item[1])[:limit]
 
 
 def _snapshot(redis: Redis, stack: Stack) -> dict[str, Any]:
@@ -144,8 +165,12 @@ def run(
                         "browsers": 0,
                         "browse_path": "/",
                         "answer_timeout_s": 600,
+                        # A browser waits ~2 minutes for a connection (6 SYN retries), not 30 s;
+                        # 50,000 connections need more ephemeral ports than one source address has.
+                        "request_timeout_s": 120,
+                        "spread_sources": True,
                     },
-                    processes=processes,
+                    processes=processes or GROWTH_LOAD_PROCESSES,
                     timeout_s=900,
                 )
             finally:
@@ -165,6 +190,7 @@ def run(
                     break
                 time.sleep(1.0)
             returned_after_s = time.monotonic() - waited_from
+            left = _largest_keys(redis)
             stock_after = _stock(services, sku)
             with services.db.writing() as session:
                 report_after = audit(session)
@@ -204,6 +230,7 @@ def run(
         "after": after,
         "returned": returned,
         "returned_after_s": returned_after_s,
+        "largest_keys_after": left,
         "peak_kib": peak,
         "redis_peak": {
             "used_memory": max((s["used_memory"] for s in samples), default=0),
