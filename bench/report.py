@@ -271,7 +271,7 @@ def issue12_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             not grown,
         )
         add(
-            "7 growth: time to drain (first admission to last answer; server: last ticket served)",
+            "7 growth: time to drain (first admission to last answer; lane idle, hold expiries included)",
             f"{_n(grow['drain_s'], 1)} s (server {_n(grow['served_s'], 1)} s)",
             None,
         )
