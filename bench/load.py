@@ -1,7 +1,13 @@
 """The load process: simulated shoppers and browsers against a shop on loopback (asyncio, no deps).
 
-Run by the bench as a separate process, ``python -m bench.load '<json spec>'``; prints one JSON
+Run by the bench as separate processes, ``python -m bench.load '<json spec>'``; each prints one JSON
 object. Every loop is bounded in count and time, and only 127.0.0.1 is ever contacted.
+
+Several processes share one load (``bench.spike.run_load``): each is given ``parts``, its ``part``
+and a common ``start_at`` (wall clock), serves every ``parts``-th shopper or client from that moment,
+and with ``raw`` prints its raw samples; ``summarize_spike`` / ``summarize_throughput`` then compute
+the figures from all the samples merged (never by averaging the parts' percentiles). Each process
+measures its own event-loop lag, so the bench can show that the load generator kept up.
 
 Modes:
 
@@ -12,6 +18,9 @@ Modes:
   ``Prefer: wait=N`` and then long-polls ``GET /jobs/<id>?wait=N`` back to back instead.
   Optional ``browsers`` read ``browse_path`` in a closed loop on keep-alive connections for as
   long as shoppers are still waiting.
+  ``request_timeout_s`` replaces the 30 s a request may take (connecting included); ``source``
+  names the loopback address (127.0.0.x) this process connects from, so that a very wide spike is
+  not limited by the ~28,000 ephemeral ports of one source address.
 * ``throughput``: ``connections`` keep-alive clients post to ``path`` back to back until
   ``requests`` answers (or, with ``seconds``, until that long has passed and the requests in
   flight are answered): the web tier's admitted requests per second.
@@ -30,24 +39,29 @@ from bench.figures import percentile
 HOST = "127.0.0.1"
 FIRST_POLL_S = 0.5
 REQUEST_TIMEOUT_S = 30.0
+# A shopper whose job answers 404 this many times in a row stops: its result expired before it read it.
+LOST_AFTER_404S = 3
 
 
 class Connection:
     """One HTTP/1.1 client connection (keep-alive unless ``close``)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, source: str | None = None, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.port = port
+        self.source = source  # a loopback address to connect from (127.0.0.x), None for the default
+        self.timeout_s = timeout_s
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, close=False
     ) -> tuple[int, dict[str, str], bytes]:
-        return await asyncio.wait_for(self._request(method, path, body, headers, close), REQUEST_TIMEOUT_S)
+        return await asyncio.wait_for(self._request(method, path, body, headers, close), self.timeout_s)
 
     async def _request(self, method, path, body, headers, close) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+            local = (self.source, 0) if self.source else None
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port, local_addr=local)
         assert self.reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
         lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{self.port}", f"Content-Length: {len(payload)}"]
@@ -94,9 +108,16 @@ class Counts:
     def __init__(self) -> None:
         self.status: dict[str, int] = {}
         self.errors = 0
+        self.kinds: dict[str, int] = {}
 
     def add(self, status: int) -> None:
         self.status[str(status)] = self.status.get(str(status), 0) + 1
+
+    def error(self, exc: BaseException) -> None:
+        """Count a request that got no answer, by kind (a timeout, a refused or reset connection)."""
+        self.errors += 1
+        kind = type(exc).__name__
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         five = sum(n for s, n in self.status.items() if s.startswith("5"))
@@ -105,6 +126,7 @@ class Counts:
             "5xx": five,
             "429": self.status.get("429", 0),
             "errors": self.errors,
+            "error_kinds": self.kinds,
         }
 
 
@@ -120,14 +142,18 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     await asyncio.sleep(max(0.0, t0 + at - time.perf_counter()))
     port = spec["port"]
     body = {"sku": spec["sku"], "qty": 1}
+
+    def connect() -> Connection:
+        return Connection(port, spec.get("source"), spec.get("request_timeout_s", REQUEST_TIMEOUT_S))
+
     sent = time.perf_counter()
     out["sent"] = sent - t0
     long_poll = int(spec.get("long_poll_s", 0))
     prefer = {"Prefer": f"wait={long_poll}"} if long_poll else None
     try:
-        status, headers, data = await Connection(port).request("POST", spec["path"], body, prefer, close=True)
-    except (OSError, ValueError):
-        counts.errors += 1
+        status, headers, data = await connect().request("POST", spec["path"], body, prefer, close=True)
+    except (OSError, ValueError) as exc:
+        counts.error(exc)
         return
     admitted = time.perf_counter()
     counts.add(status)
@@ -136,6 +162,9 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     if status == 200:  # the synchronous checkout answers at once; the shop, within Prefer: wait=N
         answer = json.loads(data)
         out["answer_s"] = admitted - sent
+        if "x-bench-decided" in headers:  # bench/sync_app.py: when it took and decided the request
+            out["server_started"] = float(headers["x-bench-started"])
+            out["server_decided"] = float(headers["x-bench-decided"])
         out["outcome"] = (
             (answer.get("result") or {}).get("outcome") if "job_id" in answer else answer.get("outcome")
         )
@@ -151,21 +180,29 @@ async def _shopper(spec: dict[str, Any], at: float, t0: float, counts: Counts, o
     wait = 0.0 if long_poll else FIRST_POLL_S
     query = f"?wait={long_poll}" if long_poll else ""
     deadline = sent + spec.get("answer_timeout_s", 120)
+    gone = 0
     while time.perf_counter() < deadline:
         await asyncio.sleep(wait)
         try:
-            status, _headers, data = await Connection(port).request(
+            status, _headers, data = await connect().request(
                 "GET", f"/jobs/{answer['job_id']}{query}", headers={"X-Cart-Token": token}, close=True
             )
-        except (OSError, ValueError):
-            counts.errors += 1
+        except (OSError, ValueError) as exc:
+            counts.error(exc)
             wait = FIRST_POLL_S
             continue
         counts.add(status)
         out["polls"] = out.get("polls", 0) + 1
+        if status == 404:
+            # The job was there when it was admitted: gone now means its result expired unread.
+            gone += 1
+            if gone >= LOST_AFTER_404S:
+                out["lost"] = True
+                return
         if status != 200:
             wait = FIRST_POLL_S
             continue
+        gone = 0
         job = json.loads(data)
         if job["status"] in ("finished", "failed"):
             out["answer_s"] = time.perf_counter() - sent
@@ -181,8 +218,8 @@ async def _browser(port: int, path: str, latencies: list[float], counts: Counts,
         started = time.perf_counter()
         try:
             status, _headers, _data = await conn.request("GET", path)
-        except (OSError, ValueError):
-            counts.errors += 1
+        except (OSError, ValueError) as exc:
+            counts.error(exc)
             await conn.close()
             continue
         counts.add(status)
@@ -190,7 +227,21 @@ async def _browser(port: int, path: str, latencies: list[float], counts: Counts,
     await conn.close()
 
 
+def _start(spec: dict[str, Any]) -> float:
+    """The perf_counter moment of the run's common start (``start_at``, wall clock), shared by all parts."""
+    start_at = spec.get("start_at")
+    if start_at is None:
+        return time.perf_counter() + 0.2
+    return time.perf_counter() + (start_at - time.time())
+
+
+def _mine(count: int, spec: dict[str, Any]) -> range:
+    """The indexes this process serves of ``count`` (every ``parts``-th, so arrivals stay even)."""
+    return range(spec.get("part", 0), count, spec.get("parts", 1))
+
+
 async def spike(spec: dict[str, Any]) -> dict[str, Any]:
+    """This part's shoppers (and browsers), as raw samples: ``summarize_spike`` makes the figures."""
     shoppers = spec["shoppers"]
     arrival = spec["arrival_s"]
     counts, browse_counts = Counts(), Counts()
@@ -198,17 +249,19 @@ async def spike(spec: dict[str, Any]) -> dict[str, Any]:
     browse_latencies: list[float] = []
     stop_lag, stop_browse = asyncio.Event(), asyncio.Event()
     lag_task = asyncio.create_task(_lag_monitor(lag, stop_lag))
-    t0 = time.perf_counter() + 0.2
+    t0 = _start(spec)
+    await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
     browsers = [
         asyncio.create_task(
             _browser(spec["port"], spec["browse_path"], browse_latencies, browse_counts, stop_browse)
         )
-        for _ in range(spec.get("browsers", 0))
+        for _ in _mine(spec.get("browsers", 0), spec)
     ]
-    records: list[dict[str, Any]] = [{} for _ in range(shoppers)]
+    mine = _mine(shoppers, spec)
+    records: list[dict[str, Any]] = [{} for _ in mine]
     tasks = [
-        asyncio.create_task(_shopper(spec, arrival * i / shoppers, t0, counts, records[i]))
-        for i in range(shoppers)
+        asyncio.create_task(_shopper(spec, arrival * i / shoppers, t0, counts, records[k]))
+        for k, i in enumerate(mine)
     ]
     await asyncio.gather(*tasks)
     all_answered = time.perf_counter()
@@ -216,6 +269,35 @@ async def spike(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.gather(*browsers)
     stop_lag.set()
     await lag_task
+    return {
+        "records": records,
+        "http": counts.to_dict(),
+        "lag_s": lag,
+        "seconds": all_answered - t0,
+        "browse_s": browse_latencies,
+        "browse_http": browse_counts.to_dict(),
+    }
+
+
+def _merge_counts(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add up the parts' status counts and errors."""
+    merged = Counts()
+    for part in parts:
+        for status, n in part["by_status"].items():
+            merged.status[status] = merged.status.get(status, 0) + n
+        merged.errors += part["errors"]
+        for kind, n in part.get("error_kinds", {}).items():
+            merged.kinds[kind] = merged.kinds.get(kind, 0) + n
+    return merged.to_dict()
+
+
+def summarize_spike(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The spike's figures from every part's raw samples (percentiles of the merged samples)."""
+    shoppers = spec["shoppers"]
+    records = [record for part in parts for record in part["records"]]
+    lag = [sample for part in parts for sample in part["lag_s"]]
+    browse_latencies = [sample for part in parts for sample in part["browse_s"]]
+    browse_seconds = max((part["seconds"] for part in parts), default=0.0)
     admitted = [r for r in records if "admit_s" in r]
     first = min((r["sent"] for r in admitted), default=0.0)
     last = max((r["admitted_at"] for r in admitted), default=0.0)
@@ -224,18 +306,33 @@ async def spike(spec: dict[str, Any]) -> dict[str, Any]:
     for record in records:
         if "outcome" in record:
             outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
-    browse_seconds = all_answered - t0
+    answered = [r for r in records if "answer_s" in r]
+    first_admitted = min((r["admitted_at"] for r in admitted), default=None)
+    last_answer = max((r["sent"] + r["answer_s"] for r in answered), default=None)
+    # The synchronous app says when it started and decided each request (X-Bench-* headers, wall clock).
+    started = [r["server_started"] for r in records if "server_started" in r]
+    decided = [r["server_decided"] for r in records if "server_decided" in r]
     return {
         "shoppers": shoppers,
-        "arrival_s": arrival,
+        "arrival_s": spec["arrival_s"],
+        "load_processes": len(parts),
+        "start_at": spec.get("start_at"),
         "admitted": ok_admitted,
         "admitted_per_s": ok_admitted / (last - first) if last > first else None,
         "admit_ms": summary_ms([r["admit_s"] for r in admitted]),
-        "answered": sum(1 for r in records if "answer_s" in r),
-        "answer_ms": summary_ms([r["answer_s"] for r in records if "answer_s" in r]),
+        "answered": len(answered),
+        "answer_ms": summary_ms([r["answer_s"] for r in answered]),
+        "first_admitted_s": first_admitted,
+        "last_answer_s": last_answer,
+        "server_window": (
+            {"first_started": min(started), "last_decided": max(decided), "decided": len(decided)}
+            if started and decided
+            else None
+        ),
         "polls_per_shopper": sum(r.get("polls", 0) for r in records) / max(1, shoppers),
+        "lost": sum(1 for r in records if r.get("lost")),
         "outcomes": outcomes,
-        "http": counts.to_dict(),
+        "http": _merge_counts([part["http"] for part in parts]),
         "job_ids": [r["job_id"] for r in records if r.get("job_id")],
         "seconds": browse_seconds,
         "load_loop_lag_ms": summary_ms(lag),
@@ -244,16 +341,23 @@ async def spike(spec: dict[str, Any]) -> dict[str, Any]:
             "requests": len(browse_latencies),
             "per_s": len(browse_latencies) / browse_seconds if browse_seconds > 0 else None,
             "ms": summary_ms(browse_latencies),
-            "http": browse_counts.to_dict(),
+            "http": _merge_counts([part["browse_http"] for part in parts]),
         },
     }
 
 
 async def throughput(spec: dict[str, Any]) -> dict[str, Any]:
-    total = spec["requests"]
-    remaining = [total]
+    """This part's keep-alive clients, as raw samples: ``summarize_throughput`` makes the figures."""
+    mine = len(_mine(spec["connections"], spec))
+    share = _mine(spec["requests"], spec)
+    remaining = [len(share)]
     latencies: list[float] = []
     counts = Counts()
+    lag: list[float] = []
+    stop_lag = asyncio.Event()
+    lag_task = asyncio.create_task(_lag_monitor(lag, stop_lag))
+    t0 = _start(spec)
+    await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
     deadline = time.perf_counter() + spec["seconds"] if spec.get("seconds") else float("inf")
 
     async def client() -> None:
@@ -265,8 +369,8 @@ async def throughput(spec: dict[str, Any]) -> dict[str, Any]:
                 status, _headers, _data = await conn.request(
                     spec.get("method", "POST"), spec["path"], spec.get("body")
                 )
-            except (OSError, ValueError):
-                counts.errors += 1
+            except (OSError, ValueError) as exc:
+                counts.error(exc)
                 await conn.close()
                 continue
             counts.add(status)
@@ -274,23 +378,47 @@ async def throughput(spec: dict[str, Any]) -> dict[str, Any]:
         await conn.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(spec["connections"])))
-    seconds = time.perf_counter() - started
-    accepted = sum(n for s, n in counts.status.items() if s in ("200", "202"))
+    await asyncio.gather(*(client() for _ in range(mine)))
+    ended = time.perf_counter()
+    stop_lag.set()
+    await lag_task
     return {
-        "requests": total - remaining[0],
+        "requests": len(share) - remaining[0],
+        "started_s": started - t0,
+        "ended_s": ended - t0,
+        "latencies_s": latencies,
+        "http": counts.to_dict(),
+        "lag_s": lag,
+    }
+
+
+def summarize_throughput(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Requests per second over the common window of every part, percentiles of the merged samples."""
+    http = _merge_counts([part["http"] for part in parts])
+    accepted = sum(n for s, n in http["by_status"].items() if s in ("200", "202"))
+    seconds = max(p["ended_s"] for p in parts) - min(p["started_s"] for p in parts)
+    return {
+        "requests": sum(part["requests"] for part in parts),
         "accepted": accepted,
         "per_s": accepted / seconds,
         "seconds": seconds,
-        "ms": summary_ms(latencies),
-        "http": counts.to_dict(),
+        "load_processes": len(parts),
+        "ms": summary_ms([sample for part in parts for sample in part["latencies_s"]]),
+        "http": http,
+        "load_loop_lag_ms": summary_ms([sample for part in parts for sample in part["lag_s"]]),
     }
+
+
+SUMMARIES = {"spike": summarize_spike, "throughput": summarize_throughput}
 
 
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[0])
     runner = {"spike": spike, "throughput": throughput}[spec["mode"]]
-    sys.stdout.write(json.dumps(asyncio.run(runner(spec))) + "\n")
+    raw = asyncio.run(runner(spec))
+    # One process alone prints its figures; a part of several prints raw samples for the merge.
+    out = raw if spec.get("raw") else SUMMARIES[spec["mode"]](spec, [raw])
+    sys.stdout.write(json.dumps(out) + "\n")
     return 0
 
 

@@ -48,7 +48,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
     def add(name: str, measured: str, holds: bool | None) -> None:
-        found.append({"target": name, "measured": measured, "holds": holds})
+        found.append({"issue": 5, "target": name, "measured": measured, "holds": holds})
 
     for db in results.get("hot_sku", []):
         kind = db["database"]
@@ -130,8 +130,189 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if catalog:
         for db in catalog["databases"]:
             for target in catalog_targets(db, catalog["generated"]):
-                add(*target)
+                found.append(dict(zip(("target", "measured", "holds"), target, strict=True), issue=15))
+    found.extend({"issue": 12, **t} for t in issue12_targets(results))
     return found
+
+
+def _worst(values: list[float | None], pick: Any = max) -> float | None:
+    present = [v for v in values if v is not None]
+    return pick(present) if present else None
+
+
+def _versus(ours: float | None, theirs: float | None, unit: str) -> tuple[str, float | None]:
+    """ "a vs b unit (r x)" and r, for a ratio target."""
+    r = ours / theirs if ours is not None and theirs else None
+    return f"{_n(ours)} vs {_n(theirs)} {unit} ({_x(r)})", r
+
+
+def _clean(runs: list[dict[str, Any]], units: int = 100) -> tuple[str, bool]:
+    """Oversell, 5xx, answered and audit over spike runs: the measured text and whether all hold."""
+    oversell = sum(r["oversell"] for r in runs)
+    fives = sum(r["http"]["5xx"] for r in runs)
+    answered = sum(r["answered"] for r in runs)
+    shoppers = sum(r["shoppers"] for r in runs)
+    audits = [r["audit_ok"] for r in runs if "audit_ok" in r]
+    holds = oversell == 0 and fives == 0 and answered == shoppers and all(audits)
+    audit = "audit clean" if all(audits) else "audit VIOLATED"
+    if not audits:
+        audit = "no audit"
+    return f"oversell {oversell}, 5xx {fives}, answered {answered:,}/{shoppers:,}, {audit}", holds
+
+
+def issue12_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 12's targets, each with its figure from this run, the ratio and whether it holds."""
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, measured: str, holds: bool | None) -> None:
+        found.append({"target": name, "measured": measured, "holds": holds})
+
+    spike = results.get("spike")
+    sync = (results.get("baseline_sync") or {}).get("locked")
+    if spike:
+        runs = spike["runs"]
+        if sync:
+            text, r = _versus(_worst([x["answer_ms"]["p99"] for x in runs]), sync["answer_ms"]["p99"], "ms")
+            add("1 spike: answer p99 <= 0.5x sync (worst shop run)", text, r is not None and r <= 0.5)
+            text, r = _versus(
+                _worst([x["admitted_per_s"] for x in runs], min), sync["admitted_per_s"], "req/s"
+            )
+            add("1 spike: admits >= 2x sync req/s (worst shop run)", text, r is not None and r >= 2)
+        text, ok = _clean(runs + [spike["catalog"]["spike"]])
+        add("1 spike: 0 oversell, 0 5xx, every shopper answered, audit clean", text, ok)
+    latency = results.get("spike_db_latency")
+    if latency:
+        shop, theirs = latency["figures"]["shop"], latency["figures"]["sync"]
+        rtt = latency["rtt"]["added_rtt_ms"]
+        add(
+            "2 spike_db_latency: the proxy adds ~1 ms per round trip (SELECT 1, median)",
+            f"+{rtt:.2f} ms (after the runs +{latency['rtt_after']['added_rtt_ms']:.2f} ms)",
+            0.8 <= rtt <= 1.3,
+        )
+        text, r = _versus(shop["decided_per_s"], theirs["decided_per_s"], "decided/s")
+        add("2 spike_db_latency: decided req/s >= 3x sync", text, r is not None and r >= 3)
+        text, r = _versus(shop["answer_p99_ms"], theirs["answer_p99_ms"], "ms")
+        add("2 spike_db_latency: answer p99 <= 0.33x sync", text, r is not None and r <= 0.33)
+        text, ok = _clean(latency["runs"]["shop"])
+        add("2 spike_db_latency: shop 0 oversell, 0 5xx, all answered, audit clean", text, ok)
+    if spike:
+        during = spike["catalog"]["during_spike"]["ms"]["p99"]
+        add(
+            "3 GET /catalogs p99 <= 250 ms during the spike",
+            f"{_n(during)} ms",
+            during is not None and during <= 250,
+        )
+        fast = spike.get("steady_long_poll")
+        if fast:
+            p50, p99 = fast["answer_ms"]["p50"], fast["answer_ms"]["p99"]
+            add(
+                "4 steady_long_poll: answer p50 <= 50 ms and p99 <= 150 ms",
+                f"p50 {_n(p50)} ms, p99 {_n(p99)} ms",
+                p50 is not None and p99 is not None and p50 <= 50 and p99 <= 150,
+            )
+    limits = {db["database"]: db for db in results.get("limit") or []}
+    for db in results.get("hot_sku") or []:
+        kind = db["database"]
+        share = {"postgres": 0.25, "sqlite": 0.1}[kind]
+        name = f"5 hot_sku {kind}: consumer >= {share}x the drain-into-one-transaction limit"
+        if kind in limits:
+            text, r = _versus(db["consumer_holds_per_s"], limits[kind]["per_s"], "/s")
+            add(name, text, r is not None and r >= share)
+        else:
+            add(name, "limit not run (--only ... limit)", None)
+        ok = db["invariants_ok"] and (limits[kind]["invariants_ok"] if kind in limits else True)
+        add(f"5 hot_sku {kind}: invariants after every run (consumer and limit)", _n(ok), ok)
+    admit = results.get("admit")
+    if admit:
+        text, r = _versus(admit["per_s"]["chart"], admit["per_s"]["bare_enqueue"], "req/s")
+        add("6 admit: POST /chart >= 1.0x bare enqueue route (limiter on)", text, r is not None and r >= 1.0)
+    grow = results.get("growth")
+    if grow:
+        load = grow["load"]
+        add(
+            f"7 growth: all {grow['shoppers']:,} answered",
+            f"{load['answered']:,}/{grow['shoppers']:,} (5xx {load['http']['5xx']}, conn errors "
+            f"{load['http']['errors']}, results expired unread {load.get('lost', 0)})",
+            load["answered"] == grow["shoppers"],
+        )
+        add(
+            f"7 growth: no oversell (active holds <= {grow['units']:,}, audit clean)",
+            f"oversell {grow['oversell']}, held answers {grow['held_answers']:,}, "
+            f"audit {'clean' if grow['audit_ok'] else 'VIOLATED'}",
+            grow["oversell"] == 0 and grow["audit_ok"],
+        )
+        base, after = grow["baseline"]["redis"], grow["after"]["redis"]
+        back = grow["returned"]
+        add(
+            f"7 growth: Redis back to baseline {grow['returned_after_s']:.0f} s after the drain (TTLs"
+            f" {grow['hold_ttl_s']} + {grow['ttl_s']} s)",
+            f"{base['used_memory'] / 2**20:.1f} -> {after['used_memory'] / 2**20:.1f} MiB, keys"
+            f" {base['keys']:,} -> {after['keys']:,}",
+            back["redis_memory"] and back["redis_keys"],
+        )
+        kinds = load["http"].get("error_kinds") or {}
+        if kinds:
+            add(
+                "7 growth: why requests got no answer (load side)",
+                ", ".join(f"{kind} {n:,}" for kind, n in sorted(kinds.items(), key=lambda i: -i[1])),
+                None,
+            )
+        left = grow.get("largest_keys_after") or []
+        if left:
+            add(
+                "7 growth: largest Redis keys after the TTLs",
+                ", ".join(f"{key} {size / 1024:,.0f} KiB" for key, size in left[:3]),
+                None,
+            )
+        grown = [name for name, ok in back["processes"].items() if not ok]
+        add(
+            "7 growth: every process's RSS back to baseline (within 10% or 5 MiB)",
+            "all" if not grown else "not: " + ", ".join(grown),
+            not grown,
+        )
+        add(
+            "7 growth: time to drain (first admission to last answer; lane idle, hold expiries included)",
+            f"{_n(grow['drain_s'], 1)} s (server {_n(grow['served_s'], 1)} s)",
+            None,
+        )
+        peak = max(grow["peak_kib"].items(), key=lambda item: item[1], default=("-", 0))
+        add(
+            "7 growth: peak memory per process (VmHWM; the largest shown)",
+            f"{peak[0]} {peak[1] / 1024:,.0f} MiB; "
+            f"Redis {grow['redis_peak']['used_memory'] / 2**20:,.0f} MiB",
+            None,
+        )
+    for scenario, worst in _load_lags(results).items():
+        where, p99 = worst
+        add(
+            f"8 load generator: event-loop lag p99 <= 20 ms ({scenario})",
+            f"worst {_n(p99)} ms ({where})",
+            p99 <= 20,
+        )
+    return found
+
+
+def _load_lags(results: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    """The worst load-process lag p99 of each scenario, and which load it was, from every result."""
+    worst: dict[str, tuple[str, float]] = {}
+
+    def walk(node: Any, scenario: str, path: str) -> None:
+        if isinstance(node, dict):
+            lag = node.get("load_loop_lag_ms")
+            if isinstance(lag, dict) and lag.get("p99") is not None:
+                if scenario not in worst or lag["p99"] > worst[scenario][1]:
+                    worst[scenario] = (path or scenario, lag["p99"])
+            for key, value in node.items():
+                if key not in ("load_loop_lag_ms", "samples"):
+                    walk(value, scenario, f"{path}.{key}" if path else key)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, scenario, f"{path}[{index}]")
+
+    for scenario, value in results.items():
+        if scenario not in ("machine", "sizes", "targets"):
+            walk(value, scenario, "")
+    return worst
 
 
 def catalog_targets(db: dict[str, Any], generated: int) -> list[tuple[str, str, bool | None]]:
@@ -201,13 +382,14 @@ def _answered_ms(figure: dict[str, Any]) -> str:
 def _spike_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
     rows = [
         ["admitted req/s"] + [_n(r.get("admitted_per_s")) for _, r in columns],
+        ["decided req/s (server)"] + [_n(r.get("decided_per_s")) for _, r in columns],
         ["admit ms p50 / p99"] + [_ms(r.get("admit_ms"), "p50", "p99") for _, r in columns],
         ["answer ms p50 / p99 / max"] + [_ms(r.get("answer_ms"), "p50", "p99", "max") for _, r in columns],  # noqa: E501
         ["applied ms p50 / p99 (server)"] + [_ms(r.get("decision_ms"), "p50", "p99") for _, r in columns],
         ["answered / shoppers"] + [f"{r['answered']:,} / {r['shoppers']:,}" for _, r in columns],
         ["polls per shopper"] + [_n(r.get("polls_per_shopper"), 1) for _, r in columns],
         ["5xx / 429 / conn errors"] + [_errors(r["http"]) for _, r in columns],
-        ["units held (of 100)"] + [_n(r.get("held_units")) for _, r in columns],
+        ["units held (active holds)"] + [_n(r.get("held_units")) for _, r in columns],
         ["oversell"] + [_n(r.get("oversell")) for _, r in columns],
         ["audit clean"] + [_n(r.get("audit_ok")) if "audit_ok" in r else "n/a" for _, r in columns],
         ["load loop lag ms p99"] + [_ms(r.get("load_loop_lag_ms"), "p99") for _, r in columns],
@@ -310,6 +492,7 @@ def render(results: dict[str, Any]) -> str:
             for name, rate in admit["per_s"].items()
         ]
         out.append(_table(["route", "req/s", "p99 ms", "vs bare"], rows))
+    out.append(_issue12_sections(results))
     prof = results.get("profile")
     if prof:
         out.append("\nprofile (py-spy, share of samples; see bench/README.md)\n")
@@ -321,15 +504,102 @@ def render(results: dict[str, Any]) -> str:
     if catalog:
         out.append(_catalog_section(catalog))
     found = results.get("targets") or []
-    if found:
-        out.append("\ntargets (issue 5; catalog_100k: issue 15)\n")
-        verdict = {True: "yes", False: "NO", None: "n/a"}
+    verdict = {True: "yes", False: "NO", None: "-"}
+    for issue, title in ((5, "issue 5"), (15, "issue 15: catalog_100k"), (12, "issue 12")):
+        rows = [[t["target"], t["measured"], verdict[t["holds"]]] for t in found if t.get("issue") == issue]
+        if rows:
+            out.append(f"\ntargets ({title})\n")
+            out.append(_table(["target", "measured", "holds"], rows))
+    return "".join(out)
+
+
+def _issue12_sections(results: dict[str, Any]) -> str:
+    """The tables of limit, spike_db_latency and growth."""
+    out: list[str] = []
+    limits = results.get("limit")
+    if limits:
         out.append(
-            _table(
-                ["target", "measured", "holds"],
-                [[t["target"], t["measured"], verdict[t["holds"]]] for t in found],
-            )
+            f"\nlimit: a Redis list drained {limits[0]['batch']} at a time, one transaction per batch"
+            " (one guarded UPDATE + executemany of the holds), no shop code\n"
         )
+        rows = [
+            [db["database"], _n(db["requests_per_round"]), _n(db["rounds"]), _n(db["per_s"])]
+            + [" / ".join(_n(r["per_s"]) for r in db["runs"]), "ok" if db["invariants_ok"] else "VIOLATED"]
+            for db in limits
+        ]
+        out.append(_table(["database", "requests", "rounds", "holds/s", "rounds' holds/s", "checks"], rows))
+    latency = results.get("spike_db_latency")
+    if latency:
+        rtt = latency["rtt"]
+        sizes = results["sizes"]
+        out.append(
+            f"\nspike_db_latency: the spike ({sizes['shoppers']:,} shoppers within {sizes['arrival_s']} s,"
+            f" 100 units), both stacks reaching PostgreSQL through bench/latency_proxy.py;\n  SELECT 1 median"
+            f" {rtt['direct_ms_p50']:.2f} ms direct, {rtt['proxied_ms_p50']:.2f} ms through the proxy (+"
+            f"{rtt['added_rtt_ms']:.2f} ms; delay {rtt['one_way_delay_ms']:.3f} ms each way after correction;"
+            f" +{latency['rtt_after']['added_rtt_ms']:.2f} ms after the runs); {latency['rounds']} round(s),"
+            " stacks alternating\n"
+        )
+        columns = [(f"shop {i + 1}", r) for i, r in enumerate(latency["runs"]["shop"])]
+        columns += [(f"sync FOR UPDATE {i + 1}", r) for i, r in enumerate(latency["runs"]["sync"])]
+        out.append(_spike_table(columns))
+        out.append(
+            "  decided req/s: decisions / (first admission -> last decision), server clocks (the shop: RQ"
+            " enqueued_at -> ended_at; sync: X-Bench-Started -> X-Bench-Decided)\n"
+        )
+    grow = results.get("growth")
+    if grow:
+        load = grow["load"]
+        out.append(
+            f"\ngrowth: {grow['shoppers']:,} shoppers within {grow['arrival_s']} s for"
+            f" {grow['units']:,} units, RESULT_TTL_SECONDS {grow['ttl_s']},"
+            f" HOLD_TTL_SECONDS {grow['hold_ttl_s']}, {load['load_processes']} load processes\n"
+        )
+        column = {**load, "oversell": grow["oversell"], "audit_ok": grow["audit_ok"]}
+        column["held_units"] = grow["stock_drained"]["held_units"]
+        out.append(_spike_table([("shop", column)]))
+        out.append(
+            f"  drain (first admission -> last answer) {_n(grow['drain_s'], 1)} s; last ticket served after"
+            f" {_n(grow['served_s'], 1)} s; held answers {grow['held_answers']:,}; active holds at the"
+            f" drain {grow['stock_drained']['held_units']:,}, after the TTL"
+            f" {grow['stock_after']['held_units']:,}\n"
+        )
+        base, peak = grow["baseline"], grow["redis_peak"]
+        drained, after = grow["drained"]["redis"], grow["after"]["redis"]
+        rows = [
+            [
+                "redis used_memory MiB",
+                f"{base['redis']['used_memory'] / 2**20:,.1f}",
+                f"{peak['used_memory'] / 2**20:,.1f}",
+                f"{drained['used_memory'] / 2**20:,.1f}",
+                f"{after['used_memory'] / 2**20:,.1f}",
+                _n(grow["returned"]["redis_memory"]),
+            ],
+            [
+                "redis keys",
+                _n(base["redis"]["keys"]),
+                _n(peak["keys"]),
+                _n(drained["keys"]),
+                _n(after["keys"]),
+                _n(grow["returned"]["redis_keys"]),
+            ],
+        ]
+        for name, figures in base["memory"].items():
+            rows.append(
+                [
+                    f"{name} RSS MiB",
+                    f"{figures['rss_kib'] / 1024:,.1f}",
+                    f"{grow['peak_kib'].get(name, 0) / 1024:,.1f} (VmHWM)",
+                    f"{grow['drained']['memory'].get(name, {}).get('rss_kib', 0) / 1024:,.1f}",
+                    f"{grow['after']['memory'].get(name, {}).get('rss_kib', 0) / 1024:,.1f}",
+                    _n(grow["returned"]["processes"].get(name)),
+                ]
+            )
+        out.append(
+            "  memory: baseline (after a warm-up and the TTL), peak, at the drain,"
+            f" {grow['returned_after_s']:.0f} s after the drain\n"
+        )
+        out.append(_table(["figure", "baseline", "peak", "drained", "after TTL", "back"], rows))
     return "".join(out)
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from rq.job import Job
 from rq.utils import utcparse
 from sqlalchemy import func, select
 
+from bench import load
 from bench.common import child_env, create_product, make_services, median, ratio, say
 from bench.figures import percentile
 from bench.stack import Stack
@@ -32,16 +35,48 @@ GENEROUS = "100000000/minute"
 CATALOG_PATH = "/catalogs?page=1&limit=20&sortBy=sales&sortDir=desc"
 
 
-def run_load(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.load", json.dumps(spec)],
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+# Load processes per run (--load-processes): the shoppers are split between them, so that no load
+# process's event loop lags behind its shoppers (issue 12, target 8: lag p99 <= 20 ms).
+LOAD_PROCESSES = 4
+# Seconds between starting the load processes and their common start: enough for them all to be up.
+LOAD_START_S = 1.5
+
+
+def run_load(spec: dict[str, Any], processes: int | None = None, timeout_s: float = 300) -> dict[str, Any]:
+    """Run one load across ``processes`` load processes started together; merge their raw samples."""
+    parts = processes or LOAD_PROCESSES
+    start_at = time.time() + LOAD_START_S + 0.1 * parts
+    shared = {**spec, "start_at": start_at, "parts": parts, "raw": True}
+    with tempfile.TemporaryDirectory(prefix="shop-bench-load-") as folder:
+        outputs = [Path(folder) / f"part-{part}.json" for part in range(parts)]
+        running = []
+        for part, output in enumerate(outputs):
+            with output.open("w") as handle:
+                mine = {**shared, "part": part}
+                if spec.get("spread_sources"):  # each part connects from an address of its own
+                    mine["source"] = f"127.0.0.{2 + part}"
+                running.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "bench.load", json.dumps(mine)],
+                        cwd=BASE_DIR,
+                        stdout=handle,
+                        start_new_session=True,
+                    )
+                )
+        deadline = time.monotonic() + LOAD_START_S + timeout_s
+        try:
+            for process in running:
+                process.wait(max(1.0, deadline - time.monotonic()))
+        finally:
+            for process in running:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        failed = [p.returncode for p in running if p.returncode != 0]
+        if failed:
+            raise RuntimeError(f"load processes exited with {failed}")
+        raws = [json.loads(output.read_text().strip().splitlines()[-1]) for output in outputs]
+    return load.SUMMARIES[spec["mode"]](shared, raws)
 
 
 def shop_env(database_url: str, redis_url: str, **extra: Any) -> dict[str, str]:
@@ -61,10 +96,39 @@ def _decisions_ms(services: Services, job_ids: list[str]) -> dict[str, Any]:
     for job_id in job_ids:
         pipe.hmget(Job.key_for(job_id), "enqueued_at", "ended_at")
     waits = []
+    first_enqueued = last_ended = None
     for enqueued, ended in pipe.execute():
         if enqueued and ended:
-            waits.append((utcparse(ended.decode()) - utcparse(enqueued.decode())).total_seconds() * 1000)
-    return {"p50": percentile(waits, 50), "p99": percentile(waits, 99), "max": max(waits, default=None)}
+            start, end = utcparse(enqueued.decode()), utcparse(ended.decode())
+            waits.append((end - start).total_seconds() * 1000)
+            first_enqueued = min(first_enqueued or start, start)
+            last_ended = max(last_ended or end, end)
+    window = None
+    if first_enqueued and last_ended:
+        window = {
+            "first_started": first_enqueued.timestamp(),
+            "last_decided": last_ended.timestamp(),
+            "decided": len(waits),
+        }
+    return {
+        "p50": percentile(waits, 50),
+        "p99": percentile(waits, 99),
+        "max": max(waits, default=None),
+        "window": window,
+    }
+
+
+def decided_per_s(run: dict[str, Any]) -> float | None:
+    """Decisions / seconds from the first admission to the last decision, from the server's clocks.
+
+    The shop: RQ's ``enqueued_at`` of the first job to ``ended_at`` of the last (its job hashes);
+    the synchronous app: when it took up its first request to when it committed its last (its
+    ``X-Bench-*`` headers). Both are wall clock on this machine.
+    """
+    window = (run.get("decision_ms") or {}).get("window") or run.get("server_window")
+    if not window or window["last_decided"] <= window["first_started"]:
+        return None
+    return window["decided"] / (window["last_decided"] - window["first_started"])
 
 
 def _stock(services: Services, sku: str) -> dict[str, int]:
@@ -90,8 +154,9 @@ def _spike_once(
     arrival_s: float,
     browsers: int,
     long_poll_s: int = 0,
+    units: int = 100,
 ):
-    create_product(services, sku, on_hand=100, max_per_cart=1)
+    create_product(services, sku, on_hand=units, max_per_cart=1)
     result = run_load(
         {
             "mode": "spike",
@@ -107,6 +172,7 @@ def _spike_once(
     )
     time.sleep(0.5)  # let the scheduler and consumers settle before reading memory
     result["decision_ms"] = _decisions_ms(services, result.pop("job_ids"))
+    result["decided_per_s"] = decided_per_s(result)
     stock = _stock(services, sku)
     with services.db.writing() as session:
         report = audit(session)
@@ -117,7 +183,7 @@ def _spike_once(
         violations=report.violations[:5],
         oversell=max(0, stock["held_units"] - stock["on_hand"]),
         held_answers=held,
-        ok=report.ok and stock["held_units"] == 100 and held == 100 and result["answered"] == shoppers,
+        ok=report.ok and stock["held_units"] == units and held == units and result["answered"] == shoppers,
         memory=stack.memory(),
         processes_alive=stack.alive(),
     )
@@ -186,6 +252,7 @@ def run_shop_spikes(
 
 def _brief(run: dict[str, Any]) -> dict[str, Any]:
     keys = (
+        "shoppers",
         "admitted_per_s",
         "admit_ms",
         "answer_ms",
@@ -225,6 +292,7 @@ def _sync_once(services: Services, stack: Stack, sku: str, path: str, shoppers: 
     spec = {"mode": "spike", "port": stack.port, "path": path, "sku": sku, "shoppers": shoppers}
     result = run_load({**spec, "arrival_s": arrival_s, "browsers": 0, "browse_path": "/"})
     result.pop("job_ids")
+    result["decided_per_s"] = decided_per_s(result)
     stock = _stock(services, sku)
     result.update(
         stock,
@@ -281,4 +349,70 @@ def run_admit_vs_bare(database_url: str, redis_url: str, rounds: int, requests: 
         "chart_no_limiter_vs_bare": ratio(medians["chart_no_limiter"], medians["bare_enqueue"]),
         "errors_5xx": sum(r["http"]["5xx"] for runs in figures.values() for r in runs),
         "runs": figures,
+    }
+
+
+# The round trip the realistic database adds (issue 12, target 2): 0.5 ms each way.
+DB_RTT_MS = 1.0
+
+
+def run_spike_db_latency(
+    shop_url: str, sync_url: str, redis_url: str, shoppers: int, arrival_s: float, rounds: int
+) -> dict[str, Any]:
+    """The spike against the shop and the synchronous app, both reaching PostgreSQL through a proxy
+    that adds DB_RTT_MS to every round trip; the stacks alternate round by round.
+
+    Each stack has a database of its own: the synchronous app's holds have no ledger rows, and the
+    shop's audit after each spike must see only the shop's.
+    """
+    from bench.latency_proxy import delayed_database, measure_rtt, through
+
+    services = make_services(shop_url, redis_url)
+    sync_services = make_services(sync_url, redis_url)
+    runs: dict[str, list[dict[str, Any]]] = {"shop": [], "sync": []}
+    try:
+        with delayed_database(shop_url, DB_RTT_MS) as (port, rtt):
+            say(
+                f"spike_db_latency: PostgreSQL through bench/latency_proxy.py, +{rtt['added_rtt_ms']:.2f} ms"
+                f" per round trip (asked {DB_RTT_MS} ms)"
+            )
+            shop_env_ = shop_env(through(shop_url, port), redis_url)
+            sync_env = child_env(through(sync_url, port), redis_url)
+            with Stack(shop_env_) as shop, Stack(sync_env) as sync:
+                shop.start_web()
+                shop.start_workers(consumers=2, scheduler=True)
+                sync.start_web("bench.sync_app:create_app()")
+                time.sleep(1.0)
+                for round_no in range(rounds):
+                    tag = f"{round_no + 1}/{rounds}"
+                    say(f"spike_db_latency {tag}: shop, {shoppers} shoppers within {arrival_s}s, 100 units")
+                    runs["shop"].append(
+                        _spike_once(services, shop, f"DBLAT-SHOP-{round_no + 1}", shoppers, arrival_s, 0)
+                    )
+                    say(f"spike_db_latency {tag}: sync FOR UPDATE, the same spike")
+                    runs["sync"].append(
+                        _sync_once(
+                            sync_services, sync, f"DBLAT-SYNC-{round_no + 1}", "/hold", shoppers, arrival_s
+                        )
+                    )
+            rtt_after = measure_rtt(shop_url, through(shop_url, port))
+    finally:
+        services.close()
+        sync_services.close()
+    figures = {
+        name: {
+            "decided_per_s": median([r["decided_per_s"] for r in rs if r["decided_per_s"]]),
+            "answer_p99_ms": median([r["answer_ms"]["p99"] for r in rs if r["answer_ms"]["p99"]]),
+            "admitted_per_s": median([r["admitted_per_s"] for r in rs if r["admitted_per_s"]]),
+        }
+        for name, rs in runs.items()
+    }
+    return {
+        "rtt": rtt,
+        "rtt_after": rtt_after,
+        "rounds": rounds,
+        "figures": figures,
+        "decided_vs_sync": ratio(figures["shop"]["decided_per_s"], figures["sync"]["decided_per_s"]),
+        "answer_p99_vs_sync": ratio(figures["shop"]["answer_p99_ms"], figures["sync"]["answer_p99_ms"]),
+        "runs": runs,
     }

@@ -9,11 +9,15 @@ as ``bench.sync_app:create_app()`` (bench only, not part of the shop):
 * ``POST /hold-naive``: read the stock, check it in Python, write back what was read plus one.
   No lock: concurrent requests read the same figure and each take "the last unit". It exists to
   show the oversell this project prevents; do not copy it.
+
+Each answer carries ``X-Bench-Started`` and ``X-Bench-Decided`` (wall clock, after the commit): the
+bench's decided requests per second come from them, as the shop's come from its job hashes.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import timedelta
 
 from flask import Flask, Response, jsonify, request
@@ -70,14 +74,21 @@ def create_app() -> Flask:
     def up() -> str:
         return "ok"
 
+    def _timed(locked: bool) -> Response:
+        """Decide one request, saying when it was taken up and decided (the bench's decided/s)."""
+        started = time.time()
+        body = request.get_json(force=True)
+        response = jsonify(_hold(body["sku"], int(body["qty"]), locked=locked))
+        response.headers["X-Bench-Started"] = f"{started:.6f}"
+        response.headers["X-Bench-Decided"] = f"{time.time():.6f}"
+        return response
+
     @app.post("/hold")
     def hold() -> Response:
-        body = request.get_json(force=True)
-        return jsonify(_hold(body["sku"], int(body["qty"]), locked=True))
+        return _timed(locked=True)
 
     @app.post("/hold-naive")
     def hold_naive() -> Response:
-        body = request.get_json(force=True)
-        return jsonify(_hold(body["sku"], int(body["qty"]), locked=False))
+        return _timed(locked=False)
 
     return app
