@@ -16,9 +16,22 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from shop.bulk import BulkInsert
 from shop.ledger import (
@@ -613,33 +626,38 @@ def _cart_lines(session: Session, sku: str, cart_ids: Sequence[str]) -> tuple[di
     """Lock the carts' live holds on the SKU, and find the carts still showing expired lines of it."""
     holds_by_cart: dict[str, Hold] = {}
     stale_carts: set[str] = set()
+    dialect = session.get_bind().dialect.name
     for start in range(0, len(cart_ids), 500):
         chunk = cart_ids[start : start + 500]
-        rows = session.scalars(
-            select(Hold)
-            .where(
-                Hold.sku == sku,
-                Hold.cart_id.in_(chunk),
-                Hold.status == HoldStatus.ACTIVE,
-            )
-            .order_by(Hold.id)
-            .with_for_update()
-        )
+        line, live = _lines_by_cart(dialect, chunk, Hold.sku == sku, Hold.status == HoldStatus.ACTIVE)
+        # The holds themselves, locked in id order as before (the lateral's name, not ``LATERAL line``).
+        lock = literal_column("line") if line is not Hold else Hold
+        rows = session.scalars(live.order_by(line.id).with_for_update(of=lock))
         holds_by_cart.update({hold.cart_id: hold for hold in rows})
         # Expired lines only come from this lane (whose row lock we hold), so this stays true all batch.
-        stale_carts.update(
-            session.scalars(
-                select(Hold.cart_id)
-                .where(
-                    Hold.sku == sku,
-                    Hold.cart_id.in_(chunk),
-                    Hold.in_cart.is_(True),
-                    Hold.status == HoldStatus.EXPIRED,
-                )
-                .distinct()
-            )
+        line, stale = _lines_by_cart(
+            dialect, chunk, Hold.sku == sku, Hold.status == HoldStatus.EXPIRED, Hold.in_cart.is_(True)
         )
+        stale_carts.update(session.scalars(stale.with_only_columns(line.cart_id).distinct()))
     return holds_by_cart, stale_carts
+
+
+def _lines_by_cart(dialect: str, cart_ids: Sequence[str], *where: ColumnElement[bool]) -> tuple[Any, Select]:
+    """Select the carts' holds matching ``where``, each cart looked up by (cart_id, sku, status) alone.
+
+    Without fresh statistics (a sale outruns autovacuum) PostgreSQL prices ``cart_id IN (...)``
+    above the SKU's (sku, status, ...) index, which reads every active hold of the SKU. Asked once
+    per cart (a LATERAL subquery that OFFSET 0 keeps the planner from flattening), each lookup is
+    an equality on all of ix_holds_cart_sku_status's columns, which no other index beats. SQLite
+    probes an IN list once per value already and prefers the index with more equality columns.
+    Returns the holds' entity (to order, lock or pick columns by) and the statement.
+    """
+    if dialect != "postgresql":
+        return Hold, select(Hold).where(Hold.cart_id.in_(cart_ids), *where)
+    carts = func.unnest(literal(list(cart_ids), ARRAY(String))).table_valued("id").render_derived("cart")
+    per_cart = select(Hold).where(Hold.cart_id == carts.c.id, *where).offset(literal_column("0"))
+    line = aliased(Hold, per_cart.lateral("line"))
+    return line, select(line).select_from(carts).join(line, true())
 
 
 def customer_units(session: Session, sku: str, shoppers: Iterable[str]) -> dict[str, int]:

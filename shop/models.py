@@ -275,6 +275,8 @@ class Hold(Base):
         # A SKU's overdue holds are a range of it: no batch reads every active hold of its SKU (0011).
         Index("ix_holds_sku_status_expires", "sku", "status", "expires_at"),
         Index("ix_holds_cart_in_cart", "cart_id", "in_cart"),
+        # A batch's carts' lines of its SKU, one equality per cart: never all the SKU's holds (0012).
+        Index("ix_holds_cart_sku_status", "cart_id", "sku", "status"),
         Index("ix_holds_status_expires", "status", "expires_at"),
         Index("ix_holds_sku_shopper", "sku", "shopper_key"),
     )
