@@ -15,7 +15,7 @@ from redis import Redis
 from shop.db import Database
 from shop.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
 from shop.models import utcnow
-from shop.orders import OrderKind, checkout_lane, overdue_orders, paid_unallocated
+from shop.orders import OrderKind, all_checkout_lanes, checkout_lane, overdue_orders, paid_unallocated
 from shop.pricing import end_flash_prices
 from shop.queueing import Lanes
 
@@ -95,7 +95,13 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
         "waitlist": queued_waitlist,
         "allocations": queued_allocations,
         "flash_prices": flash_prices,
+        "finished_forgotten": lanes.forget_finished(_lanes_to_prune(lanes, checkout_lanes), now),
     }
+
+
+def _lanes_to_prune(lanes: Lanes, checkout_lanes: int) -> list[str]:
+    """The lanes whose finished jobs the sweep forgets: the recently active SKUs, every checkout lane."""
+    return lanes.hottest(lanes.hot_lanes) + all_checkout_lanes(checkout_lanes)
 
 
 def _mark(redis: Redis, item: str) -> bool:

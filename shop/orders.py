@@ -66,10 +66,18 @@ log = logging.getLogger(__name__)
 PAYMENT_LEDGER_LANE = "payment"
 
 
+CHECKOUT_LANE_PREFIX = "checkout:"
+
+
 def checkout_lane(cart_id: str, lanes: int) -> str:
     """Spread checkouts over a few lanes by cart, so one cart's requests stay in order."""
     digest = int(hashlib.sha256(cart_id.encode()).hexdigest()[:8], 16)
-    return f"checkout:{digest % max(lanes, 1)}"
+    return f"{CHECKOUT_LANE_PREFIX}{digest % max(lanes, 1)}"
+
+
+def all_checkout_lanes(lanes: int) -> list[str]:
+    """Every checkout lane ``checkout_lane`` can name."""
+    return [f"{CHECKOUT_LANE_PREFIX}{n}" for n in range(max(lanes, 1))]
 
 
 def apply_order_requests(

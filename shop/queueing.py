@@ -399,6 +399,8 @@ for _ = 1, tonumber(ARGV[8]) do
     if pending ~= '' then redis.call('SREM', pending, id) end
   end
 end
+-- What expired by now (its score is when its result expires): the registry stays as long as a TTL.
+redis.call('ZREMRANGEBYSCORE', registry, 0, registry_score - ttl)
 local ncommon = tonumber(ARGV[i])
 local common = {}
 for j = 1, 2 * ncommon do common[j] = ARGV[i + j] end
@@ -1245,6 +1247,20 @@ class Lanes:
 
     def is_paused(self, lane: str) -> bool:
         return bool(self.redis.exists(lane_key(lane, "paused")))
+
+    def forget_finished(self, lanes: list[str], now: datetime) -> int:
+        """Drop the finished jobs listed past their result TTL from these lanes' registries.
+
+        RQ's workers clean their registries as they go; the lanes' consumer lists each decided job
+        in its lane's FinishedJobRegistry (scored by when its result expires, as RQ does), and
+        prunes a lane at each batch it publishes. A lane that goes quiet after a sale is pruned here.
+        """
+        if not lanes:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for lane in lanes:
+            pipe.zremrangebyscore(FinishedJobRegistry(lane, connection=self.redis).key, 0, now.timestamp())
+        return sum(pipe.execute())
 
     def hottest(self, count: int) -> list[str]:
         """Return up to ``count`` lanes, most recently active first (decayed arrivals, see LUA_HOT)."""

@@ -35,7 +35,7 @@ from shop.errors import StaleFence
 from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
 from shop.ledger import Outcome, QueuedRequest, issue_fence
 from shop.models import utcnow
-from shop.orders import UNITS_RETURNED, apply_order_requests
+from shop.orders import CHECKOUT_LANE_PREFIX, UNITS_RETURNED, apply_order_requests
 from shop.queueing import LANE_PAUSED, TakenRequest
 from shop.services import Services, build_services
 
@@ -413,7 +413,7 @@ class Consumer:
                     effects=effects,
                     waitlist_ttl=timedelta(seconds=config.WAITLIST_TTL_SECONDS),
                 )
-            if lane.startswith("checkout:"):
+            if lane.startswith(CHECKOUT_LANE_PREFIX):
                 return apply_order_requests(
                     session, lane, token, requests, timedelta(seconds=config.PAYMENT_TTL_SECONDS)
                 )
