@@ -24,6 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --config pyproject.toml --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -79,7 +79,7 @@ class Config:
     RATE_LIMIT_HEADERS = _str("RATE_LIMIT_HEADERS", "0") not in ("0", "false", "no")
     RATE_LIMIT_ENABLED = _str("RATE_LIMIT_ENABLED", "1") not in ("0", "false", "no")
     TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
-    # Whether X-Customer-Id comes from an authenticated upstream and may name the shopper (shop.shoppers).
+    # Whether X-Customer-Id comes from an authenticated upstream and may name the shopper (domain.shoppers).
     TRUST_CUSTOMER_ID = _str("TRUST_CUSTOMER_ID", "0") in ("1", "true", "yes")
 
     OPERATOR_USER = _str("OPERATOR_USER", "operator")

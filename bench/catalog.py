@@ -40,10 +40,10 @@ from bench.common import make_services, median, ratio, say, scratch_database
 from bench.figures import percentile
 from bench.spike import run_load, shop_env
 from bench.stack import Stack
-from shop.admission import cache_product
-from shop.big_catalog import seed_big_catalog, settle_after_bulk_load
-from shop.demo import seed_demo_catalog
-from shop.models import Product
+from shop.domain.big_catalog import seed_big_catalog, settle_after_bulk_load
+from shop.domain.demo import seed_demo_catalog
+from shop.lanes.admission import cache_product
+from shop.storage.models import Product
 
 DEMO, LARGE = "demo", "large"
 SORTS = ("sales", "price", "discount", "name", "available", "newest")

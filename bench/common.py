@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, text
 
 from config import BASE_DIR, Config
 from devtools.databases import own_postgres_database
-from shop.migrate import upgrade
-from shop.products import ProductChange, create_or_update_product
+from shop.domain.products import ProductChange, create_or_update_product
 from shop.services import Services, build_services
+from shop.storage.migrate import upgrade
 
 # The PostgreSQL server the bench may create databases on (never writing into the one named here).
 PG_SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -7,8 +7,8 @@ machine's noise hits all three alike:
 * RQ's stock ``SimpleWorker`` running the same RQ jobs one job per transaction (workers/jobs.py);
 * the raw database limit: guarded UPDATE + hold INSERT, one transaction each, one connection.
 
-Requests are put in line through ``shop.admission.request_hold`` (``Lanes.admit``), as the web tier
-does. Every run is followed by ``shop.audit.audit`` and a check that exactly the expected units are
+Requests are put in line through ``shop.lanes.admission.request_hold`` (``Lanes.admit``), as the web tier
+does. Every run is followed by ``shop.domain.audit.audit`` and a check that exactly the expected units are
 held.
 """
 
@@ -34,12 +34,12 @@ from bench.common import (
     scratch_database,
 )
 from config import BASE_DIR
-from shop.admission import request_hold
-from shop.audit import audit
-from shop.inventory import sku_lane
-from shop.ledger import insert_ignoring_conflicts
-from shop.models import Cart, Hold, HoldStatus, Product, utcnow
+from shop.domain.audit import audit
+from shop.domain.inventory import sku_lane
+from shop.domain.ledger import insert_ignoring_conflicts
+from shop.lanes.admission import request_hold
 from shop.services import Services
+from shop.storage.models import Cart, Hold, HoldStatus, Product, utcnow
 from workers.consumer import Consumer
 
 

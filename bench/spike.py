@@ -24,10 +24,10 @@ from bench.common import child_env, create_product, make_services, median, ratio
 from bench.figures import percentile
 from bench.stack import Stack
 from config import BASE_DIR
-from shop.audit import audit
-from shop.demo import seed_demo_catalog
-from shop.models import Hold, HoldStatus, Product
+from shop.domain.audit import audit
+from shop.domain.demo import seed_demo_catalog
 from shop.services import Services
+from shop.storage.models import Hold, HoldStatus, Product
 
 # Generous limits: the limiter still runs (its cost is measured) but never refuses the load process.
 # One limit, as in the default configuration (each limit in the string costs a Redis round trip).

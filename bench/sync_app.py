@@ -25,8 +25,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from config import config_from_env
-from shop.db import make_engine
-from shop.models import Cart, Hold, HoldStatus, Product, utcnow
+from shop.storage.db import make_engine
+from shop.storage.models import Cart, Hold, HoldStatus, Product, utcnow
 
 HOLD_TTL = timedelta(minutes=10)
 

@@ -42,13 +42,13 @@ FAULTS: tuple[Fault, ...] = (
         breaks="page forms carry CSRF tokens",
         file="shop/__init__.py",
         find="    csrf.exempt(admin.bp)\n",
-        replace='    csrf.exempt(admin.bp)\n    csrf.exempt("shop.pages.pay")\n',
+        replace='    csrf.exempt(admin.bp)\n    csrf.exempt("shop.web.pages.pay")\n',
         tests=("tests/test_csrf.py",),
     ),
     Fault(
         name="waitlist_newest_first",
         breaks="returned units go to the oldest waitlist entry first",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find=".order_by(WaitlistEntry.id)\n",
         replace=".order_by(WaitlistEntry.id.desc())\n",
         tests=("tests/test_waitlist.py",),
@@ -56,7 +56,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="checkout_fence_removed",
         breaks="a stale consumer cannot apply (checkout lanes)",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="        claim_fence(session, lane, fence_token)\n",
         replace="        pass  # fence check removed\n",
         tests=("tests/test_fences.py", "tests/test_lanes.py"),
@@ -65,7 +65,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="admission_without_per_cart_limit",
         breaks="an add above max_per_cart is refused at once (422)",
-        file="shop/queueing.py",
+        file="shop/lanes/queueing.py",
         find="  if qty > facts[1] then return {-2, facts[1]} end\n",
         replace="",
         tests=("tests/test_cart_api.py",),
@@ -74,7 +74,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="admission_without_per_customer_limit",
         breaks="a shopper's units across carts stay within max_per_customer (at admission)",
-        file="shop/queueing.py",
+        file="shop/lanes/queueing.py",
         find="  if has + demand > per_customer then return {-3, per_customer, has} end\n",
         replace="",
         tests=("tests/test_customer_limits.py",),
@@ -82,7 +82,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_without_idempotency_lookup",
         breaks="nothing charged twice: a repeated Idempotency-Key returns the first payment",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find=(
             r"existing = session\.scalar\(\n\s*select\(Payment\)\n"
             r"\s*\.where\(Payment\.cart_id == cart_id, Payment\.idempotency_key == idempotency_key\)\n"
@@ -96,7 +96,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="expiry_does_not_return_units",
         breaks="held units come back when a hold expires",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         # Every overdue hold is expired at the start of its SKU's batch (issue 10 item 4), before
         # an expiry job is decided: that is where its units come back now.
         find=(
@@ -110,7 +110,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="ledger_replay_skips_expiries",
         breaks="the audit replays every SKU's ledger",
-        file="shop/ledger.py",
+        file="shop/domain/ledger.py",
         find='    if name in ("expired", "order_units_returned"):\n',
         replace='    if name in ("order_units_returned",):\n',
         tests=("tests/test_ledger.py",),
@@ -118,7 +118,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="hold_ttl_ignored",
         breaks="a hold keeps its units for HOLD_TTL_SECONDS, then they come back",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="        expires_at=state.now + state.hold_ttl,\n",
         replace="        expires_at=state.now + timedelta(days=1),\n",
         tests=("tests/test_cart_api.py", "tests/test_expiry.py"),
@@ -127,7 +127,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="catalog_available_ignores_reserved",
         breaks="the catalog's available counts held units as gone",
-        file="shop/catalog.py",
+        file="shop/domain/catalog.py",
         find='        "available": product.available,\n',
         replace='        "available": product.on_hand,\n',
         tests=("tests/test_catalog_api.py",),
@@ -137,7 +137,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="hold_granted_beyond_stock",
         breaks="every unit sold at most once; available never negative",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="    granted = qty\n    if state.available < qty:\n",
         replace="    granted = qty\n    if False:\n",
         tests=("tests/test_cart_api.py",),
@@ -146,7 +146,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="batch_applied_newest_first",
         breaks="first come, first served: a batch is decided in line order",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="            for request in fresh:\n",
         replace="            for request in reversed(fresh):\n",
         tests=("tests/test_lanes.py", "tests/test_cart_api.py"),
@@ -155,7 +155,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="ledger_lookup_skipped",
         breaks="no request applied twice: a retry returns the recorded outcome",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="        done = recorded_outcomes(session, [r.request_id for r in requests])\n",
         replace="        done = {}\n",
         tests=("tests/test_lanes.py",),
@@ -164,7 +164,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="no_in_flight_list",
         breaks="a consumer killed mid-apply loses nothing (reliable in-flight list)",
-        file="shop/queueing.py",
+        file="shop/lanes/queueing.py",
         find="    redis.call('RPUSH', KEYS[2], unpack(ids))\n",
         replace="",
         tests=("tests/test_lanes.py",),
@@ -173,7 +173,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="fence_not_checked",
         breaks="a stale consumer cannot apply (the fence in the database)",
-        file="shop/ledger.py",
+        file="shop/domain/ledger.py",
         find="            where=SkuFence.token <= token,\n",
         replace="            where=None,\n",
         tests=("tests/test_lanes.py",),
@@ -182,7 +182,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="expiry_returns_units_twice",
         breaks="expiry is a conditional update: a second expiry of one hold changes nothing",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find=(
             "    if hold.status != HoldStatus.ACTIVE:\n"
             '        return {"outcome": "noop", "hold_id": hold_id, "reason": f"hold is {hold.status}"}\n'
@@ -196,7 +196,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="sweeper_skips_holds",
         breaks="held units come back even when Redis lost the schedule (the sweeper)",
-        file="shop/expiry.py",
+        file="shop/lanes/expiry.py",
         find='        if _mark(lanes.redis, f"hold:{hold_id}"):\n',
         replace="        if False:\n",
         tests=("tests/test_expiry.py",),
@@ -228,7 +228,7 @@ FAULTS: tuple[Fault, ...] = (
         # (issue 10 item 8): PostgreSQL refusing connections is met there first.
         also=(
             (
-                "shop/pausing.py",
+                "shop/lanes/pausing.py",
                 "    except SQLAlchemyError as exc:\n",
                 "    except ZeroDivisionError as exc:\n",
             ),
@@ -242,7 +242,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="waitlist_served_after_the_request",
         breaks="returned units go to the waitlist before the next request in line",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="                    _serve_waitlist(session, state, request.request_id)\n",
         replace="",
         tests=("tests/test_waitlist.py",),
@@ -250,7 +250,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="late_charge_not_refunded",
         breaks="nothing paid is lost: an order that expired during the charge is refunded",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="            Order.pay_before > now,\n",
         replace="",
         tests=("tests/test_late_charge.py",),
@@ -258,7 +258,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="another_carts_order_visible",
         breaks="nobody reads or changes what isn't theirs",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find=(
             "    if order is None or order.cart_id != cart_id:\n"
             '        raise NotFound("No such order for this cart.", code="order_not_found")\n'
@@ -275,7 +275,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="audit_ignores_where_the_replay_ends",
         breaks="auditable: the ledger's replay must end at the product's figures",
-        file="shop/audit.py",
+        file="shop/domain/audit.py",
         find="        elif last[sku][1] != current:\n",
         replace="        elif False:\n",
         tests=("tests/test_ledger.py",),
@@ -291,7 +291,7 @@ FAULTS: tuple[Fault, ...] = (
         replace="        return jobs\n",
         also=(
             (
-                "shop/queueing.py",
+                "shop/lanes/queueing.py",
                 "            self.entries[self._last_key] = (key, member, score)\n",
                 "            self.entries[self._last_key + str(len(self.entries))] = (key, member, score)\n",
             ),
@@ -321,7 +321,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="overdue_holds_not_expired_at_batch_start",
         breaks="a hold past its expiry holds nothing: the batch frees overdue holds first",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="    overdue = _expire_overdue_holds(session, sku, now)\n",
         replace="    overdue: list[tuple[int, int, str | None]] = []\n",
         tests=("tests/test_overdue_holds.py",),
@@ -329,7 +329,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="sale_start_not_enforced_at_apply",
         breaks="sale rules come from the database at apply time (sale_starts_at)",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="    if starts is None or starts <= state.now:\n        return None\n",
         replace="    return None\n",
         tests=("tests/test_queued_rules.py",),
@@ -349,7 +349,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_duplicate_does_not_wait",
         breaks="one key = one charge: a duplicate waits for the attempt in flight and returns its answer",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="            payment = _wait_until_settled(session, payment.id, wait)\n",
         replace="            pass\n",
         tests=("tests/test_payment_races.py",),
@@ -358,7 +358,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_in_flight_not_checked",
         breaks="at most one payment attempt in flight per order (payment_in_progress)",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="            if in_flight is not None:\n                raise _in_progress()\n",
         replace="",
         tests=("tests/test_payment_races.py",),
@@ -367,7 +367,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="reconciler_never_asks_the_gateway",
         breaks="a payment whose web process died mid-charge is settled by the reconciler",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="    charge = gateway.lookup(idempotency_key=payment.id)\n",
         replace="    charge = None\n",
         tests=("tests/test_reconciler.py",),
@@ -375,7 +375,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="cross_site_operator_request_allowed",
         breaks="operator changes come only from this site (403 cross_site)",
-        file="shop/operators.py",
+        file="shop/web/operators.py",
         find="    header = foreign_header()\n    if header is not None:\n",
         replace="    header = foreign_header()\n    if False:\n",
         tests=("tests/test_cross_site.py",),
@@ -383,7 +383,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="json_endpoints_accept_any_body",
         breaks="JSON endpoints take only JSON (415 for text/plain, forms, multipart)",
-        file="shop/web.py",
+        file="shop/web/helpers.py",
         find=(
             "    if not request.is_json and (request.mimetype or request.get_data(cache=True)):\n"
             "        raise UnsupportedMediaType(\n"
@@ -391,7 +391,7 @@ FAULTS: tuple[Fault, ...] = (
         replace="    if False:\n        raise UnsupportedMediaType(\n",
         also=(
             (
-                "shop/web.py",
+                "shop/web/helpers.py",
                 "    data = request.get_json(silent=True) if",
                 "    data = request.get_json(force=True, silent=True) if",
             ),
@@ -401,7 +401,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="pause_lives_only_in_redis",
         breaks="a pause survives a Redis restart (the database is the source of truth)",
-        file="shop/pausing.py",
+        file="shop/lanes/pausing.py",
         find="    if services.redis.hexists(PAUSE_VERSIONS, lane):\n        return True\n",
         replace="    return True\n",
         tests=("tests/test_pause_state.py",),
@@ -421,7 +421,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="cart_idempotency_key_ignored",
         breaks="a retried add-to-cart adds once (Idempotency-Key on POST /chart, PUT /chart)",
-        file="shop/admission.py",
+        file="shop/lanes/admission.py",
         find="    if idempotency_key is None:\n        return admit(None)\n",
         replace="    return admit(None)\n",
         tests=("tests/test_cart_idempotency.py",),
@@ -429,7 +429,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="checkout_takes_an_overdue_hold",
         breaks="a checkout racing its hold's expiry orders the hold only while it is live (issue 17)",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="    live = [h for h in lines if h.status == HoldStatus.ACTIVE and h.expires_at > now]\n",
         replace="    live = [h for h in lines if h.status == HoldStatus.ACTIVE]\n",
         tests=("tests/test_expiry_races.py",),
@@ -437,7 +437,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="overdue_expiry_not_conditional",
         breaks="expiry racing a checkout changes a hold once: only an active hold is expired",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="        .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)\n",
         replace="        .where(Hold.sku == sku, Hold.expires_at <= now)\n",
         tests=("tests/test_expiry_races.py",),
@@ -454,7 +454,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="cart_page_without_order_countdown",
         breaks="no page state is a 500: the cart with an order awaiting payment",
-        file="shop/pages.py",
+        file="shop/web/pages.py",
         find=(
             r"    orders = \[\n\s*\{\*\*o, \"seconds_left\": .*\n"
             r"\s*for o in view\[\"open_orders\"\]\n\s*\]\n"
@@ -476,7 +476,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="static_files_not_cached_for_good",
         breaks="static files are cached for good (content-hash address, immutable for a year)",
-        file="shop/assets.py",
+        file="shop/web/assets.py",
         find='        response.headers["Cache-Control"] = IMMUTABLE if fresh else REVALIDATE\n',
         replace='        response.headers["Cache-Control"] = REVALIDATE\n',
         tests=("tests/test_pages_caching.py",),
@@ -484,7 +484,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="text_not_compressed",
         breaks="HTML, CSS and JS are compressed for clients that accept it",
-        file="shop/assets.py",
+        file="shop/web/assets.py",
         find="    Compress(app)\n",
         replace="    pass\n",
         tests=("tests/test_pages_caching.py",),
@@ -493,7 +493,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="unit_conversion_ignored",
         breaks="a hold of one box takes its pieces (stock and max_per_cart count base units)",
-        file="shop/queueing.py",
+        file="shop/lanes/queueing.py",
         find="  qty = qty * factor\n",
         replace="",
         tests=("tests/test_stock_locations.py",),
@@ -502,14 +502,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_takes_units_off_on_hand",
         breaks="paying allocates the units (they stay on hand until shipped)",
-        file="shop/inventory.py",
+        file="shop/domain/inventory.py",
         find="            loc[3] += qty\n",
         replace="            loc[1] -= qty\n",
         tests=("tests/test_stock_locations.py",),
         k="allocated or goods_issue",
         also=(
             (
-                "shop/inventory.py",
+                "shop/domain/inventory.py",
                 "        state.allocated += hold.qty\n",
                 "        state.on_hand -= hold.qty\n",
             ),
@@ -518,7 +518,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="hold_location_ignores_priority",
         breaks="a hold reserves at the first location by priority",
-        file="shop/locations.py",
+        file="shop/domain/locations.py",
         find="key=lambda loc: (loc[1], -loc[2], loc[0])",
         replace="key=lambda loc: (-loc[1], -loc[2], loc[0])",
         tests=("tests/test_stock_locations.py",),
@@ -527,7 +527,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="audit_ignores_movements",
         breaks="every on-hand change is explained by an item movement (audit)",
-        file="shop/stock_audit.py",
+        file="shop/domain/stock_audit.py",
         find="        if moved.get(key, 0) != on_hand:\n",
         replace="        if False:\n",
         tests=("tests/test_stock_locations.py",),
@@ -536,7 +536,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="flash_price_not_fixed_at_hold",
         breaks="a shopper who held at the flash price pays the flash price (order lines)",
-        file="shop/orders.py",
+        file="shop/domain/orders.py",
         find="line_amounts(hold.qty, hold.unit_price, hold.price)",
         replace="line_amounts(hold.qty, hold.unit_price, hold.unit_price)",
         tests=("tests/test_stock_locations.py",),

@@ -14,15 +14,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
-from shop.assets import init_assets
-from shop.carts import CartTokens
-from shop.errors import ShopError, Unavailable
-from shop.extensions import csrf, limiter
-from shop.monitoring import count_rate_limited
-from shop.operators import challenge, password_hash, refuse_cross_site_operator_requests
-from shop.security import init_security
+from shop.domain.carts import CartTokens
+from shop.domain.errors import ShopError, Unavailable
+from shop.lanes.metrics import count_rate_limited
 from shop.services import Services, build_services
-from shop.web import error_response
+from shop.web.assets import init_assets
+from shop.web.extensions import csrf, limiter
+from shop.web.helpers import error_response
+from shop.web.operators import challenge, password_hash, refuse_cross_site_operator_requests
+from shop.web.security import init_security
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,12 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     limiter.init_app(app)
     csrf.init_app(app)
 
-    from shop import admin, api, board, health, openapi, pages, stock_admin
+    from shop.web import admin, api, board, health, openapi, pages, stock_admin
 
     csrf.exempt(api.bp)
     csrf.exempt(admin.bp)
     csrf.exempt(stock_admin.bp)
-    # The board checks auth first (401/404), then CSRF itself (shop.board.protect_form).
+    # The board checks auth first (401/404), then CSRF itself (shop.web.board.protect_form).
     csrf.exempt(board.bp)
     app.register_blueprint(health.bp)
     # Before the API: a browser asking for /cart or /orders/<id> gets the page, API clients the JSON.
@@ -80,7 +80,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     init_security(app)
     init_assets(app)  # static fingerprints and caching, compression of pages, CSS and JS
 
-    from shop.cli import shop_cli
+    from shop.web.cli import shop_cli
 
     app.cli.add_command(shop_cli)
     return app
@@ -91,7 +91,7 @@ def _mount_rq_dashboard(app: Flask) -> None:
     import rq_dashboard
     from rq_dashboard.web import setup_rq_connection
 
-    from shop.operators import protect_blueprint_before_request
+    from shop.web.operators import protect_blueprint_before_request
 
     app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
     app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", 2500)
@@ -129,7 +129,7 @@ def _register_error_handlers(app: Flask) -> None:
         response.headers["Retry-After"] = str(_seconds_until_reset(app))
         return response
 
-    from shop.pages import browser_error_page
+    from shop.web.pages import browser_error_page
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

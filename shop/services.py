@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from config import Config
-from shop.db import Database
-from shop.decisions import DecisionWaiter
-from shop.payments import PaymentGateway, SimulatedGateway
-from shop.queueing import Lanes
+from shop.domain.payments import PaymentGateway, SimulatedGateway
+from shop.lanes.decisions import DecisionWaiter
+from shop.lanes.queueing import Lanes
+from shop.storage.db import Database
 
 REDIS_SOCKET_TIMEOUT_S = 5
 

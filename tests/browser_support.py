@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from config import BASE_DIR
-from shop.admission import request_hold
-from shop.carts import CartTokens
-from shop.demo import seed_demo_catalog
-from shop.inventory import sku_lane
+from shop.domain.carts import CartTokens
+from shop.domain.demo import seed_demo_catalog
+from shop.domain.inventory import sku_lane
+from shop.lanes.admission import request_hold
 from tests.http_server import serve
 from workers import consumer as consumer_module
 from workers.consumer import Consumer

@@ -21,11 +21,11 @@ from config import BASE_DIR, TestConfig
 from devtools.databases import own_postgres_database
 from devtools.redis_server import RedisServer
 from shop import create_app
-from shop.admission import cache_product
-from shop.migrate import upgrade
-from shop.models import Base
-from shop.products import ProductChange, create_or_update_product
+from shop.domain.products import ProductChange, create_or_update_product
+from shop.lanes.admission import cache_product
 from shop.services import Services, build_services
+from shop.storage.migrate import upgrade
+from shop.storage.models import Base
 from workers.consumer import Consumer
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from shop.models import Base
 from shop.services import Services
+from shop.storage.models import Base
 
 
 def state(services: Services) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from config import TestConfig as ShopTestConfig
 from shop import create_app
-from shop.models import Product
+from shop.storage.models import Product
 
 OPERATOR = ("operator", "test-operator-password")
 NEW_PRODUCT = {"name": "Flash Phone", "category": "electronic", "price": 1_500_000, "on_hand": 7}

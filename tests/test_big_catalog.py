@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from shop.audit import audit
-from shop.big_catalog import SKU_PREFIX, seed_big_catalog
-from shop.models import ItemMovement, Product, ProductUom, StockLocation
+from shop.domain.audit import audit
+from shop.domain.big_catalog import SKU_PREFIX, seed_big_catalog
+from shop.storage.models import ItemMovement, Product, ProductUom, StockLocation
 
 GENERATED = Product.sku.like(f"{SKU_PREFIX}%")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shop.models import Cart, Hold, HoldStatus, Product
+from shop.storage.models import Cart, Hold, HoldStatus, Product
 
 SKU = "FLASH-1"
 ON_HAND = 10

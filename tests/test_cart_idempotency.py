@@ -13,7 +13,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from shop.models import Hold
+from shop.storage.models import Hold
 from tests.snapshots import state
 
 SKU = "IDEM-1"

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from shop import inventory
-from shop.models import Cart, utcnow
+from shop.domain import inventory
+from shop.storage.models import Cart, utcnow
 
 CARTS = ["cart-a", "cart-b", "cart-c"]
 

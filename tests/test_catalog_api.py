@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from shop.models import Product
+from shop.storage.models import Product
 
 # sku: (name, category, price, on_hand, sales, description); created in this order, oldest first.
 CATALOG: dict[str, tuple[str, str, int, int, int, str]] = {

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from shop import catalog
-from shop.expiry import sweep
-from shop.models import Product, utcnow
+from shop.domain import catalog
+from shop.lanes.expiry import sweep
+from shop.storage.models import Product, utcnow
 from tests.test_catalog_api import assert_error, listing, set_product, skus
 
 SORTS = ["sales", "price", "discount", "name", "available", "newest"]

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, text
 
-from shop.catalog import CatalogQuery, page_parts
-from shop.models import utcnow
+from shop.domain.catalog import CatalogQuery, page_parts
+from shop.storage.models import utcnow
 
 SORTS = ["sales", "price", "discount", "name", "available", "newest"]
 CURSOR_KEYS = {"name": "Produk", "newest": utcnow() - timedelta(days=1)}

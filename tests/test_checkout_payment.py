@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from shop.audit import audit
-from shop.models import Hold, HoldStatus, Order, OrderStatus, Payment, PaymentStatus, Product, utcnow
+from shop.domain.audit import audit
+from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Payment, PaymentStatus, Product, utcnow
 
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from shop.admission import request_receipt
-from shop.audit import audit
-from shop.models import Hold, HoldStatus, Product, StockLocation
+from shop.domain.audit import audit
+from shop.lanes.admission import request_receipt
+from shop.storage.models import Hold, HoldStatus, Product, StockLocation
 from tests.http_server import call, serve
 
 UNITS = 37

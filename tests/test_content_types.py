@@ -15,7 +15,7 @@ import json
 import pytest
 
 from config import TestConfig
-from shop.openapi import document
+from shop.web.openapi import document
 from tests.snapshots import state
 
 SKU = "CT-1"

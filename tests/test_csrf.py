@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shop.inventory import sku_lane
-from shop.models import Order, OrderStatus, Payment
+from shop.domain.inventory import sku_lane
+from shop.storage.models import Order, OrderStatus, Payment
 
 SKU = "CSRF-1"
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

@@ -7,11 +7,11 @@ import time
 import pytest
 from sqlalchemy import text
 
-from shop.audit import audit
-from shop.expiry import sweep
-from shop.inventory import sku_lane
-from shop.models import Hold
-from shop.queueing import lane_key
+from shop.domain.audit import audit
+from shop.domain.inventory import sku_lane
+from shop.lanes.expiry import sweep
+from shop.lanes.queueing import lane_key
+from shop.storage.models import Hold
 
 
 class Cart:

@@ -8,11 +8,11 @@ from datetime import timedelta
 from rq.registry import FinishedJobRegistry
 from rq_scheduler import Scheduler
 
-from shop.audit import audit
-from shop.expiry import sweep
-from shop.inventory import apply_stock_requests, sku_lane
-from shop.ledger import QueuedRequest, current_fence
-from shop.models import Hold, HoldStatus, Order, OrderStatus, Product, utcnow
+from shop.domain.audit import audit
+from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.domain.ledger import QueuedRequest, current_fence
+from shop.lanes.expiry import sweep
+from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Product, utcnow
 
 
 def _available(services, sku: str) -> int:

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shop.audit import audit
-from shop.models import AppliedRequest, Hold, HoldStatus, Order, Product, utcnow
+from shop.domain.audit import audit
+from shop.storage.models import AppliedRequest, Hold, HoldStatus, Order, Product, utcnow
 from tests.http_server import call, serve
 
 SKU = "RACE-1"

@@ -22,13 +22,13 @@ from sqlalchemy.engine import make_url
 from config import BASE_DIR, TestConfig
 from devtools.redis_server import RedisServer
 from shop import create_app
-from shop.admission import request_hold
-from shop.audit import audit
-from shop.expiry import MAINTENANCE_LANE, sweep
-from shop.inventory import overdue_holds, sku_lane
-from shop.models import AppliedRequest, Hold, HoldStatus, Product, utcnow
-from shop.monitoring import applied_outcomes
+from shop.domain.audit import audit
+from shop.domain.inventory import overdue_holds, sku_lane
+from shop.lanes.admission import request_hold
+from shop.lanes.expiry import MAINTENANCE_LANE, sweep
+from shop.lanes.metrics import applied_outcomes
 from shop.services import build_services
+from shop.storage.models import AppliedRequest, Hold, HoldStatus, Product, utcnow
 from tests.conftest import worker_env
 
 LEASE_MS = 2000

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop.errors import StaleFence
-from shop.inventory import apply_stock_requests, sku_lane
-from shop.ledger import QueuedRequest, current_fence
-from shop.models import AppliedRequest, Hold, HoldStatus, Order
-from shop.orders import OrderKind, apply_order_requests, checkout_lane
+from shop.domain.errors import StaleFence
+from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.domain.ledger import QueuedRequest, current_fence
+from shop.domain.orders import OrderKind, apply_order_requests, checkout_lane
+from shop.storage.models import AppliedRequest, Hold, HoldStatus, Order
 
 TTL = timedelta(minutes=10)
 CART = f"cart{1:036d}"

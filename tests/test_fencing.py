@@ -9,13 +9,13 @@ import pytest
 
 from config import TestConfig
 from devtools.redis_server import RedisServer
-from shop.audit import audit
-from shop.errors import StaleFence
-from shop.inventory import BatchEffects, apply_stock_requests, sku_lane
-from shop.ledger import QueuedRequest
-from shop.models import AppliedRequest, Order, Product
-from shop.queueing import lane_key
+from shop.domain.audit import audit
+from shop.domain.errors import StaleFence
+from shop.domain.inventory import BatchEffects, apply_stock_requests, sku_lane
+from shop.domain.ledger import QueuedRequest
+from shop.lanes.queueing import lane_key
 from shop.services import build_services
+from shop.storage.models import AppliedRequest, Order, Product
 from workers.consumer import Consumer
 
 SKU = "FENCE-1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shop.models import Hold
+from shop.storage.models import Hold
 
 
 def test_an_unknown_route_is_a_json_404(client):

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from shop.admission import request_hold
-from shop.errors import StaleFence
-from shop.inventory import apply_stock_requests, sku_lane
-from shop.ledger import QueuedRequest, claim_fence
-from shop.models import AppliedRequest, Hold, Product
-from shop.queueing import LANE_PAUSED, READY_LIST, lane_key
+from shop.domain.errors import StaleFence
+from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.domain.ledger import QueuedRequest, claim_fence
+from shop.lanes.admission import request_hold
+from shop.lanes.queueing import LANE_PAUSED, READY_LIST, lane_key
+from shop.storage.models import AppliedRequest, Hold, Product
 from workers.consumer import Consumer
 
 LANE = sku_lane("LANE-1")

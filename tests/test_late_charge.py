@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from shop.audit import audit
-from shop.models import Order, OrderStatus, Payment, PaymentStatus, Product
-from shop.payments import SimulatedGateway
+from shop.domain.audit import audit
+from shop.domain.payments import SimulatedGateway
+from shop.storage.models import Order, OrderStatus, Payment, PaymentStatus, Product
 
 
 class DeadlineDuringCharge(SimulatedGateway):

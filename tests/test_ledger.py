@@ -11,12 +11,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text, update
 
-from shop.admission import request_receipt
-from shop.audit import audit
-from shop.expiry import sweep
-from shop.ledger import replay
-from shop.migrate import upgrade
-from shop.models import AppliedRequest, Hold, HoldStatus, Product, WaitlistEntry
+from shop.domain.audit import audit
+from shop.domain.ledger import replay
+from shop.lanes.admission import request_receipt
+from shop.lanes.expiry import sweep
+from shop.storage.migrate import upgrade
+from shop.storage.models import AppliedRequest, Hold, HoldStatus, Product, WaitlistEntry
 from tests.http_server import call, serve
 
 

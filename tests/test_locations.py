@@ -1,4 +1,4 @@
-"""The location rule and the JSON a hold keeps its locations in (shop.locations), as plain functions."""
+"""The location rule and the JSON a hold keeps its locations in (shop.domain.locations) as plain functions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shop.locations import choose, dump_locations, parse_locations
+from shop.domain.locations import choose, dump_locations, parse_locations
 
 
 def test_a_hold_goes_to_the_first_location_by_priority_that_has_all_its_units():

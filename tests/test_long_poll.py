@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from shop import decisions
+from shop.lanes import decisions
 from tests.conftest import Shopper
 from tests.test_catalog_api import assert_error
 

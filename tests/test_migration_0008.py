@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from devtools.databases import own_postgres_database
-from shop.audit import audit
-from shop.migrate import upgrade
-from shop.models import Base
-from shop.search import SEARCH_OBJECTS
+from shop.domain.audit import audit
+from shop.domain.search import SEARCH_OBJECTS
+from shop.storage.migrate import upgrade
+from shop.storage.models import Base
 
 OLD_HEAD = "0007"
 # Stored as naive UTC, as the old schema's columns hold it.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from shop.admission import request_hold
-from shop.inventory import sku_lane
-from shop.odds import Verdict, estimate_wait, judge
-from shop.queueing import lane_key
+from shop.domain.inventory import sku_lane
+from shop.domain.odds import Verdict, estimate_wait, judge
+from shop.lanes.admission import request_hold
+from shop.lanes.queueing import lane_key
 from workers import consumer as consumer_module
 from workers.consumer import Consumer
 

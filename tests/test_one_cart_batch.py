@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rq_scheduler import Scheduler
 
-from shop.audit import audit
-from shop.models import Hold, HoldStatus, Product
+from shop.domain.audit import audit
+from shop.storage.models import Hold, HoldStatus, Product
 
 BATCH = 200
 
@@ -104,7 +104,7 @@ def test_two_carts_each_adding_twice_in_one_batch_get_one_hold_each(services, ne
 def test_every_expiry_a_batch_schedules_is_the_job_rq_would_make(services, new_shopper, sku, drain):
     from rq.job import Job
 
-    from shop.queueing import JOB_FUNC_PREFIX
+    from shop.lanes.queueing import JOB_FUNC_PREFIX
 
     shoppers = [new_shopper() for _ in range(3)]
     for who in shoppers:

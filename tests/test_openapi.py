@@ -32,9 +32,9 @@ from werkzeug.security import generate_password_hash
 
 from config import TestConfig
 from shop import create_app
-from shop.audit import audit
-from shop.openapi import ERROR_RESPONSES, document
+from shop.domain.audit import audit
 from shop.services import Services
+from shop.web.openapi import ERROR_RESPONSES, document
 from workers.consumer import Consumer
 
 # The blueprints that answer JSON; pages, board, rq_dashboard and static are HTML or files.
@@ -82,12 +82,12 @@ def _described_operations(doc: dict[str, Any]) -> set[tuple[str, str]]:
 
 def test_every_json_route_is_described(app):
     undescribed = _served_operations(app) - _described_operations(document())
-    assert not undescribed, f"routes missing from shop/openapi.py: {sorted(undescribed)}"
+    assert not undescribed, f"routes missing from shop/web/openapi.py: {sorted(undescribed)}"
 
 
 def test_nothing_described_is_missing_from_the_app(app):
     missing = _described_operations(document()) - _served_operations(app)
-    assert not missing, f"described in shop/openapi.py but not served: {sorted(missing)}"
+    assert not missing, f"described in shop/web/openapi.py but not served: {sorted(missing)}"
 
 
 def test_the_document_is_served_as_valid_openapi_3_1(client):

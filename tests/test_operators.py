@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from shop.admission import request_hold
-from shop.inventory import sku_lane
-from shop.models import AppliedRequest, Product
+from shop.domain.inventory import sku_lane
+from shop.lanes.admission import request_hold
+from shop.storage.models import AppliedRequest, Product
 
 RIGHT = ("operator", "test-operator-password")
 OPERATOR_ROUTES = [
@@ -218,7 +218,7 @@ def test_every_cli_command_explains_itself(app, command):
 
 
 def test_the_board_draws_sparklines_from_recorded_samples(client, services, product, drain):
-    from shop.monitoring import record_samples
+    from shop.lanes.metrics import record_samples
 
     record_samples(services)
     request_hold(services, "c" * 40, product, 2)

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from shop.audit import audit
-from shop.inventory import apply_stock_requests
-from shop.ledger import QueuedRequest
-from shop.models import Hold, HoldStatus, Product, WaitlistEntry, WaitlistStatus, utcnow
+from shop.domain.audit import audit
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.ledger import QueuedRequest
+from shop.storage.models import Hold, HoldStatus, Product, WaitlistEntry, WaitlistStatus, utcnow
 
 SKU = "OVERDUE-1"
 TTL = timedelta(seconds=10)

@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from shop import i18n
-from shop.admission import request_hold
-from shop.carts import CartTokens
-from shop.inventory import sku_lane
-from shop.models import Hold, Order, Product, utcnow
-from shop.queueing import lane_key
+from shop.domain.carts import CartTokens
+from shop.domain.inventory import sku_lane
+from shop.lanes.admission import request_hold
+from shop.lanes.queueing import lane_key
+from shop.storage.models import Hold, Order, Product, utcnow
+from shop.web import i18n
 
 PHONE = "FLASH-PHONE-01"
 MOUSE = "MOUSE-WL-01"
@@ -479,7 +479,7 @@ def broken_storefront(monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("a bug in the catalog query")
 
-    monkeypatch.setattr("shop.pages.list_products", fail)
+    monkeypatch.setattr("shop.web.pages.list_products", fail)
 
 
 def test_a_browser_hitting_an_unexpected_error_gets_an_html_page_with_a_title_and_a_way_back(

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from shop.models import Hold, utcnow
+from shop.storage.models import Hold, utcnow
 from tests import browser_support as support
 from tests.browser_support import MOUSE, PHONE_SCREEN, add_to_cart, expect, others_in_line
 

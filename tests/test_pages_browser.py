@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from shop.admission import request_hold, request_quantity
-from shop.carts import CartTokens
-from shop.inventory import sku_lane
-from shop.models import utcnow
-from shop.queueing import lane_key
+from shop.domain.carts import CartTokens
+from shop.domain.inventory import sku_lane
+from shop.lanes.admission import request_hold, request_quantity
+from shop.lanes.queueing import lane_key
+from shop.storage.models import utcnow
 from tests import browser_support as support
 from tests.browser_support import (
     MOUSE,

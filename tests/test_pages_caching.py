@@ -9,7 +9,7 @@ import brotli
 import pytest
 
 from config import BASE_DIR
-from shop.assets import IMMUTABLE, minify_css
+from shop.web.assets import IMMUTABLE, minify_css
 
 HTML = {"Accept": "text/html"}
 

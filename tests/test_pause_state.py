@@ -15,12 +15,12 @@ from sqlalchemy import select
 from config import TestConfig
 from devtools.redis_server import RedisServer
 from shop import create_app
-from shop.admission import cache_product, request_hold
-from shop.catalog import find_product
-from shop.inventory import sku_lane
-from shop.models import Hold, LanePause
-from shop.products import ProductChange, create_or_update_product
+from shop.domain.catalog import find_product
+from shop.domain.inventory import sku_lane
+from shop.domain.products import ProductChange, create_or_update_product
+from shop.lanes.admission import cache_product, request_hold
 from shop.services import build_services
+from shop.storage.models import Hold, LanePause
 from workers.consumer import Consumer
 
 PAUSED, OPEN = "PAUSE-1", "OPEN-1"

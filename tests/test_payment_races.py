@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from shop import orders
-from shop.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
-from shop.payments import Charge, GatewayError, SimulatedGateway
+from shop.domain import orders
+from shop.domain.payments import Charge, GatewayError, SimulatedGateway
+from shop.storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
 from tests.http_server import call, serve
 from tests.test_checkout_payment import (
     GOOD_CARD,
@@ -162,7 +162,7 @@ def wait_for_log(caplog, text: str) -> None:
 def test_a_duplicate_sent_during_the_charge_waits_and_returns_the_first_answer(
     app, shopper, order, services, caplog
 ):
-    caplog.set_level(logging.INFO, logger="shop.orders")
+    caplog.set_level(logging.INFO, logger="shop.domain.orders")
     gateway = install(services, gated=True)
     with serve(app) as host:
         first = in_background(pay_over_http, host, shopper.token, order["order_id"], "key-1")
@@ -263,7 +263,7 @@ def test_an_order_whose_deadline_passes_during_the_charge_is_refunded_and_told_s
 def test_an_order_expired_by_the_sweeper_during_the_charge_is_refunded_and_its_units_return(
     app, shopper, order, services, drain, flash
 ):
-    from shop.expiry import sweep
+    from shop.lanes.expiry import sweep
 
     gateway = install(services, gated=True)
     with serve(app) as host:

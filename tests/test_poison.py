@@ -10,9 +10,9 @@ import pytest
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
-from shop.audit import audit
-from shop.inventory import RequestKind, sku_lane
-from shop.models import AppliedRequest, Hold, HoldStatus
+from shop.domain.audit import audit
+from shop.domain.inventory import RequestKind, sku_lane
+from shop.storage.models import AppliedRequest, Hold, HoldStatus
 
 SKU = "POISON-1"
 LANE = sku_lane(SKU)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shop.audit import audit
-from shop.inventory import sku_lane
-from shop.models import Hold, utcnow
-from shop.queueing import CATALOG_HASH
+from shop.domain.audit import audit
+from shop.domain.inventory import sku_lane
+from shop.lanes.queueing import CATALOG_HASH
+from shop.storage.models import Hold, utcnow
 from tests.test_pages import Visitor, job_id_of, text_of
 
 SKU = "RULES-1"

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from shop import orders
-from shop.expiry import sweep
-from shop.models import Hold, HoldStatus, OrderStatus, Payment, PaymentStatus
-from shop.payments import Charge, SimulatedGateway
-from shop.payments_reconciler import reconcile
+from shop.domain import orders
+from shop.domain.payments import Charge, SimulatedGateway
+from shop.lanes.expiry import sweep
+from shop.lanes.reconciler import reconcile
+from shop.storage.models import Hold, HoldStatus, OrderStatus, Payment, PaymentStatus
 from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
 from tests.http_server import call

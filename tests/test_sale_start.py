@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from shop.admission import request_hold
-from shop.audit import audit
-from shop.draw import LUA_DRAW, new_seed, shuffled
-from shop.inventory import sku_lane
-from shop.models import AppliedRequest, utcnow
-from shop.queueing import lane_key
+from shop.domain.audit import audit
+from shop.domain.draw import LUA_DRAW, new_seed, shuffled
+from shop.domain.inventory import sku_lane
+from shop.lanes.admission import request_hold
+from shop.lanes.queueing import lane_key
+from shop.storage.models import AppliedRequest, utcnow
 
 AUTH = {"Authorization": "Basic b3BlcmF0b3I6dGVzdC1vcGVyYXRvci1wYXNzd29yZA=="}
 
@@ -78,7 +78,7 @@ def test_at_the_start_the_prequeue_is_drawn_from_a_logged_seed_and_later_arrival
     assert all(a.ticket is None for a in early)
     sleep_until_started(services, "SALE-2")
 
-    with caplog.at_level(logging.WARNING, logger="shop.queueing"):
+    with caplog.at_level(logging.WARNING, logger="shop.lanes.queueing"):
         late = [request_hold(services, cart(100 + n), "SALE-2", 1) for n in range(3)]
     drain()
 

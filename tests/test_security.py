@@ -18,7 +18,7 @@ import rq_dashboard
 
 from config import BASE_DIR, ProductionConfig, TestConfig, config_from_env
 from shop import create_app
-from shop.carts import CartTokens
+from shop.domain.carts import CartTokens
 from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
 

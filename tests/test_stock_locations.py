@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from config import TestConfig
 from shop import create_app
-from shop.audit import audit
-from shop.models import Hold, HoldStatus, Order, OrderStatus, Product, StockLocation, utcnow
+from shop.domain.audit import audit
+from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Product, StockLocation, utcnow
 from tests.conftest import Shopper
 
 OPERATOR = ("operator", "test-operator-password")

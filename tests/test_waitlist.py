@@ -9,11 +9,11 @@ import pytest
 from rq_scheduler import Scheduler
 from sqlalchemy import text
 
-from shop.audit import audit
-from shop.expiry import sweep
-from shop.inventory import apply_stock_requests, sku_lane
-from shop.models import WaitlistEntry, WaitlistStatus
-from shop.queueing import READY_LIST, lane_key
+from shop.domain.audit import audit
+from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.lanes.expiry import sweep
+from shop.lanes.queueing import READY_LIST, lane_key
+from shop.storage.models import WaitlistEntry, WaitlistStatus
 
 
 def audit_clean(services) -> None:

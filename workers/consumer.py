@@ -30,14 +30,15 @@ from rq import Worker
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from config import config_from_env
-from shop import expiry, monitoring, pausing
-from shop.errors import StaleFence
-from shop.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
-from shop.ledger import Outcome, QueuedRequest, issue_fence
-from shop.models import utcnow
-from shop.orders import CHECKOUT_LANE_PREFIX, UNITS_RETURNED, apply_order_requests
-from shop.queueing import LANE_PAUSED, TakenRequest
+from shop.domain.errors import StaleFence
+from shop.domain.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
+from shop.domain.ledger import Outcome, QueuedRequest, issue_fence
+from shop.domain.orders import CHECKOUT_LANE_PREFIX, UNITS_RETURNED, apply_order_requests
+from shop.lanes import expiry, pausing
+from shop.lanes import metrics as monitoring
+from shop.lanes.queueing import LANE_PAUSED, TakenRequest
 from shop.services import Services, build_services
+from shop.storage.models import utcnow
 
 log = logging.getLogger("shop.consumer")
 

@@ -13,9 +13,9 @@ from typing import Any
 from rq import get_current_job
 
 from config import config_from_env
-from shop.inventory import RequestKind, apply_stock_requests, sku_lane
-from shop.ledger import Outcome, QueuedRequest, current_fence
-from shop.orders import OrderKind, apply_order_requests, checkout_lane
+from shop.domain.inventory import RequestKind, apply_stock_requests, sku_lane
+from shop.domain.ledger import Outcome, QueuedRequest, current_fence
+from shop.domain.orders import OrderKind, apply_order_requests, checkout_lane
 from shop.services import Services, build_services
 
 _services: Services | None = None
@@ -99,7 +99,7 @@ def expire_order(order_id: str, cart_id: str) -> Outcome:
 
 
 def sweep() -> dict[str, int]:
-    from shop import expiry
+    from shop.lanes import expiry
 
     services = _shared_services()
     return expiry.sweep(services.db, services.lanes, services.config.CHECKOUT_LANES)

@@ -24,10 +24,10 @@ from rq_scheduler import Scheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import config_from_env
-from shop.expiry import MAINTENANCE_LANE, SWEEPER_JOB_ID
-from shop.monitoring import SAMPLE_EVERY_S, record_samples
-from shop.payments_reconciler import reconcile
-from shop.queueing import JOB_FUNC_PREFIX, LaneQueue, Lanes
+from shop.lanes.expiry import MAINTENANCE_LANE, SWEEPER_JOB_ID
+from shop.lanes.metrics import SAMPLE_EVERY_S, record_samples
+from shop.lanes.queueing import JOB_FUNC_PREFIX, LaneQueue, Lanes
+from shop.lanes.reconciler import reconcile
 from shop.services import build_services
 
 log = logging.getLogger("shop.scheduler")

@@ -1,0 +1,216 @@
+"""The read side: list and find products with the stock a shopper can still put in a cart."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session
+
+from shop.domain import cursors, search, sort_keys
+from shop.domain.errors import BadRequest, NotFound
+from shop.domain.pricing import current_price, discount_pct
+from shop.storage.models import Product, utcnow
+
+SORTS = ("sales", "price", "discount", "name", "available", "newest", "relevance")
+DESCENDING_BY_DEFAULT = frozenset({"sales", "newest", "discount", "relevance"})
+MAX_LIMIT = 100
+MAX_SEARCH_LENGTH = 100
+# Pages are counted by offset only this deep; beyond it a page is reached by its cursor.
+MAX_OFFSET = 10_000
+# Matches are counted exactly up to here; above it ``total`` says "at least this many".
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    """A validated catalog query, shared by the JSON API and the storefront pages.
+
+    ``after`` is the last (sort key, sku) of the previous page when the query came by cursor: the
+    page starts right after it in the sort's index, however deep it is.
+    """
+
+    page: int = 1
+    limit: int = 10
+    sort_by: str = "sales"
+    sort_dir: str = "desc"
+    category: str | None = None
+    search: str | None = None
+    after: tuple[Any, str] | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> CatalogQuery:
+        """Parse query-string arguments, refusing anything out of range with a clear message."""
+        if args.get("cursor"):
+            fields, after = cursors.decode(args["cursor"])
+            cursors.check_agrees(args, fields)
+            return replace(cls._parse(fields), after=after)
+        query = cls._parse(args)
+        if (query.page - 1) * query.limit >= MAX_OFFSET:
+            raise BadRequest(
+                f"page goes deeper than {MAX_OFFSET} products; follow next_cursor to go further.",
+                code="page_too_deep",
+                max_offset=MAX_OFFSET,
+            )
+        return query
+
+    @classmethod
+    def _parse(cls, args: Any) -> CatalogQuery:
+        page = _positive_int(args.get("page", "1"), "page", maximum=1_000_000)
+        limit = _positive_int(args.get("limit", "10"), "limit", maximum=MAX_LIMIT)
+        category = (args.get("category") or "").strip() or None
+        search = (args.get("search") or "").strip() or None
+        if "\x00" in (search or "") + (category or ""):
+            raise BadRequest("search and category cannot contain NUL characters.", code="invalid_text")
+        if search and len(search) > MAX_SEARCH_LENGTH:
+            raise BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
+        if category and len(category) > 64:
+            raise BadRequest("category is limited to 64 characters.", code="invalid_category")
+        sort_by = args.get("sortBy", "relevance" if search else "sales")
+        if sort_by not in SORTS:
+            raise BadRequest(
+                f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by
+            )
+        if sort_by == "relevance" and not search:
+            raise BadRequest("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by)
+        default_dir = "desc" if sort_by in DESCENDING_BY_DEFAULT else "asc"
+        sort_dir = args.get("sortDir", default_dir).lower()
+        if sort_dir not in ("asc", "desc"):
+            raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
+        return cls(page, limit, sort_by, sort_dir, category.lower() if category else None, search)
+
+
+def _positive_int(raw: str, name: str, maximum: int) -> int:
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise BadRequest(f"{name} must be a whole number.", code=f"invalid_{name}")
+    value = int(raw)
+    if not 1 <= value <= maximum:
+        raise BadRequest(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
+    return value
+
+
+def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
+    """Return one page of products matching the query, with paging figures and the next cursor.
+
+    The page is read in the order of the sort's index, seeking past the cursor's key, so its cost
+    does not grow with the catalog or the depth; the count stops at ``COUNT_CAP``.
+    """
+    now = utcnow()
+    base, _relevance = _filtered(session, query)
+    keys = sort_keys.page_keys(session, page_parts(session, query, now), query)
+    more = len(keys) > query.limit
+    keys = keys[: query.limit]
+    products = {
+        p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([k.sku for k in keys])))
+    }
+    counted = session.scalar(select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())) or 0
+    total = min(counted, COUNT_CAP)
+    return {
+        "items": [product_view(products[k.sku], now) for k in keys],
+        "page": query.page,
+        "limit": query.limit,
+        "total": total,
+        "total_is_lower_bound": counted > COUNT_CAP,
+        "pages": (total + query.limit - 1) // query.limit,
+        "next_cursor": cursors.encode(query, keys[-1]) if more else None,
+    }
+
+
+def page_parts(session: Session, query: CatalogQuery, now: datetime) -> list[Select[Any]]:
+    """The statements that read the query's page, one per part of its sort (``shop.domain.sort_keys``)."""
+    base, relevance = _filtered(session, query)
+    few_base, _relevance = _filtered(session, query, category_leads=False)
+    return sort_keys.part_statements(base, few_base, query, now, relevance)
+
+
+def _filtered(session: Session, query: CatalogQuery, category_leads: bool = True) -> tuple[Select[Any], Any]:
+    """The products the query's category and search select, as (sku) rows, and their relevance.
+
+    Unless ``category_leads``, the category is compared as an expression (``category || ''``),
+    which offers a planner no index: the few ended flash sales are then read by their own index,
+    not by reading every product of the category (SQLite has no statistics to tell).
+    """
+    stmt = select(Product.sku)
+    if not query.search:
+        if not query.category:
+            return stmt, None
+        if category_leads:
+            return stmt.where(Product.category == query.category), None
+        return stmt.where(search.unindexed(Product.category) == query.category), None
+    stmt, relevance = search.apply(stmt, session, search.SearchTerms.parse(query.search))
+    if query.category:
+        stmt = search.also_where(stmt, session, Product.category, query.category)
+    return stmt, relevance
+
+
+def find_product(session: Session, sku: str) -> Product:
+    """Return the product with this SKU or raise NotFound."""
+    product = None if "\x00" in sku else session.get(Product, sku)
+    if product is None:
+        raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
+    return product
+
+
+# A loose index scan: one seek per category in the (category, …) index, not a read of every product.
+_CATEGORIES = text(
+    "WITH RECURSIVE c(category) AS ("
+    " SELECT min(category) FROM products"
+    " UNION ALL"
+    " SELECT (SELECT min(category) FROM products WHERE category > c.category) FROM c"
+    " WHERE c.category IS NOT NULL"
+    ") SELECT category FROM c WHERE category IS NOT NULL"
+)
+
+
+def categories(session: Session) -> list[str]:
+    """Return the categories that have products, alphabetically."""
+    return list(session.scalars(_CATEGORIES))
+
+
+def uoms_view(product: Product) -> list[dict[str, Any]]:
+    """The units a product is sold in, base unit first: [{"uom": "pcs", "conversion": 1}, ...]."""
+    return [{"uom": product.base_uom, "conversion": 1}] + [
+        {"uom": u.uom, "conversion": u.conversion} for u in product.uoms
+    ]
+
+
+def product_view(product: Product, now: datetime | None = None) -> dict[str, Any]:
+    """Describe a product as the API shows it; ``available`` is what can be held right now."""
+    price = current_price(product, now or utcnow())
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "category": product.category,
+        "price": price,
+        "normal_price": product.normal_price,
+        "discount_pct": discount_pct(product.normal_price, price),
+        "currency": "IDR",
+        "image": product.image,
+        "available": product.available,
+        "sales": product.sales,
+        "max_per_cart": product.max_per_cart,
+        "max_per_customer": product.max_per_customer,
+        "sale_starts_at": product.sale_starts_at.isoformat() if product.sale_starts_at else None,
+        "sale_ends_at": product.sale_ends_at.isoformat() if product.sale_ends_at else None,
+        "base_uom": product.base_uom,
+        "uoms": uoms_view(product),
+    }
+
+
+def stock_view(product: Product) -> list[dict[str, Any]]:
+    """The product's stock per location, for operators (``available`` never negative)."""
+    return [
+        {
+            "location": loc.location_code,
+            "priority": loc.priority,
+            "on_hand": loc.on_hand,
+            "reserved": loc.reserved,
+            "allocated": loc.allocated,
+            "available": max(0, loc.free),
+        }
+        for loc in product.locations
+    ]

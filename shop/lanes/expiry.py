@@ -1,0 +1,108 @@
+"""Expiry: what makes held and ordered units come back, even if Redis lost its schedule.
+
+Each hold and order gets a job scheduled with rq-scheduler at its deadline. The sweeper, a periodic
+job with a stable id, finds anything overdue in the database and puts its expiry in line again; the
+expiry itself is a conditional update, so running it twice or after checkout changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+
+from shop.domain.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
+from shop.domain.orders import OrderKind, all_checkout_lanes, checkout_lane, overdue_orders, paid_unallocated
+from shop.domain.pricing import end_flash_prices
+from shop.lanes.queueing import Lanes
+from shop.storage.db import Database
+from shop.storage.models import utcnow
+
+MAINTENANCE_LANE = "maintenance"
+SWEEPER_JOB_ID = "shop-sweeper"
+# A swept item is not put in line again for this long, so a long line is not flooded with repeats.
+SWEEP_MARK_SECONDS = 30
+
+
+def hold_expiry_job(
+    hold_id: int, sku: str, expires_at: datetime
+) -> tuple[str, str, dict[str, Any], datetime]:
+    return (f"expire-hold-{hold_id}", RequestKind.EXPIRE_HOLD, {"hold_id": hold_id, "sku": sku}, expires_at)
+
+
+def waitlist_expiry_job(
+    request_id: str, sku: str, expires_at: datetime
+) -> tuple[str, str, dict[str, Any], datetime]:
+    params = {"request_id": request_id, "sku": sku}
+    return (f"expire-waitlist-{request_id}", RequestKind.EXPIRE_WAITLIST, params, expires_at)
+
+
+def order_expiry_job(
+    order_id: str, cart_id: str, pay_before: datetime
+) -> tuple[str, str, dict[str, Any], datetime]:
+    params = {"order_id": order_id, "cart_id": cart_id}
+    return (f"expire-{order_id}", OrderKind.EXPIRE_ORDER, params, pay_before)
+
+
+def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None = None) -> dict[str, int]:
+    """Put the expiry of every overdue hold, unpaid order and waitlist entry in its lane; return counts.
+
+    It also ends the flash prices whose sale is over (``end_flash_prices``).
+    """
+    now = now or utcnow()
+    with db.writing() as session, session.begin():
+        flash_prices = end_flash_prices(session, now)
+    with db.reading() as session:
+        holds = overdue_holds(session, now)
+        orders = overdue_orders(session, now)
+        waiting = overdue_waitlist(session, now)
+        paid = paid_unallocated(session)
+    # Swept expiries get ids of their own: the scheduled job's id may already hold a "not due" outcome.
+    stamp = int(now.timestamp())
+    queued_holds = 0
+    for hold_id, sku in holds:
+        if _mark(lanes.redis, f"hold:{hold_id}"):
+            job_id, kind, params, _when = hold_expiry_job(hold_id, sku, now)
+            lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
+            queued_holds += 1
+    queued_orders = 0
+    for order_id, cart_id in orders:
+        if _mark(lanes.redis, f"order:{order_id}"):
+            job_id, kind, params, _when = order_expiry_job(order_id, cart_id, now)
+            lanes.admit(
+                checkout_lane(cart_id, checkout_lanes), kind, params, job_id=f"swept-{job_id}-{stamp}"
+            )
+            queued_orders += 1
+    queued_waitlist = 0
+    for request_id, sku in waiting:
+        if _mark(lanes.redis, f"waitlist:{request_id}"):
+            job_id, kind, params, _when = waitlist_expiry_job(request_id, sku, now)
+            lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
+            queued_waitlist += 1
+    # Paid units whose allocation request was lost (Redis restarted between payment and enqueue).
+    queued_allocations = 0
+    for order_id, sku in paid:
+        if _mark(lanes.redis, f"allocate:{order_id}:{sku}"):
+            params = {"sku": sku, "order_id": order_id}
+            lanes.admit(
+                sku_lane(sku), RequestKind.ALLOCATE, params, job_id=f"swept-allocate-{order_id}-{sku}-{stamp}"
+            )
+            queued_allocations += 1
+    return {
+        "holds": queued_holds,
+        "orders": queued_orders,
+        "waitlist": queued_waitlist,
+        "allocations": queued_allocations,
+        "flash_prices": flash_prices,
+        "finished_forgotten": lanes.forget_finished(_lanes_to_prune(lanes, checkout_lanes), now),
+    }
+
+
+def _lanes_to_prune(lanes: Lanes, checkout_lanes: int) -> list[str]:
+    """The lanes whose finished jobs the sweep forgets: the recently active SKUs, every checkout lane."""
+    return lanes.hottest(lanes.hot_lanes) + all_checkout_lanes(checkout_lanes)
+
+
+def _mark(redis: Redis, item: str) -> bool:
+    return bool(redis.set(f"shop:swept:{item}", 1, nx=True, ex=SWEEP_MARK_SECONDS))

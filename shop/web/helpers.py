@@ -1,0 +1,111 @@
+"""Helpers the blueprints share: services, the cart from the request, JSON input, error responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from shop.domain.carts import CartTokens
+from shop.domain.errors import BadRequest, ShopError, UnknownSku, Unprocessable, UnsupportedMediaType
+from shop.domain.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
+from shop.services import Services
+
+CART_HEADER = "X-Cart-Token"
+SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_QTY = 1000
+
+
+def services() -> Services:
+    return current_app.extensions["shop"]
+
+
+def cart_tokens() -> CartTokens:
+    return current_app.extensions["shop.cart_tokens"]
+
+
+def cart_from_request(create: bool) -> tuple[str, str]:
+    """Return (token, cart id) for the request's cart, issuing a new cart if allowed and absent."""
+    token = request.headers.get(CART_HEADER, "").strip()
+    if token:
+        return token, cart_tokens().verify(token)
+    if not create:
+        raise BadRequest(
+            f"This request needs the {CART_HEADER} header of your cart.", code="missing_cart_token"
+        )
+    return cart_tokens().issue()
+
+
+def shopper_from_request() -> str:
+    """Return the key of the shopper behind the request, for the per-customer limit."""
+    config = services().config
+    customer = None
+    if config.TRUST_CUSTOMER_ID:
+        customer = request.headers.get(CUSTOMER_HEADER, "").strip() or None
+        if customer is not None and not CUSTOMER_ID_PATTERN.match(customer):
+            raise BadRequest(
+                f"{CUSTOMER_HEADER} must be 1 to 128 printable characters.", code="invalid_customer_id"
+            )
+    return shopper_key(config.SECRET_KEY, customer, request.remote_addr)
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object: 415 for a body not sent as JSON, 400 for anything else.
+
+    Only a declared JSON body is read. text/plain, form-encoded and multipart bodies are what a
+    cross-site form can send without a CORS preflight, so accepting them (get_json(force=True))
+    would let any page put requests in line from a visitor's browser.
+    """
+    if not request.is_json and (request.mimetype or request.get_data(cache=True)):
+        raise UnsupportedMediaType(
+            "This endpoint takes a JSON body: send it with Content-Type: application/json.",
+            content_type=(request.content_type or "")[:100] or None,
+        )
+    data = request.get_json(silent=True) if request.get_data(cache=True) else None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def optional_json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or {} if it has no body; a non-JSON body is 415 as in json_body."""
+    if not request.get_data(cache=True) and (request.is_json or not request.mimetype):
+        return {}
+    return json_body()
+
+
+def valid_sku(raw: Any) -> str:
+    """Accept a SKU-shaped string; anything else cannot name a product."""
+    if not isinstance(raw, str) or not raw:
+        raise BadRequest("sku is required and must be a string.", code="invalid_sku")
+    if not SKU_PATTERN.fullmatch(raw):
+        raise UnknownSku(raw[:80])
+    return raw
+
+
+def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
+    """Accept a whole number of units in range; booleans, floats and (in JSON) strings are refused."""
+    if from_path and isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= MAX_QTY:
+        raise Unprocessable(
+            f"qty must be a whole number from {minimum} to {MAX_QTY}.",
+            code="invalid_qty",
+            minimum=minimum,
+            maximum=MAX_QTY,
+        )
+    return raw
+
+
+def error_response(error: ShopError) -> Response:
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    if error.status in (429, 503):
+        response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
+    return response
+
+
+def with_cart(response: Response, token: str) -> Response:
+    response.headers[CART_HEADER] = token
+    return response
