@@ -17,9 +17,10 @@ from sqlalchemy import create_engine, text
 
 from config import BASE_DIR, Config
 from devtools.databases import own_postgres_database
-from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.products import create_or_update_product
 from shop.services import Services, build_services
 from shop.storage.migrate import upgrade
+from shop.web.schemas.products import product_change
 
 # The PostgreSQL server the bench may create databases on (never writing into the one named here).
 PG_SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -76,7 +77,7 @@ def create_product(services: Services, sku: str, on_hand: int, max_per_cart: int
     body = {"name": f"Bench {sku}", "category": "electronic", "price": 1_000_000, "on_hand": on_hand}
     body["max_per_cart"] = max_per_cart
     with services.db.writing() as session:
-        create_or_update_product(session, sku, ProductChange.from_json(body))
+        create_or_update_product(session, sku, product_change(body))
     services.lanes.cache_product(sku, max_per_cart)
     return sku
 

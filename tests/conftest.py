@@ -21,11 +21,12 @@ from config import BASE_DIR, TestConfig
 from devtools.databases import own_postgres_database
 from devtools.redis_server import RedisServer
 from shop import create_app
-from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.products import create_or_update_product
 from shop.lanes.admission import cache_product
 from shop.services import Services, build_services
 from shop.storage.migrate import upgrade
 from shop.storage.models import Base
+from shop.web.schemas.products import product_change
 from workers.consumer import Consumer
 
 
@@ -156,7 +157,7 @@ def make_product(services: Services):
     def make(sku: str = "FLASH-1", on_hand: int = 10, **fields: Any) -> str:
         body = {"name": f"Product {sku}", "category": "electronic", "price": 100_000, **fields}
         body["on_hand"] = on_hand
-        change = ProductChange.from_json(body)
+        change = product_change(body)
         with services.db.writing() as session:
             product, _created = create_or_update_product(session, sku, change)
         cache_product(services, product)

@@ -17,10 +17,11 @@ from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.domain.catalog import find_product
 from shop.domain.inventory import sku_lane
-from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.products import create_or_update_product
 from shop.lanes.admission import cache_product, request_hold
 from shop.services import build_services
 from shop.storage.models import Hold, LanePause
+from shop.web.schemas.products import product_change
 from workers.consumer import Consumer
 
 PAUSED, OPEN = "PAUSE-1", "OPEN-1"
@@ -42,7 +43,7 @@ def shop(config, services, own_redis):
     cfg = TestConfig(DATABASE_URL=config.DATABASE_URL, REDIS_URL=own_redis.url)
     svc = build_services(cfg)
     for sku in (PAUSED, OPEN):
-        change = ProductChange.from_json({"name": sku, "category": "test", "price": 1000, "on_hand": 5})
+        change = product_change({"name": sku, "category": "test", "price": 1000, "on_hand": 5})
         with svc.db.writing() as session:
             product, _created = create_or_update_product(session, sku, change)
         cache_product(svc, product)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from shop.domain import cursors, search, sort_keys
-from shop.domain.errors import BadRequest, NotFound
+from shop.domain.errors import NotFound
 from shop.domain.pricing import current_price, discount_pct
 from shop.storage.models import Product, utcnow
 
@@ -27,7 +26,8 @@ COUNT_CAP = 10_000
 
 @dataclass(frozen=True)
 class CatalogQuery:
-    """A validated catalog query, shared by the JSON API and the storefront pages.
+    """A catalog query, already valid (``shop.web.schemas.requests.catalog_query`` reads a query string),
+    shared by the JSON API and the storefront pages.
 
     ``after`` is the last (sort key, sku) of the previous page when the query came by cursor: the
     page starts right after it in the sort's index, however deep it is.
@@ -40,56 +40,6 @@ class CatalogQuery:
     category: str | None = None
     search: str | None = None
     after: tuple[Any, str] | None = None
-
-    @classmethod
-    def from_args(cls, args: Any) -> CatalogQuery:
-        """Parse query-string arguments, refusing anything out of range with a clear message."""
-        if args.get("cursor"):
-            fields, after = cursors.decode(args["cursor"])
-            cursors.check_agrees(args, fields)
-            return replace(cls._parse(fields), after=after)
-        query = cls._parse(args)
-        if (query.page - 1) * query.limit >= MAX_OFFSET:
-            raise BadRequest(
-                f"page goes deeper than {MAX_OFFSET} products; follow next_cursor to go further.",
-                code="page_too_deep",
-                max_offset=MAX_OFFSET,
-            )
-        return query
-
-    @classmethod
-    def _parse(cls, args: Any) -> CatalogQuery:
-        page = _positive_int(args.get("page", "1"), "page", maximum=1_000_000)
-        limit = _positive_int(args.get("limit", "10"), "limit", maximum=MAX_LIMIT)
-        category = (args.get("category") or "").strip() or None
-        search = (args.get("search") or "").strip() or None
-        if "\x00" in (search or "") + (category or ""):
-            raise BadRequest("search and category cannot contain NUL characters.", code="invalid_text")
-        if search and len(search) > MAX_SEARCH_LENGTH:
-            raise BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
-        if category and len(category) > 64:
-            raise BadRequest("category is limited to 64 characters.", code="invalid_category")
-        sort_by = args.get("sortBy", "relevance" if search else "sales")
-        if sort_by not in SORTS:
-            raise BadRequest(
-                f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by
-            )
-        if sort_by == "relevance" and not search:
-            raise BadRequest("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by)
-        default_dir = "desc" if sort_by in DESCENDING_BY_DEFAULT else "asc"
-        sort_dir = args.get("sortDir", default_dir).lower()
-        if sort_dir not in ("asc", "desc"):
-            raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
-        return cls(page, limit, sort_by, sort_dir, category.lower() if category else None, search)
-
-
-def _positive_int(raw: str, name: str, maximum: int) -> int:
-    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}", raw):
-        raise BadRequest(f"{name} must be a whole number.", code=f"invalid_{name}")
-    value = int(raw)
-    if not 1 <= value <= maximum:
-        raise BadRequest(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
-    return value
 
 
 def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:

@@ -4,41 +4,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from shop.domain.errors import BadRequest, Unprocessable
+from shop.domain.errors import Unprocessable
 from shop.domain.inventory import sku_lane
 from shop.domain.ledger import insert_ignoring_conflicts, record_creation
 from shop.domain.locations import DEFAULT_LOCATION
 from shop.domain.stock import movement_row, record_movements
 from shop.storage.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
 
-TEXT_FIELDS = {"name": 200, "category": 64, "description": 4000, "image": 300}
-INT_FIELDS = {
-    "price": (0, 10**12),
-    "normal_price": (0, 10**12),
-    "max_per_cart": (1, 1000),
-    "on_hand": (0, 10**7),
-}
-# Whole numbers that may also be null (no limit).
-NULLABLE_INT_FIELDS = {"max_per_customer": (1, 1000)}
 # Moments, as ISO 8601 text with a time zone, or null.
 TIME_FIELDS = ("sale_starts_at", "sale_ends_at")
 # Unit and location codes: short lower-case words (units) and upper-case codes (locations).
 UOM_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
 LOCATION_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
-MAX_CONVERSION = 100_000
-MAX_UOMS = 10
-OTHER_FIELDS = {"base_uom", "uoms", "location"}
 
 
 def valid_uom(raw: Any, name: str = "uom") -> str:
     """Accept a unit code such as pcs, box or pack-6."""
-    if not isinstance(raw, str) or not UOM_PATTERN.match(raw):
+    if not isinstance(raw, str) or not UOM_PATTERN.fullmatch(raw):
         raise Unprocessable(
             f"{name} must be a unit code: a lower-case letter, then up to 19 letters, digits, _ or -.",
             code=f"invalid_{name}",
@@ -48,7 +36,7 @@ def valid_uom(raw: Any, name: str = "uom") -> str:
 
 def valid_location(raw: Any) -> str:
     """Accept a location code such as JKT, SBY or MAIN."""
-    if not isinstance(raw, str) or not LOCATION_PATTERN.match(raw):
+    if not isinstance(raw, str) or not LOCATION_PATTERN.fullmatch(raw):
         raise Unprocessable(
             "location must be a location code: up to 20 upper-case letters, digits, _ or -.",
             code="invalid_location",
@@ -56,113 +44,16 @@ def valid_location(raw: Any) -> str:
     return raw
 
 
-def _uoms(raw: Any) -> list[tuple[str, int]]:
-    """Accept [{"uom": "box", "conversion": 12}, ...]: distinct units of 2 or more base units each."""
-    if not isinstance(raw, list) or len(raw) > MAX_UOMS:
-        raise Unprocessable(f"uoms must be a list of at most {MAX_UOMS} units.", code="invalid_uoms")
-    units: list[tuple[str, int]] = []
-    for item in raw:
-        if not isinstance(item, dict) or set(item) != {"uom", "conversion"}:
-            raise Unprocessable('Each unit is {"uom": ..., "conversion": ...}.', code="invalid_uoms")
-        uom = valid_uom(item["uom"])
-        conversion = item["conversion"]
-        if (
-            isinstance(conversion, bool)
-            or not isinstance(conversion, int)
-            or not 2 <= conversion <= MAX_CONVERSION
-        ):
-            raise Unprocessable(
-                f"conversion must be a whole number of base units from 2 to {MAX_CONVERSION}.",
-                code="invalid_uoms",
-            )
-        if uom in {u for u, _c in units}:
-            raise Unprocessable(f"The unit {uom!r} is listed twice.", code="invalid_uoms")
-        units.append((uom, conversion))
-    return units
-
-
 @dataclass(frozen=True)
 class ProductChange:
-    """A validated product body: which fields to set, and the wanted on-hand figure if any."""
+    """A product change, already valid (``shop.web.schemas.products`` checks an operator's body):
+    which fields to set, and the wanted on-hand figure if any."""
 
     fields: dict[str, Any]
     on_hand: int | None
     # The extra units to have from now on (None: leave them), and where on_hand is counted.
     uoms: list[tuple[str, int]] | None = None
     location: str | None = None
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> ProductChange:
-        known = (
-            set(TEXT_FIELDS) | set(INT_FIELDS) | set(NULLABLE_INT_FIELDS) | set(TIME_FIELDS) | OTHER_FIELDS
-        )
-        unknown = set(body) - known
-        if unknown:
-            raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
-        fields: dict[str, Any] = {}
-        for name, limit in TEXT_FIELDS.items():
-            if name in body:
-                value = body[name]
-                if (
-                    not isinstance(value, str)
-                    or len(value) > limit
-                    or "\x00" in value
-                    or (name in ("name", "category") and not value.strip())
-                ):
-                    raise Unprocessable(
-                        f"{name} must be a non-empty text of at most {limit} characters.",
-                        code=f"invalid_{name}",
-                    )
-                fields[name] = value.strip() if name != "description" else value
-        for name, (low, high) in INT_FIELDS.items():
-            if name in body:
-                value = body[name]
-                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                    raise Unprocessable(
-                        f"{name} must be a whole number from {low} to {high}.", code=f"invalid_{name}"
-                    )
-                fields[name] = value
-        for name, (low, high) in NULLABLE_INT_FIELDS.items():
-            if name in body:
-                value = body[name]
-                if value is not None and (
-                    isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
-                ):
-                    raise Unprocessable(
-                        f"{name} must be null or a whole number from {low} to {high}.", code=f"invalid_{name}"
-                    )
-                fields[name] = value
-        for name in TIME_FIELDS:
-            if name in body:
-                fields[name] = _moment(name, body[name])
-        if "category" in fields:
-            fields["category"] = fields["category"].lower()
-        if "base_uom" in body:
-            fields["base_uom"] = valid_uom(body["base_uom"], "base_uom")
-        if "price" in fields and "normal_price" in fields and fields["price"] > fields["normal_price"]:
-            raise Unprocessable("price (the flash price) cannot exceed normal_price.", code="invalid_price")
-        uoms = _uoms(body["uoms"]) if "uoms" in body else None
-        if uoms and fields.get("base_uom", BASE_UOM) in {u for u, _c in uoms}:
-            raise Unprocessable("An extra unit cannot be the base unit.", code="invalid_uoms")
-        location = valid_location(body["location"]) if "location" in body else None
-        on_hand = fields.pop("on_hand", None)
-        return cls(fields, on_hand, uoms, location)
-
-
-def _moment(name: str, value: Any) -> str | None:
-    """Accept null or an ISO 8601 moment with a time zone; keep it as UTC ISO text (JSON-safe)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 40 else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise Unprocessable(
-            f"{name} must be null or an ISO 8601 time with a time zone, e.g. 2026-11-11T12:00:00+07:00.",
-            code=f"invalid_{name}",
-        )
-    return moment.astimezone(UTC).isoformat()
 
 
 def field_value(name: str, value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -17,8 +17,10 @@ from shop.lanes import admission, pausing
 from shop.lanes import metrics as monitoring
 from shop.storage.models import Product
 from shop.web.board_paging import BoardQuery, sale_board_page
-from shop.web.helpers import json_body, services, valid_sku
+from shop.web.helpers import answer, json_body, services, valid_sku
 from shop.web.operators import operator_required
+from shop.web.schemas import responses as rs
+from shop.web.schemas.products import product_change
 
 bp = Blueprint("admin", __name__)
 
@@ -29,7 +31,7 @@ STOCK_POLL_S = 0.05
 @operator_required
 def put_product(sku: str) -> Response:
     sku = valid_sku(sku)
-    change = ProductChange.from_json(json_body())
+    change = product_change(json_body())
     svc = services()
     with svc.db.reading() as session:
         exists = session.get(Product, sku) is not None
@@ -56,9 +58,8 @@ def put_product(sku: str) -> Response:
         body["stock"] = stock_view(product)
     admission.cache_product(svc, product)
     body["stock_change"] = stock
-    response = jsonify(body)
-    response.status_code = 201 if created else (202 if stock and stock.get("outcome") == "queued" else 200)
-    return response
+    status = 201 if created else (202 if stock and stock.get("outcome") == "queued" else 200)
+    return answer(rs.OperatorProduct, body, status)
 
 
 def change_stock(
@@ -81,7 +82,9 @@ def change_stock(
 @operator_required
 def skus() -> Response:
     svc = services()
-    return jsonify(sale_board_page(svc, BoardQuery.from_args(request.args, svc.config.SECRET_KEY)))
+    return answer(
+        rs.SaleBoard, sale_board_page(svc, BoardQuery.from_args(request.args, svc.config.SECRET_KEY))
+    )
 
 
 def _known_sku(sku: str) -> str:
@@ -94,7 +97,7 @@ def _known_sku(sku: str) -> str:
 def _set_paused(sku: str, paused: bool) -> Response:
     sku = _known_sku(sku)
     (pausing.pause_lane if paused else pausing.resume_lane)(services(), sku_lane(sku))
-    return jsonify({"sku": sku, "paused": paused})
+    return answer(rs.PauseState, {"sku": sku, "paused": paused})
 
 
 @bp.post("/admin/skus/<sku>/pause")
@@ -114,7 +117,7 @@ def resume(sku: str) -> Response:
 def run_audit() -> Response:
     with services().db.writing() as session:
         report = audit(session)
-    return jsonify(report.to_dict())
+    return answer(rs.AuditReport, report.to_dict())
 
 
 @bp.get("/metrics")

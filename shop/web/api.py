@@ -6,19 +6,18 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from shop.domain.carts import cart_view
-from shop.domain.catalog import CatalogQuery, find_product, list_products, product_view
-from shop.domain.errors import BadRequest, NotFound, Unprocessable
-from shop.domain.orders import MAX_NOTES, find_order, order_view, pay_order
-from shop.domain.payments import luhn_valid
-from shop.domain.products import UOM_PATTERN
+from shop.domain.catalog import find_product, list_products, product_view
+from shop.domain.errors import BadRequest
+from shop.domain.orders import find_order, order_view, pay_order
 from shop.lanes import admission
 from shop.web.extensions import limiter
 from shop.web.helpers import (
+    answer,
+    body_as,
     cart_from_request,
-    json_body,
     optional_json_body,
     services,
     shopper_from_request,
@@ -26,12 +25,10 @@ from shop.web.helpers import (
     valid_sku,
     with_cart,
 )
+from shop.web.schemas import requests as rq
+from shop.web.schemas import responses as rs
 
 bp = Blueprint("api", __name__)
-
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-ORDER_ID_PATTERN = re.compile(r"^ord_[0-9a-f]{24}$")
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,100}$")
 
 
 def cart_limit() -> str:
@@ -50,17 +47,16 @@ def _accepted(adm: admission.Admission | admission.Repeated, token: str, cart_id
     """202 with the place in line; 200 with the job once decided, for a repeat of a request past
     the line or, with ``Prefer: wait=N`` (RFC 7240), when the decision comes within N seconds."""
     if isinstance(adm, admission.Repeated):
-        response = jsonify(adm.view)
+        response = answer(rs.Job, adm.view)
         response.headers["Location"] = f"/jobs/{adm.job_id}"
         return with_cart(response, token)
     wait_s = _preferred_wait()
     answered = admission.job_answer(services(), cart_id, adm.job_id, adm.lane, wait_s) if wait_s else None
     if answered is not None:
-        response = jsonify(answered)
+        response = answer(rs.Job, answered)
         response.headers["Preference-Applied"] = f"wait={wait_s}"
     else:
-        response = jsonify(admission.admission_view(adm, token))
-        response.status_code = 202
+        response = answer(rs.Admission, admission.admission_view(adm, token), 202)
     response.headers["Location"] = f"/jobs/{adm.job_id}"
     return with_cart(response, token)
 
@@ -91,60 +87,44 @@ def _idempotency_key(required: bool) -> str | None:
         if required:
             raise BadRequest("The Idempotency-Key header is required.", code="missing_idempotency_key")
         return None
-    if not IDEMPOTENCY_KEY_PATTERN.match(key):
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 100 printable characters.", code="invalid_idempotency_key"
-        )
-    return key
+    return rq.IDEMPOTENCY_KEY.check(key)
 
 
 @bp.get("/catalogs")
 @limiter.limit(read_limit)
 def catalogs() -> Response:
-    query = CatalogQuery.from_args(request.args)
+    query = rq.catalog_query(request.args)
     with services().db.reading() as session:
-        return jsonify(list_products(session, query))
+        return answer(rs.CatalogPage, list_products(session, query))
 
 
 @bp.get("/catalogs/<sku>")
 @limiter.limit(read_limit)
 def catalog_item(sku: str) -> Response:
     with services().db.reading() as session:
-        return jsonify(product_view(find_product(session, sku)))
+        return answer(rs.Product, product_view(find_product(session, sku)))
 
 
 @bp.post("/chart")
 @bp.post("/cart")
 @limiter.limit(cart_limit)
 def add_to_cart() -> Response:
-    body = json_body()
-    sku = valid_sku(body.get("sku"))
-    qty = valid_qty(body.get("qty"), minimum=1)
-    allow_partial = body.get("allow_partial", False)
-    if not isinstance(allow_partial, bool):
-        raise BadRequest("allow_partial must be true or false.", code="invalid_allow_partial")
-    waitlist = body.get("waitlist", False)
-    if not isinstance(waitlist, bool):
-        raise BadRequest("waitlist must be true or false.", code="invalid_waitlist")
-    uom = _uom(body["uom"]) if "uom" in body else ""
+    body = body_as(rq.CartRequest)
     key = _idempotency_key(required=False)
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
     adm = admission.request_hold(
-        services(), cart_id, sku, qty, allow_partial, shopper, waitlist, uom, idempotency_key=key
+        services(),
+        cart_id,
+        body.sku,
+        body.qty,
+        body.allow_partial,
+        shopper,
+        body.waitlist,
+        body.uom or "",
+        idempotency_key=key,
     )
     return _accepted(adm, token, cart_id)
-
-
-def _uom(raw: object) -> str:
-    """Accept a unit of measure given by the client (absent: the product's base unit)."""
-    if not isinstance(raw, str) or not UOM_PATTERN.match(raw):
-        raise Unprocessable(
-            "uom must be one of the product's units (see its uoms), e.g. pcs or box.",
-            code="unknown_uom",
-            uom=raw if isinstance(raw, str) else None,
-        )
-    return raw
 
 
 @bp.put("/chart/<sku>/<qty>")
@@ -154,7 +134,7 @@ def set_cart_quantity(sku: str, qty: str) -> Response:
     sku = valid_sku(sku)
     quantity = valid_qty(qty, minimum=0, from_path=True)
     raw = request.args.get("uom", _put_body_uom())
-    uom = "" if raw is _NO_UOM else _uom(raw)
+    uom = "" if raw is _NO_UOM else rq.UOM.check(raw)
     key = _idempotency_key(required=False)
     shopper = shopper_from_request()
     token, cart_id = cart_from_request(create=True)
@@ -180,26 +160,24 @@ def show_cart() -> Response:
         view = cart_view(session, cart_id)
     view["cart_token"] = token
     view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
-    return with_cart(jsonify(view), token)
+    return with_cart(answer(rs.CartView, view), token)
 
 
 @bp.get("/jobs/<job_id>")
 @limiter.limit(read_limit)
 def job(job_id: str) -> Response:
     token, cart_id = cart_from_request(create=False)
-    if not JOB_ID_PATTERN.match(job_id):
-        raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
+    job_id = rq.JOB_ID.check(job_id)
     wait_s = _query_wait()
-    return with_cart(jsonify(admission.job_status(services(), cart_id, job_id, wait_s)), token)
+    return with_cart(answer(rs.Job, admission.job_status(services(), cart_id, job_id, wait_s)), token)
 
 
 @bp.get("/jobs/<job_id>/receipt")
 @limiter.limit(read_limit)
 def job_receipt(job_id: str) -> Response:
     token, cart_id = cart_from_request(create=False)
-    if not JOB_ID_PATTERN.match(job_id):
-        raise NotFound(admission.UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
-    return with_cart(jsonify(admission.job_receipt(services(), cart_id, job_id)), token)
+    job_id = rq.JOB_ID.check(job_id)
+    return with_cart(answer(rs.Receipt, admission.job_receipt(services(), cart_id, job_id)), token)
 
 
 @bp.post("/checkout")
@@ -207,9 +185,7 @@ def job_receipt(job_id: str) -> Response:
 def checkout() -> Response:
     token, cart_id = cart_from_request(create=False)
     key = _idempotency_key(required=False)
-    notes = optional_json_body().get("notes")
-    if notes is not None and (not isinstance(notes, str) or len(notes) > MAX_NOTES or "\x00" in notes):
-        raise Unprocessable(f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes")
+    notes = body_as(rq.CheckoutRequest, optional=True).notes
     return _accepted(admission.request_checkout(services(), cart_id, key, notes or None), token, cart_id)
 
 
@@ -218,46 +194,29 @@ def checkout() -> Response:
 def payment() -> Response:
     token, cart_id = cart_from_request(create=False)
     key = _idempotency_key(required=True)
-    body = json_body()
-    order_id = body.get("order_id")
-    amount = body.get("amount")
-    card = body.get("card_number")
-    if not isinstance(order_id, str) or not order_id:
-        raise BadRequest("order_id is required.", code="invalid_order_id")
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise BadRequest("amount must be a whole number of Rupiah.", code="invalid_amount")
-    if not isinstance(card, str):
-        raise BadRequest("card_number is required.", code="invalid_card")
-    card = re.sub(r"[\s-]", "", card)
-    if not ORDER_ID_PATTERN.match(order_id):
-        raise NotFound("No such order for this cart.", code="order_not_found")
-    if amount < 0:
-        raise Unprocessable("amount cannot be negative.", code="amount_mismatch")
-    if not luhn_valid(card):
-        raise Unprocessable("card_number is not a valid card number.", code="invalid_card")
+    body = body_as(rq.PaymentRequest)
     svc = services()
     with svc.db.writing() as session:
-        answer = pay_order(
+        paid = pay_order(
             session,
             svc.gateway,
             cart_id=cart_id,
-            order_id=order_id,
-            amount=amount,
-            card_number=card,
+            order_id=body.order_id,
+            amount=body.amount,
+            card_number=body.card_number,
             idempotency_key=key,
             wait=timedelta(seconds=svc.config.PAYMENT_WAIT_SECONDS),
         )
-    if answer.status == "paid":
+    if paid.status == "paid":
         # After the commit: each SKU's lane moves the paid units from reserved to allocated.
-        admission.request_allocation(svc, order_id)
-    return with_cart(jsonify(answer.to_dict()), token)
+        admission.request_allocation(svc, body.order_id)
+    return with_cart(answer(rs.Payment, paid.to_dict()), token)
 
 
 @bp.get("/orders/<order_id>")
 @limiter.limit(read_limit)
 def order(order_id: str) -> Response:
     token, cart_id = cart_from_request(create=False)
-    if not ORDER_ID_PATTERN.match(order_id):
-        raise NotFound("No such order for this cart.", code="order_not_found")
+    order_id = rq.ORDER_ID.check(order_id)
     with services().db.reading() as session:
-        return with_cart(jsonify(order_view(find_order(session, cart_id, order_id))), token)
+        return with_cart(answer(rs.Order, order_view(find_order(session, cart_id, order_id))), token)

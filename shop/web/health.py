@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
-from shop.web.helpers import services
+from shop.web.helpers import answer, services
+from shop.web.schemas import responses as rs
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return jsonify({"status": "ok"})
+    return answer(rs.Health, {"status": "ok"})
 
 
 @bp.get("/readyz")
@@ -30,8 +31,9 @@ def readyz() -> Response:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
-    response.status_code = 200 if ready else 503
+    response = answer(
+        rs.Readiness, {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )
     if not ready:
         response.headers["Retry-After"] = "2"
     return response

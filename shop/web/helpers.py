@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Response, current_app, jsonify, request
 
 from shop.domain.carts import CartTokens
-from shop.domain.errors import BadRequest, ShopError, UnknownSku, Unprocessable, UnsupportedMediaType
+from shop.domain.errors import BadRequest, ShopError, UnsupportedMediaType
 from shop.domain.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
 from shop.services import Services
+from shop.web.schemas.base import Request, parse, serialise
+from shop.web.schemas.requests import valid_qty as valid_qty
+from shop.web.schemas.requests import valid_sku as valid_sku
 
 CART_HEADER = "X-Cart-Token"
-SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MAX_QTY = 1000
+M = TypeVar("M", bound=Request)
 
 
 def services() -> Services:
@@ -75,27 +76,16 @@ def optional_json_body() -> dict[str, Any]:
     return json_body()
 
 
-def valid_sku(raw: Any) -> str:
-    """Accept a SKU-shaped string; anything else cannot name a product."""
-    if not isinstance(raw, str) or not raw:
-        raise BadRequest("sku is required and must be a string.", code="invalid_sku")
-    if not SKU_PATTERN.fullmatch(raw):
-        raise UnknownSku(raw[:80])
-    return raw
+def body_as(model: type[M], optional: bool = False) -> M:
+    """Validate the request's JSON body as ``model`` (``optional``: no body reads as {})."""
+    return parse(model, optional_json_body() if optional else json_body())
 
 
-def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
-    """Accept a whole number of units in range; booleans, floats and (in JSON) strings are refused."""
-    if from_path and isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
-        raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= MAX_QTY:
-        raise Unprocessable(
-            f"qty must be a whole number from {minimum} to {MAX_QTY}.",
-            code="invalid_qty",
-            minimum=minimum,
-            maximum=MAX_QTY,
-        )
-    return raw
+def answer(model: type[Any], data: Any, status: int = 200) -> Response:
+    """Answer with ``data`` serialised through its response model (so it is what the document says)."""
+    response = jsonify(serialise(model, data))
+    response.status_code = status
+    return response
 
 
 def error_response(error: ShopError) -> Response:

@@ -61,6 +61,7 @@ from shop.web.helpers import (
     valid_qty,
     valid_sku,
 )
+from shop.web.schemas.requests import catalog_query
 from shop.web.security import cookie_secure
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ def _catalog_query(args: Any) -> tuple[CatalogQuery, str]:
     "Next" links carry only the API's cursor, which holds the whole listing it continues.
     """
     if args.get("cursor"):
-        query = CatalogQuery.from_args({"cursor": args["cursor"]})
+        query = catalog_query({"cursor": args["cursor"]})
         named = {keys: name for name, keys in SORTS.items()}
         return query, named.get((query.sort_by, query.sort_dir), "sales")
     searching = bool((args.get("search") or "").strip())
@@ -306,7 +307,7 @@ def _catalog_query(args: Any) -> tuple[CatalogQuery, str]:
     if sort not in SORTS or (sort == "relevance" and not searching):
         sort = default
     sort_by, sort_dir = SORTS[sort]
-    query = CatalogQuery.from_args(
+    query = catalog_query(
         {
             "page": args.get("page", "1"),
             "limit": str(PAGE_SIZE),
