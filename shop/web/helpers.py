@@ -83,7 +83,7 @@ def body_as(model: type[M], optional: bool = False) -> M:
 
 def answer(model: type[Any], data: Any, status: int = 200) -> Response:
     """Answer with ``data`` serialised through its response model (so it is what the document says)."""
-    response = jsonify(serialise(model, data))
+    response = jsonify(serialise(model, data, strict=current_app.testing))
     response.status_code = status
     return response
 

@@ -10,6 +10,7 @@ declared, into that refusal. A check that needs more than the field's own value 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
@@ -32,6 +33,8 @@ from shop.domain.carts import TOKEN_PATTERN
 from shop.domain.errors import BadRequest, ShopError
 from shop.domain.order_numbers import ORDER_NO_PATTERN
 from shop.domain.products import LOCATION_PATTERN, UOM_PATTERN
+
+log = logging.getLogger(__name__)
 
 # A SKU as a path or a body names it: anything else cannot name a product.
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -168,9 +171,20 @@ class Checked(Generic[T]):
         return self.adapter.json_schema(schema_generator=DocumentSchema)
 
 
-def serialise(model: type[Response], data: Any) -> dict[str, Any]:
-    """Check an answer against its model and give it as JSON data, keys absent in ``data`` left out."""
-    return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+def serialise(model: type[Response], data: Any, strict: bool) -> Any:
+    """Give an answer as its model's JSON data, keys absent in ``data`` left out.
+
+    An answer its model refuses is a fault of the model (the document would be wrong about it), not
+    of the client: ``strict`` (tests) raises it; otherwise it is logged and the answer goes out as it
+    was built, so a shopper never gets a 500 for it.
+    """
+    try:
+        return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    except ValidationError as mismatch:
+        if strict:
+            raise
+        log.error("answer does not fit %s: %s", model.__name__, mismatch.errors(include_url=False))
+        return data
 
 
 class DocumentSchema(GenerateJsonSchema):

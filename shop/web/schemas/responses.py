@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, StrictBool, StrictStr
 from shop.domain.catalog import COUNT_CAP, MAX_LIMIT
 from shop.domain.orders import MAX_NOTES
 from shop.lanes.fulfilment import MOVEMENTS_MAX_LIMIT
+from shop.lanes.queueing import FASTEST_POLL_MS, MAX_POLL_MS
 from shop.web.board_paging import MAX_LIMIT as BOARD_MAX_LIMIT
 from shop.web.board_paging import SORTS as BOARD_SORTS
 from shop.web.schemas.base import (
@@ -208,7 +209,7 @@ class Job(Response):
     ]
     sale_starts_in_seconds: SaleCountdown
     poll_after_ms: Annotated[
-        Count, Field(ge=500, le=10_000, description="Wait this long before polling again.")
+        Count, Field(ge=FASTEST_POLL_MS, le=MAX_POLL_MS, description="Wait this long before polling again.")
     ]
     odds: Odds
     eta_seconds: Eta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictStr
+from pydantic import Field, StrictInt, StrictStr
 
 from shop.web.schemas.base import (
     Count,
@@ -25,7 +25,7 @@ class Held(Response):
     outcome: Literal["held"]
     sku: Sku
     qty: Positive
-    added: Count
+    added: Annotated[StrictInt, Field(description="Units added to the line; negative when it was lowered.")]
     hold_id: Positive
     expires_at: Moment
     uom: Uom
