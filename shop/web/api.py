@@ -25,10 +25,15 @@ from shop.web.helpers import (
     valid_sku,
     with_cart,
 )
+from shop.web.schemas import base
 from shop.web.schemas import requests as rq
 from shop.web.schemas import responses as rs
 
 bp = Blueprint("api", __name__)
+
+# The pages read the same ids from their paths (shop/web/pages.py).
+JOB_ID_PATTERN = re.compile(base.JOB_ID_PATTERN)
+ORDER_ID_PATTERN = re.compile(base.ORDER_ID_PATTERN)
 
 
 def cart_limit() -> str:
