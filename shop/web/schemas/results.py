@@ -77,6 +77,12 @@ class CustomerLimitExceeded(Response):
     customer_has: Count
 
 
+class SaleNotStarted(Response):
+    outcome: Literal["sale_not_started"]
+    sku: Sku
+    sale_starts_at: Annotated[Moment, Field(description="When the sale starts.")]
+
+
 class Released(Response):
     outcome: Literal["released"]
     sku: Sku
@@ -126,6 +132,7 @@ JobResult = Annotated[
         | Waitlisted
         | LimitExceeded
         | CustomerLimitExceeded
+        | SaleNotStarted
         | Released
         | UnknownSkuResult
         | Rejected
