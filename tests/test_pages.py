@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, update
@@ -19,13 +18,12 @@ from shop.lanes.admission import request_hold
 from shop.lanes.queueing import lane_key
 from shop.storage.models import Hold, Order, Product, utcnow
 from shop.web import i18n
+from tests.helpers import CSRF_FIELD, HTML, Visitor, job_id_of, others_in_line, text_of
 
 PHONE = "FLASH-PHONE-01"
 MOUSE = "MOUSE-WL-01"
 MOUSE_2 = "MOUSE-GM-02"
 SHIRT = "SHIRT-01"
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -38,55 +36,9 @@ def catalog(make_product) -> None:
     make_product(SHIRT, on_hand=10, max_per_cart=5, price=99_000, name="Batik Shirt", category="fashion")
 
 
-class Visitor:
-    """A browser-like client: sends Accept: text/html, keeps cookies, posts forms with their CSRF token."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def get(self, path: str, **headers: str):
-        return self.client.get(path, headers={**HTML, **headers})
-
-    def page(self, path: str) -> str:
-        response = self.get(path)
-        assert response.status_code == 200, response.get_data(as_text=True)[:500]
-        return response.get_data(as_text=True)
-
-    def post(self, path: str, data: dict, from_page: str = "/"):
-        """Submit a form as it appears on ``from_page`` (which supplies the CSRF token)."""
-        token = CSRF_FIELD.search(self.page(from_page)).group(1)
-        return self.client.post(path, data={"csrf_token": token, **data}, headers=HTML)
-
-    def add(self, sku: str, qty: int = 1) -> str:
-        """Press "Add to cart"; return the waiting page's path."""
-        response = self.post(f"/p/{sku}", {"qty": str(qty)}, from_page=f"/p/{sku}")
-        assert response.status_code == 303, response.get_data(as_text=True)[:500]
-        return response.headers["Location"]
-
-    @property
-    def cart_token(self) -> str:
-        return self.client.get_cookie("cart").value
-
-
 @pytest.fixture
 def visitor(client) -> Visitor:
     return Visitor(client)
-
-
-def job_id_of(wait_path: str) -> str:
-    return urlsplit(wait_path).path.rsplit("/", 1)[-1]
-
-
-def text_of(html: str) -> str:
-    """The page's visible words, with tags and repeated whitespace removed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def others_in_line(services, sku: str, count: int) -> None:
-    """Put other shoppers' requests for ``sku`` in line first."""
-    tokens = CartTokens("another-secret")
-    for _ in range(count):
-        request_hold(services, tokens.issue()[1], sku, 1)
 
 
 def held_cart(visitor: Visitor, drain, sku: str = MOUSE, qty: int = 2) -> None:

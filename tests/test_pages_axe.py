@@ -26,13 +26,12 @@ from tests.browser_support import (
     SHOES,
     add_to_cart,
     expect,
-    others_in_line,
     shoot,
 )
-from tests.test_operators import RIGHT
+from tests.helpers import OPERATOR, others_in_line
 
-# The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
-browser, live, new_page, screenshots = support.browser, support.live, support.new_page, support.screenshots
+# The shared browser fixtures, bound here so that pytest finds them for this module.
+browser, live, new_page, screenshots = support.FIXTURES
 
 try:
     AXE_SOURCE = resources.files("axe_playwright_python").joinpath("axe.min.js").read_text()
@@ -185,8 +184,8 @@ def test_every_page_state_has_no_serious_accessibility_violations(
 
 def log_in_as_operator(page) -> None:
     """Fill in and send the operator login form the page shows."""
-    page.get_by_label(re.compile("user name", re.I)).fill(RIGHT[0])
-    page.get_by_label(re.compile("password", re.I)).fill(RIGHT[1])
+    page.get_by_label(re.compile("user name", re.I)).fill(OPERATOR[0])
+    page.get_by_label(re.compile("password", re.I)).fill(OPERATOR[1])
     page.get_by_role("button", name=re.compile("log in", re.I)).click()
 
 

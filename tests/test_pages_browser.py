@@ -22,19 +22,13 @@ from tests.browser_support import (
     add_to_cart,
     checkout_to_order_page,
     expect,
-    others_in_line,
     seconds_on,
     shoot,
 )
+from tests.helpers import others_in_line
 
-# The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
-browser, live, new_page, screenshots, serve_one = (
-    support.browser,
-    support.live,
-    support.new_page,
-    support.screenshots,
-    support.serve_one,
-)
+# The shared browser fixtures, bound here so that pytest finds them for this module.
+browser, live, new_page, screenshots = support.FIXTURES
 
 
 # --- the journeys ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,39 +21,26 @@ from shop.domain.payments import Charge, SimulatedGateway
 from shop.lanes.expiry import sweep
 from shop.lanes.reconciler import reconcile
 from shop.storage.models import Hold, HoldStatus, OrderStatus, Payment, PaymentStatus
-from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
-from tests.http_server import call
-from tests.test_checkout_payment import (
+from tests.helpers import (
     GOOD_CARD,
     PRICE,
     assert_audit_clean,
     expire_order_in_db,
     order_row,
-    ordered,
     product_row,
     stock,
+    wait_until,
+    worker_env,
 )
+from tests.http_server import call
 
 SETTLE_TIMEOUT_S = 30.0
 
 
-@pytest.fixture
-def flash(make_product):
-    """One product on sale: 10 units at Rp 100.000."""
-    return make_product("FLASH-1", on_hand=10, price=PRICE)
-
-
-@pytest.fixture
-def order(shopper, drain, flash):
-    return ordered(shopper, drain, flash, 2)
-
-
 def wait_for(condition, what: str, timeout: float = SETTLE_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.05)
+    value = wait_until(condition, timeout)
+    assert value, f"{what} did not happen within {timeout} s"
     return value
 
 
