@@ -65,7 +65,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="admission_without_per_cart_limit",
         breaks="an add above max_per_cart is refused at once (422)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/admit.lua",
         find="  if qty > facts[1] then return {-2, facts[1]} end\n",
         replace="",
         tests=("tests/test_cart_api.py",),
@@ -74,7 +74,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="admission_without_per_customer_limit",
         breaks="a shopper's units across carts stay within max_per_customer (at admission)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/admit.lua",
         find="  if has + demand > per_customer then return {-3, per_customer, has} end\n",
         replace="",
         tests=("tests/test_customer_limits.py",),
@@ -164,7 +164,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="no_in_flight_list",
         breaks="a consumer killed mid-apply loses nothing (reliable in-flight list)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/take.lua",
         find="    redis.call('RPUSH', KEYS[2], unpack(ids))\n",
         replace="",
         tests=("tests/test_lanes.py",),
@@ -291,7 +291,7 @@ FAULTS: tuple[Fault, ...] = (
         replace="        return jobs\n",
         also=(
             (
-                "shop/lanes/queueing.py",
+                "shop/lanes/job_hashes.py",
                 "            self.entries[self._last_key] = (key, member, score)\n",
                 "            self.entries[self._last_key + str(len(self.entries))] = (key, member, score)\n",
             ),
@@ -493,7 +493,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="unit_conversion_ignored",
         breaks="a hold of one box takes its pieces (stock and max_per_cart count base units)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/admit.lua",
         find="  qty = qty * factor\n",
         replace="",
         tests=("tests/test_stock_locations.py",),

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from shop.domain.audit import audit
 from shop.domain.inventory import sku_lane
 from shop.lanes.expiry import sweep
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.storage.models import Hold
 
 

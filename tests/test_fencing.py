@@ -13,7 +13,7 @@ from shop.domain.audit import audit
 from shop.domain.errors import StaleFence
 from shop.domain.inventory import BatchEffects, apply_stock_requests, sku_lane
 from shop.domain.ledger import QueuedRequest
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.services import build_services
 from shop.storage.models import AppliedRequest, Order, Product
 from workers.consumer import Consumer

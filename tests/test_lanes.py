@@ -10,7 +10,8 @@ from shop.domain.errors import StaleFence
 from shop.domain.inventory import apply_stock_requests, sku_lane
 from shop.domain.ledger import QueuedRequest, claim_fence
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import LANE_PAUSED, READY_LIST, lane_key
+from shop.lanes.keys import READY_LIST, lane_key
+from shop.lanes.lease import LANE_PAUSED
 from shop.storage.models import AppliedRequest, Hold, Product
 from workers.consumer import Consumer
 

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from shop.domain.inventory import sku_lane
 from shop.domain.odds import Verdict, estimate_wait, judge
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from workers import consumer as consumer_module
 from workers.consumer import Consumer
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from shop.domain.audit import audit
 from shop.domain.inventory import sku_lane
-from shop.lanes.queueing import CATALOG_HASH
+from shop.lanes.keys import CATALOG_HASH
 from shop.storage.models import Hold, utcnow
 from tests.test_pages import Visitor, job_id_of, text_of
 

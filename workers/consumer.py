@@ -36,7 +36,7 @@ from shop.domain.ledger import Outcome, QueuedRequest, issue_fence
 from shop.domain.orders import CHECKOUT_LANE_PREFIX, UNITS_RETURNED, apply_order_requests
 from shop.lanes import expiry, pausing
 from shop.lanes import metrics as monitoring
-from shop.lanes.queueing import LANE_PAUSED, TakenRequest
+from shop.lanes.lease import LANE_PAUSED, TakenRequest
 from shop.services import Services, build_services
 from shop.storage.models import utcnow
 

@@ -19,12 +19,12 @@ from shop.domain.errors import Conflict, NotFound, Unavailable, UnknownSku, Unpr
 from shop.domain.inventory import RequestKind, sku_lane
 from shop.domain.orders import OrderKind, checkout_lane
 from shop.lanes import pausing
-from shop.lanes.queueing import Admission, JobState, OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
+from shop.lanes.door import OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
+from shop.lanes.keys import IDEMPOTENCY_CLAIM_PREFIX, sku_of_lane
+from shop.lanes.views import Admission, JobState
 from shop.services import Services
 from shop.storage.models import Product
 
-# A cart's Idempotency-Key claim (shop:idem:cart:<sha256(cart:key)> -> fingerprint of the request).
-IDEMPOTENCY_CLAIM_PREFIX = "shop:idem:cart:"
 # A fresh claim lives this long (seconds) until its request is in line; then as long as results do.
 # Short, so a claim whose admission failed in a way that could not release it frees itself.
 IDEMPOTENCY_CLAIM_TTL_S = 30
@@ -360,7 +360,7 @@ def job_receipt(services: Services, cart_id: str, job_id: str) -> dict[str, Any]
         )
     return {
         "job_id": job_id,
-        "sku": receipt.lane.removeprefix("sku:") if receipt.lane.startswith("sku:") else None,
+        "sku": sku_of_lane(receipt.lane),
         "lane": receipt.lane,
         "ticket": receipt.ticket,
         "position_when_joined": receipt.position_when_joined,

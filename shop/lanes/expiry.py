@@ -15,7 +15,8 @@ from redis import Redis
 from shop.domain.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
 from shop.domain.orders import OrderKind, all_checkout_lanes, checkout_lane, overdue_orders, paid_unallocated
 from shop.domain.pricing import end_flash_prices
-from shop.lanes.queueing import Lanes
+from shop.lanes.client import Lanes
+from shop.lanes.keys import SWEPT_MARK_PREFIX
 from shop.storage.db import Database
 from shop.storage.models import utcnow
 
@@ -105,4 +106,4 @@ def _lanes_to_prune(lanes: Lanes, checkout_lanes: int) -> list[str]:
 
 
 def _mark(redis: Redis, item: str) -> bool:
-    return bool(redis.set(f"shop:swept:{item}", 1, nx=True, ex=SWEEP_MARK_SECONDS))
+    return bool(redis.set(SWEPT_MARK_PREFIX + item, 1, nx=True, ex=SWEEP_MARK_SECONDS))

@@ -3,7 +3,7 @@
 The orders (``sortBy``):
 
 * ``hottest`` (default): the SKUs whose lanes had the most recent arrivals first (the decayed
-  activity in ``HOT_LANES_ZSET``, see ``shop.lanes.queueing.LUA_HOT``), then every SKU without recent
+  activity in ``HOT_LANES_ZSET``, see ``shop/lanes/scripts/hot.lua``), then every SKU without recent
   activity, in SKU order;
 * ``in_line``: the longest lines first (``LINES_ZSET``), then the SKUs with no line, in SKU order;
 * ``expiring``: the most units in holds expiring within the next minute first, then the others,
@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from shop.domain.errors import BadRequest
 from shop.lanes import metrics as monitoring
-from shop.lanes.queueing import lane_skus
+from shop.lanes.keys import lane_skus
 from shop.storage.models import FREE_UNITS, Product, utcnow
 
 SORTS = ("hottest", "in_line", "available", "expiring")
