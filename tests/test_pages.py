@@ -11,7 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from shop.domain.carts import CartTokens
 from shop.domain.inventory import sku_lane
@@ -310,6 +310,33 @@ def test_the_cart_shows_held_lines_with_a_countdown_and_the_total(visitor, drain
     assert "Rp 298.000" in words
     assert re.search(r'data-countdown="(59\d|600)"', html)
     assert "Lanjut ke pembayaran" in words
+
+
+def product_reads(services, page) -> int:
+    """How many statements read the products table while ``page()`` renders."""
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", capture)
+    try:
+        page()
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", capture)
+    return sum(1 for statement in seen if re.search(r"\bFROM products\b", statement, re.I))
+
+
+def test_the_cart_page_reads_its_products_at_once_however_many_lines_it_has(
+    visitor, services, drain, catalog
+):
+    held_cart(visitor, drain, MOUSE, 1)
+    one_line = product_reads(services, lambda: visitor.page("/cart"))
+    held_cart(visitor, drain, MOUSE_2, 1)
+    held_cart(visitor, drain, SHIRT, 1)
+    three_lines = product_reads(services, lambda: visitor.page("/cart"))
+    assert "Batik Shirt" in visitor.page("/cart")
+    assert three_lines == one_line
 
 
 def test_changing_a_quantity_goes_through_the_line(visitor, services, drain, catalog):
