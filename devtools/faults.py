@@ -42,7 +42,7 @@ FAULTS: tuple[Fault, ...] = (
         breaks="page forms carry CSRF tokens",
         file="shop/__init__.py",
         find="    csrf.exempt(admin.bp)\n",
-        replace='    csrf.exempt(admin.bp)\n    csrf.exempt("shop.web.pages.pay")\n',
+        replace='    csrf.exempt(admin.bp)\n    csrf.exempt("shop.web.pages.orders.pay")\n',
         tests=("tests/test_csrf.py",),
     ),
     Fault(
@@ -454,7 +454,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="cart_page_without_order_countdown",
         breaks="no page state is a 500: the cart with an order awaiting payment",
-        file="shop/web/pages.py",
+        file="shop/web/pages/cart.py",
         find=(
             r"    orders = \[\n\s*\{\*\*o, \"seconds_left\": .*\n"
             r"\s*for o in view\[\"open_orders\"\]\n\s*\]\n"

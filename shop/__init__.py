@@ -21,6 +21,7 @@ from shop.services import Services, build_services
 from shop.web.assets import init_assets
 from shop.web.extensions import csrf, limiter
 from shop.web.helpers import error_response
+from shop.web.i18n import init_i18n
 from shop.web.operators import challenge, password_hash, refuse_cross_site_operator_requests
 from shop.web.security import init_security
 
@@ -56,6 +57,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     )
     limiter.init_app(app)
     csrf.init_app(app)
+    init_i18n(app)  # the pages' gettext catalogues and Babel's formatting, in Asia/Jakarta
 
     from shop.web import admin, api, board, health, openapi, pages, stock_admin
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from babel.dates import format_date
+
 from shop.domain.audit import audit
 from shop.domain.inventory import sku_lane
 from shop.lanes.keys import CATALOG_HASH
@@ -100,9 +102,10 @@ def test_a_shopper_refused_before_the_sale_starts_is_told_when_it_starts(
     drain()
     page = text_of(visitor.page(waiting))  # Indonesian by default
     assert "Penjualan belum dimulai" in page
-    assert starts.strftime("%d-%m-%Y") + " 10:00 WIB" in page
+    # Babel's Indonesian date and time (CLDR: "4 Des 2026", "10.00"), in Jakarta's zone.
+    assert format_date(starts.date(), "medium", locale="id") + " 10.00 WIB" in page
     status = client.get(f"/wait/{job_id_of(waiting)}/status").get_json()
-    assert "Penjualan belum dimulai" in status["html"] and "10:00 WIB" in status["html"]
+    assert "Penjualan belum dimulai" in status["html"] and "10.00 WIB" in status["html"]
 
 
 def test_a_queued_rule_change_keeps_the_products_units_in_the_cache(

@@ -442,15 +442,21 @@ def request_cancel(services: Services, order_id: str, cart_id: str) -> Admission
     return services.lanes.admit(lane, OrderKind.CANCEL_ORDER, params, job_id=f"cancel-{order_id}")
 
 
-def await_result(services: Services, adm: Admission, wait_s: float, poll_s: float = 0.05) -> dict[str, Any]:
-    """Wait up to ``wait_s`` for a queued request's outcome; else say it is still in line."""
-    import time
+def await_result(services: Services, adm: Admission, wait_s: float) -> dict[str, Any]:
+    """Wait up to ``wait_s`` for a queued request's outcome; else say it is still in line.
 
-    deadline = time.monotonic() + wait_s
-    while True:
+    The wait is the long-poll of ``shop.lanes.decisions`` (woken by the lane's consumer when it
+    publishes a batch), not a sleep: no Redis reads while nothing is decided.
+    """
+
+    def result() -> dict[str, Any] | None:
         state = services.lanes.view(adm.job_id)
-        if state is not None and state.result is not None:
-            return state.result
-        if time.monotonic() >= deadline:
-            return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
-        time.sleep(poll_s)
+        return state.result if state is not None else None
+
+    if services.decisions is None or wait_s <= 0:
+        outcome = result()
+    else:
+        outcome = services.decisions.wait(adm.lane, result, lambda found: found is not None, wait_s)
+    if outcome is not None:
+        return outcome
+    return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}

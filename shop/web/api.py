@@ -6,20 +6,26 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from shop.domain.carts import cart_view
 from shop.domain.catalog import CatalogQuery, find_product, list_products, product_view
 from shop.domain.errors import BadRequest, NotFound, Unprocessable
-from shop.domain.orders import MAX_NOTES, find_order, order_view, pay_order
+from shop.domain.orders import MAX_NOTES, pay_order
 from shop.domain.payments import luhn_valid
 from shop.domain.products import UOM_PATTERN
 from shop.lanes import admission
 from shop.web.extensions import limiter
 from shop.web.helpers import (
+    JOB_ID_PATTERN,
+    ORDER_ID_PATTERN,
+    cart_answer,
     cart_from_request,
+    cart_limit,
     json_body,
     optional_json_body,
+    order_answer,
+    payment_limit,
+    read_limit,
     services,
     shopper_from_request,
     valid_qty,
@@ -29,21 +35,7 @@ from shop.web.helpers import (
 
 bp = Blueprint("api", __name__)
 
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-ORDER_ID_PATTERN = re.compile(r"^ord_[0-9a-f]{24}$")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,100}$")
-
-
-def cart_limit() -> str:
-    return current_app.config["RATE_LIMIT_CART"]
-
-
-def read_limit() -> str:
-    return current_app.config["RATE_LIMIT_READ"]
-
-
-def payment_limit() -> str:
-    return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
 def _accepted(adm: admission.Admission | admission.Repeated, token: str, cart_id: str) -> Response:
@@ -175,12 +167,7 @@ def _put_body_uom() -> object:
 @bp.get("/cart")
 @limiter.limit(read_limit)
 def show_cart() -> Response:
-    token, cart_id = cart_from_request(create=True)
-    with services().db.reading() as session:
-        view = cart_view(session, cart_id)
-    view["cart_token"] = token
-    view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
-    return with_cart(jsonify(view), token)
+    return cart_answer()
 
 
 @bp.get("/jobs/<job_id>")
@@ -256,8 +243,4 @@ def payment() -> Response:
 @bp.get("/orders/<order_id>")
 @limiter.limit(read_limit)
 def order(order_id: str) -> Response:
-    token, cart_id = cart_from_request(create=False)
-    if not ORDER_ID_PATTERN.match(order_id):
-        raise NotFound("No such order for this cart.", code="order_not_found")
-    with services().db.reading() as session:
-        return with_cart(jsonify(order_view(find_order(session, cart_id, order_id))), token)
+    return order_answer(order_id)

@@ -1,4 +1,6 @@
-"""Helpers the blueprints share: services, the cart from the request, JSON input, error responses."""
+"""Helpers the blueprints share: services, rate limits, the cart from the request, JSON input,
+error responses, and the JSON answers the API and the pages both give at ``/cart`` and
+``/orders/<id>``."""
 
 from __future__ import annotations
 
@@ -7,18 +9,40 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from shop.domain.carts import CartTokens
-from shop.domain.errors import BadRequest, ShopError, UnknownSku, Unprocessable, UnsupportedMediaType
+from shop.domain.carts import CartTokens, cart_view
+from shop.domain.errors import (
+    BadRequest,
+    NotFound,
+    ShopError,
+    UnknownSku,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from shop.domain.orders import find_order, order_view
 from shop.domain.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
 from shop.services import Services
 
 CART_HEADER = "X-Cart-Token"
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_QTY = 1000
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+ORDER_ID_PATTERN = re.compile(r"^ord_[0-9a-f]{24}$")
 
 
 def services() -> Services:
     return current_app.extensions["shop"]
+
+
+def cart_limit() -> str:
+    return current_app.config["RATE_LIMIT_CART"]
+
+
+def read_limit() -> str:
+    return current_app.config["RATE_LIMIT_READ"]
+
+
+def payment_limit() -> str:
+    return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
 def cart_tokens() -> CartTokens:
@@ -109,3 +133,22 @@ def error_response(error: ShopError) -> Response:
 def with_cart(response: Response, token: str) -> Response:
     response.headers[CART_HEADER] = token
     return response
+
+
+def cart_answer() -> Response:
+    """Answer ``GET /cart`` for an API client: the cart's lines, orders and requests still in line."""
+    token, cart_id = cart_from_request(create=True)
+    with services().db.reading() as session:
+        view = cart_view(session, cart_id)
+    view["cart_token"] = token
+    view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
+    return with_cart(jsonify(view), token)
+
+
+def order_answer(order_id: str) -> Response:
+    """Answer ``GET /orders/<id>`` for an API client: the cart's order, or 404 for anyone else's."""
+    token, cart_id = cart_from_request(create=False)
+    if not ORDER_ID_PATTERN.match(order_id):
+        raise NotFound("No such order for this cart.", code="order_not_found")
+    with services().db.reading() as session:
+        return with_cart(jsonify(order_view(find_order(session, cart_id, order_id))), token)

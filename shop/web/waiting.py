@@ -13,13 +13,13 @@ from typing import Any
 
 from rq.job import JobStatus
 
-from shop.domain.catalog import CatalogQuery, list_products, product_view
+from shop.domain.catalog import CatalogQuery, get_product, list_products, product_view
 from shop.domain.errors import NotFound
 from shop.domain.inventory import SKU_LANE_PREFIX
 from shop.domain.odds import Eta, Odds
 from shop.lanes.admission import UNKNOWN_JOB_MESSAGE
 from shop.services import Services
-from shop.storage.models import Product, utcnow
+from shop.storage.models import utcnow
 
 # Outcomes after which the shopper is sent on at once rather than shown a result on the waiting page.
 FORWARDED_OUTCOMES = frozenset({"order_created", "released"})
@@ -127,7 +127,7 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
     held = 0
     if sku is not None and with_product:
         with services.db.reading() as session:
-            row = session.get(Product, sku)
+            row = get_product(session, sku)
             product = product_view(row) if row is not None else None
             held = row.reserved if row is not None else 0
     return Wait(
