@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.queueing import CATALOG_HASH
 from shop.storage.models import Hold, utcnow
 from tests.test_pages import Visitor, job_id_of, text_of

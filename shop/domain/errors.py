@@ -1,4 +1,9 @@
-"""Exceptions that carry data, and the one JSON error shape of the API."""
+"""Every exception of the shop, each saying what happened and carrying its data.
+
+None knows HTTP: the web layer alone maps each class to a status (shop.web.statuses). A
+``ShopError`` is a refusal the client can act on, with a stable code and a message; the others
+are signals between the shop's own parts.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,8 @@ from typing import Any
 
 
 class ShopError(Exception):
-    """A refusal the client can act on: an HTTP status, a stable code and a message."""
+    """A refusal the client can act on: a stable code, a message and the details behind it."""
 
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
@@ -25,45 +29,71 @@ class ShopError(Exception):
         return {"error": body}
 
 
-class BadRequest(ShopError):
-    status = 400
+class Malformed(ShopError):
+    """The request cannot be read: a part is missing or of the wrong type or shape."""
+
     code = "bad_request"
 
 
+class Invalid(ShopError):
+    """The request is well formed, but a value in it breaks a rule (a range, a unit, a total)."""
+
+    code = "unprocessable"
+
+
 class NotFound(ShopError):
-    status = 404
+    """Nothing the caller may see goes by that name (another cart's order included)."""
+
     code = "not_found"
 
 
 class Conflict(ShopError):
-    status = 409
+    """The thing exists, but its current state refuses the change."""
+
     code = "conflict"
 
 
-class Unprocessable(ShopError):
-    status = 422
-    code = "unprocessable"
-
-
-class UnsupportedMediaType(ShopError):
+class NotJson(ShopError):
     """A JSON endpoint was sent a body that is not declared as JSON."""
 
-    status = 415
     code = "unsupported_media_type"
 
 
 class Unavailable(ShopError):
     """Redis or the database cannot be reached; the client should retry shortly."""
 
-    status = 503
     code = "unavailable"
 
 
-class UnknownSku(Unprocessable):
+class RateLimited(ShopError):
+    """The client sent more requests than its limit allows; it should slow down."""
+
+    code = "rate_limited"
+
+
+class NotAuthenticated(ShopError):
+    """An operator route was asked for without valid operator credentials."""
+
+    code = "unauthorized"
+
+
+class NotAllowed(ShopError):
+    """The caller may not do this at all (a cross-site operator request, a change by GET)."""
+
+    code = "forbidden"
+
+
+class UnknownSku(Invalid):
+    """No product has this SKU (or the text cannot be one)."""
+
     code = "unknown_sku"
 
     def __init__(self, sku: str) -> None:
         super().__init__(f"No product with SKU {sku!r}.", sku=sku)
+
+
+class OrderNotPayable(Conflict):
+    """The order exists and is the caller's, but its state refuses payment."""
 
 
 class StaleFence(Exception):
@@ -75,5 +105,38 @@ class StaleFence(Exception):
         self.token = token
 
 
-class OrderNotPayable(Conflict):
-    """The order exists and is the caller's, but its state refuses payment."""
+class GatewayError(Exception):
+    """The card processor could not be reached or gave no answer; the charge may or may not exist."""
+
+
+# What the admission script, reading the product cache in Redis, refuses before a request is queued.
+
+
+class UnknownProduct(Exception):
+    """The product cache in Redis does not know the SKU (it may be cold after a restart)."""
+
+
+class UnknownUnit(Exception):
+    """The product (as cached) is not sold in this unit of measure."""
+
+    def __init__(self, sku: str, uom: str) -> None:
+        super().__init__(sku, uom)
+        self.sku = sku
+        self.uom = uom
+
+
+class OverLimit(Exception):
+    """The cart's line would hold more than the product's per-cart limit."""
+
+    def __init__(self, max_per_cart: int) -> None:
+        super().__init__(max_per_cart)
+        self.max_per_cart = max_per_cart
+
+
+class OverCustomerLimit(Exception):
+    """The shopper's units (held, ordered, sold or in line) would exceed the per-customer limit."""
+
+    def __init__(self, max_per_customer: int, customer_has: int) -> None:
+        super().__init__(max_per_customer, customer_has)
+        self.max_per_customer = max_per_customer
+        self.customer_has = customer_has

@@ -15,11 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from shop.domain.catalog import find_product
-from shop.domain.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessable
-from shop.domain.inventory import RequestKind, sku_lane
-from shop.domain.orders import OrderKind, checkout_lane
+from shop.domain.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    OverCustomerLimit,
+    OverLimit,
+    Unavailable,
+    UnknownProduct,
+    UnknownSku,
+    UnknownUnit,
+)
+from shop.domain.requests import OrderKind, RequestKind, checkout_lane, sku_lane
 from shop.lanes import pausing
-from shop.lanes.queueing import Admission, JobState, OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
+from shop.lanes.queueing import Admission, JobState
 from shop.services import Services
 from shop.storage.models import Product
 
@@ -69,19 +78,19 @@ def _admit_for_sku(
             refresh_product_cache(services, sku)
         except UnknownUnit:
             if attempt:
-                raise Unprocessable(
+                raise Invalid(
                     f"{sku} is not sold by the {uom!r}; see the product's uoms.", code="unknown_uom", uom=uom
                 ) from None
             # The cached units may predate the product's latest change: read them again once.
             refresh_product_cache(services, sku)
         except OverLimit as over:
-            raise Unprocessable(
+            raise Invalid(
                 f"At most {over.max_per_cart} of this item fit in one cart.",
                 code="limit_exceeded",
                 max_per_cart=over.max_per_cart,
             ) from None
         except OverCustomerLimit as over:
-            raise Unprocessable(
+            raise Invalid(
                 f"At most {over.max_per_customer} of this item per shopper, across all carts; "
                 f"{over.customer_has} are already yours or in line for you.",
                 code="customer_limit_exceeded",
@@ -163,7 +172,7 @@ def _admit_once(
         if stored is None:
             continue  # the first request was refused and gave the key back: try to claim it
         if stored.decode() != fingerprint:
-            raise Unprocessable(
+            raise Invalid(
                 "This Idempotency-Key was already used for a different request from this cart; "
                 "use a new key for a new request.",
                 code="idempotency_key_reused",

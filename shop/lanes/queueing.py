@@ -37,9 +37,9 @@ from rq.utils import current_timestamp, utcformat, utcparse
 from rq_scheduler import Scheduler
 
 from shop.domain.draw import LUA_DRAW, new_seed
-from shop.domain.inventory import SKU_LANE_PREFIX
-from shop.domain.ledger import Outcome, QueuedRequest
+from shop.domain.errors import OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
 from shop.domain.odds import Eta, Odds, estimate_wait, line_odds, prequeue_odds, waitlist_odds
+from shop.domain.requests import SKU_LANE_PREFIX, OutcomeDict, QueuedRequest
 from shop.lanes.decisions import decided_channel
 from shop.storage.models import utcnow
 
@@ -654,34 +654,6 @@ class TakenRequest:
     demand: int = 0
 
 
-class UnknownProduct(Exception):
-    """The product cache in Redis does not know the SKU (it may be cold after a restart)."""
-
-
-class UnknownUnit(Exception):
-    """The product (as cached) is not sold in this unit of measure."""
-
-    def __init__(self, sku: str, uom: str) -> None:
-        super().__init__(sku, uom)
-        self.sku = sku
-        self.uom = uom
-
-
-class OverLimit(Exception):
-    def __init__(self, max_per_cart: int) -> None:
-        super().__init__(max_per_cart)
-        self.max_per_cart = max_per_cart
-
-
-class OverCustomerLimit(Exception):
-    """The shopper's units (held, ordered, sold or in line) would exceed the per-customer limit."""
-
-    def __init__(self, max_per_customer: int, customer_has: int) -> None:
-        super().__init__(max_per_customer, customer_has)
-        self.max_per_customer = max_per_customer
-        self.customer_has = customer_has
-
-
 class LaneQueue(Queue):
     """An RQ queue whose enqueue goes through the lane's ticket script.
 
@@ -1118,7 +1090,7 @@ class Lanes:
         lane: str,
         owner: str,
         taken: Sequence[TakenRequest],
-        outcomes: dict[str, Outcome | BaseException],
+        outcomes: dict[str, OutcomeDict | BaseException],
         lease_ms: int,
         expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
         seqs: dict[str, int] | None = None,
@@ -1137,7 +1109,7 @@ class Lanes:
         ``stock`` is the SKU's (available, held) after the batch, the snapshot the odds read;
         ``shopper_units`` each touched shopper's units held, ordered or sold (per-customer limit);
         ``waitlist_joined`` (job id, entry id) of requests now waiting for a returned unit, and
-        ``waitlist_resolved`` (shop.domain.inventory.WaitlistResolution) the waitlisted jobs' final results.
+        ``waitlist_resolved`` (shop.domain.effects.WaitlistResolution) the waitlisted jobs' final results.
         """
         seqs = seqs or {}
         served_through = max((t.requested_through or 0 for t in taken), default=0)

@@ -15,7 +15,7 @@ from shop.domain.big_catalog import seed_big_catalog, settle_after_bulk_load
 from shop.domain.catalog import find_product
 from shop.domain.demo import seed_demo_catalog
 from shop.domain.errors import NotFound, ShopError
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes import fulfilment, pausing
 from shop.lanes.admission import cache_product
 from shop.lanes.expiry import sweep

@@ -44,9 +44,10 @@ from shop.domain.catalog import (
     list_products,
     product_view,
 )
-from shop.domain.errors import BadRequest, NotFound, OrderNotPayable, ShopError, Unprocessable
-from shop.domain.orders import find_order, order_view, pay_order
-from shop.domain.payments import luhn_valid
+from shop.domain.errors import Invalid, Malformed, NotFound, OrderNotPayable, ShopError
+from shop.domain.gateway import luhn_valid
+from shop.domain.orders import find_order, order_view
+from shop.domain.payments import pay_order
 from shop.domain.products import UOM_PATTERN
 from shop.lanes import admission
 from shop.storage.models import utcnow
@@ -62,6 +63,7 @@ from shop.web.helpers import (
     valid_sku,
 )
 from shop.web.security import cookie_secure
+from shop.web.statuses import http_status
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,7 @@ def html_errors(view: Callable[P, R]) -> Callable[P, Response | R]:
         try:
             return view(*args, **kwargs)
         except ShopError as error:
-            return error_page(error.status, error.code, error.message)
+            return error_page(http_status(error), error.code, error.message)
         except HTTPException as error:
             return error_page(error.code or 500)
         except (RedisConnectionError, RedisTimeoutError, OperationalError) as error:
@@ -253,9 +255,7 @@ def csrf_refused(error: CSRFError) -> Response:
 def unknown_address(error: HTTPException) -> Response:
     """Show a browser a page for an address nobody serves; API clients keep the JSON error."""
     if api_client():
-        response = error_response(ShopError(error.description or "Not found.", code="not_found"))
-        response.status_code = 404
-        return response
+        return error_response(NotFound(error.description or "Not found.", code="not_found"))
     return error_page(404)
 
 
@@ -379,7 +379,7 @@ def add_to_cart(sku: str) -> Response:
         adm = admission.request_hold(
             services(), cart_id, sku, qty, shopper=shopper_from_request(), waitlist=waitlist, uom=uom
         )
-    except Unprocessable as refused:
+    except Invalid as refused:
         t = i18n.translator(language())
         if refused.code == "limit_exceeded":
             return _product_page(sku, 422, t("error.limit_exceeded", max=refused.details["max_per_cart"]))
@@ -680,7 +680,7 @@ def pay(order_id: str) -> Response:
         return _order_page(order_id, 422, t("order.invalid_card"))
     amount = request.form.get("amount", "")
     if not (amount.isascii() and amount.isdigit()) or len(amount) > 15:
-        raise BadRequest("amount must be a whole number of Rupiah.", code="invalid_amount")
+        raise Malformed("amount must be a whole number of Rupiah.", code="invalid_amount")
     svc = services()
     cart_id = current_cart()
     assert cart_id is not None
@@ -700,7 +700,7 @@ def pay(order_id: str) -> Response:
         # Paid or expired meanwhile: the order page says which. The other refusals it cannot show.
         if refusal.code in PAYMENT_REFUSAL_NOTES:
             flash(t(PAYMENT_REFUSAL_NOTES[refusal.code]))
-    except Unprocessable:
+    except Invalid:
         flash(t("order.retry"))
     else:
         if answer.status == "paid":
@@ -720,7 +720,7 @@ def pay(order_id: str) -> Response:
 def set_language() -> Response:
     chosen = request.form.get("lang", "")
     if chosen not in i18n.LANGUAGES:
-        raise BadRequest("Unknown language.", code="invalid_language")
+        raise Malformed("Unknown language.", code="invalid_language")
     response = redirect(_safe_next(request.form.get("next")), 303)
     response.set_cookie(
         i18n.LANG_COOKIE,

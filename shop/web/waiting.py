@@ -15,8 +15,8 @@ from rq.job import JobStatus
 
 from shop.domain.catalog import CatalogQuery, list_products, product_view
 from shop.domain.errors import NotFound
-from shop.domain.inventory import SKU_LANE_PREFIX
 from shop.domain.odds import Eta, Odds
+from shop.domain.requests import SKU_LANE_PREFIX
 from shop.lanes.admission import UNKNOWN_JOB_MESSAGE
 from shop.services import Services
 from shop.storage.models import Product, utcnow
