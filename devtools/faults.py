@@ -182,11 +182,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="expiry_returns_units_twice",
         breaks="expiry is a conditional update: a second expiry of one hold changes nothing",
-        file="shop/domain/holds.py",
+        # The one check of every expiry (holds and waitlist entries): only what is still live expires.
+        file="shop/domain/stock_state.py",
         find=(
-            "    if hold.status != HoldStatus.ACTIVE:\n"
-            '        return {"outcome": Outcome.NOOP, "hold_id": hold_id, '
-            '"reason": f"hold is {hold.status}"}\n'
+            "    if found.status != live:\n"
+            '        return {"outcome": Outcome.NOOP, key: value, "reason": f"{noun} is {found.status}"}\n'
         ),
         replace="",
         tests=(

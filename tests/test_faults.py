@@ -23,7 +23,7 @@ from config import BASE_DIR, TestConfig
 from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.domain.audit import audit
-from shop.domain.holds import overdue_holds
+from shop.domain.overdue import overdue_holds
 from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.expiry import MAINTENANCE_LANE, sweep

@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shop.domain.effects import BatchEffects
+from shop.domain.effects import BatchEffects, Expiry
 from shop.domain.requests import OutcomeDict, QueuedRequest
 from shop.lanes.queueing import Lanes, TakenRequest
 
 log = logging.getLogger("shop.consumer")
+
+# Each job's outcome, or the error that failed it (a FAILED job).
+Results = dict[str, OutcomeDict | BaseException]
 
 # How often a batch (or a part of it) that raised something unexpected is tried again before it is
 # split in halves to find the request that fails.
@@ -42,11 +46,7 @@ class Publisher:
         self._inject_fault = inject_fault
 
     def publish(
-        self,
-        lane: str,
-        taken: Sequence[TakenRequest],
-        outcomes: dict[str, OutcomeDict | BaseException],
-        effects: BatchEffects,
+        self, lane: str, taken: Sequence[TakenRequest], outcomes: Results, effects: BatchEffects
     ) -> None:
         """Publish a committed batch; if that fails unexpectedly, isolate the result that cannot be.
 
@@ -58,19 +58,7 @@ class Publisher:
         for attempt in range(1 + UNEXPECTED_RETRIES):
             try:
                 self._inject_fault("publish", [item.request for item in taken])
-                self.lanes.publish(
-                    lane,
-                    self.owner,
-                    taken,
-                    outcomes,
-                    self.lease_ms,
-                    effects.expiries(),
-                    seqs=effects.seqs,
-                    stock=effects.stock,
-                    shopper_units=effects.shopper_units,
-                    waitlist_joined=effects.waitlist_joined,
-                    waitlist_resolved=effects.waitlist_resolved,
-                )
+                self._send(lane, taken, outcomes, effects.expiries(), **_figures(effects, waitlist=True))
                 return
             except (RedisConnectionError, RedisTimeoutError):
                 raise
@@ -81,19 +69,8 @@ class Publisher:
         self._isolating(lane, taken, outcomes, effects)
         for extras in (True, False):
             try:
-                self.lanes.publish(
-                    lane,
-                    self.owner,
-                    taken,
-                    {},
-                    self.lease_ms,
-                    effects.expiries(()) if extras else (),
-                    seqs=effects.seqs,
-                    stock=effects.stock,
-                    shopper_units=effects.shopper_units,
-                    waitlist_joined=effects.waitlist_joined if extras else (),
-                    waitlist_resolved=effects.waitlist_resolved if extras else (),
-                )
+                expiries = effects.expiries(()) if extras else []
+                self._send(lane, taken, {}, expiries, **_figures(effects, waitlist=extras))
                 return
             except (RedisConnectionError, RedisTimeoutError):
                 raise
@@ -102,25 +79,13 @@ class Publisher:
                 log.exception("finishing a batch on %s failed (waitlist results included: %s)", lane, extras)
 
     def _isolating(
-        self,
-        lane: str,
-        taken: Sequence[TakenRequest],
-        outcomes: dict[str, OutcomeDict | BaseException],
-        effects: BatchEffects,
+        self, lane: str, taken: Sequence[TakenRequest], outcomes: Results, effects: BatchEffects
     ) -> None:
         """Publish results in halves, in line order; a single one that fails is published as failed."""
         try:
             self._inject_fault("publish", [item.request for item in taken])
-            self.lanes.publish(
-                lane,
-                self.owner,
-                taken,
-                outcomes,
-                self.lease_ms,
-                effects.expiries([item.job_id for item in taken], waitlist=False),
-                seqs=effects.seqs,
-                finish=False,
-            )
+            expiries = effects.expiries([item.job_id for item in taken], waitlist=False)
+            self._send(lane, taken, outcomes, expiries, seqs=effects.seqs, finish=False)
             return
         except (RedisConnectionError, RedisTimeoutError):
             raise
@@ -148,9 +113,31 @@ class Publisher:
             outcomes[item.job_id] = exc
         for scheduled in (expiries, []):
             try:
-                self.lanes.publish(lane, self.owner, [item], outcomes, self.lease_ms, scheduled, finish=False)
+                self._send(lane, [item], outcomes, scheduled, finish=False)
                 return
             except (RedisConnectionError, RedisTimeoutError):
                 raise
             except Exception:
                 log.exception("could not mark job %s on %s failed", item.job_id, lane)
+
+    def _send(
+        self,
+        lane: str,
+        taken: Sequence[TakenRequest],
+        outcomes: Results,
+        expiries: Sequence[Expiry],
+        **figures: Any,
+    ) -> None:
+        """Make one publishing call (shop.lanes.queueing.Lanes.publish) as this lane's lease holder."""
+        self.lanes.publish(lane, self.owner, taken, outcomes, self.lease_ms, expiries, **figures)
+
+
+def _figures(effects: BatchEffects, waitlist: bool) -> dict[str, Any]:
+    """What a batch publishes besides its results, its waitlist changes only if ``waitlist``."""
+    return {
+        "seqs": effects.seqs,
+        "stock": effects.stock,
+        "shopper_units": effects.shopper_units,
+        "waitlist_joined": effects.waitlist_joined if waitlist else (),
+        "waitlist_resolved": effects.waitlist_resolved if waitlist else (),
+    }

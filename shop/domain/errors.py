@@ -15,6 +15,12 @@ class ShopError(Exception):
 
     code = "bad_request"
 
+    def __init_subclass__(cls, code: str = "", **kwargs: Any) -> None:
+        """Let each kind of refusal name its default code where it is declared."""
+        super().__init_subclass__(**kwargs)
+        if code:
+            cls.code = code
+
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
@@ -29,64 +35,44 @@ class ShopError(Exception):
         return {"error": body}
 
 
-class Malformed(ShopError):
+class Malformed(ShopError, code="bad_request"):
     """The request cannot be read: a part is missing or of the wrong type or shape."""
 
-    code = "bad_request"
 
-
-class Invalid(ShopError):
+class Invalid(ShopError, code="unprocessable"):
     """The request is well formed, but a value in it breaks a rule (a range, a unit, a total)."""
 
-    code = "unprocessable"
 
-
-class NotFound(ShopError):
+class NotFound(ShopError, code="not_found"):
     """Nothing the caller may see goes by that name (another cart's order included)."""
 
-    code = "not_found"
 
-
-class Conflict(ShopError):
+class Conflict(ShopError, code="conflict"):
     """The thing exists, but its current state refuses the change."""
 
-    code = "conflict"
 
-
-class NotJson(ShopError):
+class NotJson(ShopError, code="unsupported_media_type"):
     """A JSON endpoint was sent a body that is not declared as JSON."""
 
-    code = "unsupported_media_type"
 
-
-class Unavailable(ShopError):
+class Unavailable(ShopError, code="unavailable"):
     """Redis or the database cannot be reached; the client should retry shortly."""
 
-    code = "unavailable"
 
-
-class RateLimited(ShopError):
+class RateLimited(ShopError, code="rate_limited"):
     """The client sent more requests than its limit allows; it should slow down."""
 
-    code = "rate_limited"
 
-
-class NotAuthenticated(ShopError):
+class NotAuthenticated(ShopError, code="unauthorized"):
     """An operator route was asked for without valid operator credentials."""
 
-    code = "unauthorized"
 
-
-class NotAllowed(ShopError):
+class NotAllowed(ShopError, code="forbidden"):
     """The caller may not do this at all (a cross-site operator request, a change by GET)."""
 
-    code = "forbidden"
 
-
-class UnknownSku(Invalid):
+class UnknownSku(Invalid, code="unknown_sku"):
     """No product has this SKU (or the text cannot be one)."""
-
-    code = "unknown_sku"
 
     def __init__(self, sku: str) -> None:
         super().__init__(f"No product with SKU {sku!r}.", sku=sku)

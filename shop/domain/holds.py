@@ -6,8 +6,6 @@ none writes stock itself: the batch writes its net change once (shop.domain.stoc
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     select,
     update,
@@ -22,6 +20,7 @@ from shop.domain.stock_state import (
     NewHold,
     StockState,
     customer_units,
+    not_due,
     refusal,
     request_unit,
     unknown_unit,
@@ -184,14 +183,21 @@ def _entered_as(state: StockState, hold: CartLine, uom: str, conversion: int) ->
         hold.uom, hold.conversion, hold.uom_qty = state.product.base_uom, 1, hold.qty
 
 
-def place_hold(session: Session, state: StockState, request: QueuedRequest) -> OutcomeDict:
-    """Add units to the cart's hold: all of them, or (if asked) as many whole units as are left."""
+def _asked(state: StockState, request: QueuedRequest) -> tuple[str, int, int, str] | None:
+    """Return the unit asked in, its conversion, the base units asked for and the cart; None: unknown unit."""
     unit = request_unit(state, request)
     if unit is None:
-        return unknown_unit(state, request)
+        return None
     uom, conversion = unit
-    qty = int(request.params["qty"]) * conversion
-    cart_id = request.params["cart_id"]
+    return uom, conversion, int(request.params["qty"]) * conversion, request.params["cart_id"]
+
+
+def place_hold(session: Session, state: StockState, request: QueuedRequest) -> OutcomeDict:
+    """Add units to the cart's hold: all of them, or (if asked) as many whole units as are left."""
+    asked = _asked(state, request)
+    if asked is None:
+        return unknown_unit(state, request)
+    uom, conversion, qty, cart_id = asked
     allow_partial = bool(request.params.get("allow_partial", False))
     early = _before_sale(state)
     if early is not None:
@@ -236,13 +242,11 @@ def place_hold(session: Session, state: StockState, request: QueuedRequest) -> O
 
 def set_hold_quantity(session: Session, state: StockState, request: QueuedRequest) -> OutcomeDict:
     """Make the cart hold exactly ``qty`` units (of its ``uom``); 0 removes the line and returns its units."""
-    unit = request_unit(state, request)
-    if unit is None:
-        return unknown_unit(state, request)
-    uom, conversion = unit
-    target = int(request.params["qty"]) * conversion
-    cart_id = request.params["cart_id"]
     sku = state.product.sku
+    asked = _asked(state, request)
+    if asked is None:
+        return unknown_unit(state, request)
+    uom, conversion, target, cart_id = asked
     hold = _current_hold(session, state, cart_id)
     current = hold.qty if hold else 0
     if target == 0:
@@ -294,12 +298,9 @@ def expire_hold(session: Session, state: StockState, request: QueuedRequest) -> 
     hold = next((h for h in state.holds_by_cart.values() if h.id == hold_id), None)
     if hold is None:
         hold = session.scalar(select(Hold).where(Hold.id == hold_id, Hold.sku == sku).with_for_update())
-    if hold is None:
-        return {"outcome": Outcome.NOOP, "hold_id": hold_id, "reason": "unknown hold"}
-    if hold.status != HoldStatus.ACTIVE:
-        return {"outcome": Outcome.NOOP, "hold_id": hold_id, "reason": f"hold is {hold.status}"}
-    if hold.expires_at > state.now:
-        return {"outcome": Outcome.NOOP, "hold_id": hold_id, "reason": "hold not due yet"}
+    early = not_due(state, hold, HoldStatus.ACTIVE, ("hold_id", hold_id), "hold", "hold")
+    if early is not None:
+        return early
     hold.status = HoldStatus.EXPIRED
     hold.updated_at = state.now
     state.release_all(hold)
@@ -307,14 +308,3 @@ def expire_hold(session: Session, state: StockState, request: QueuedRequest) -> 
     state.holds_by_cart.pop(hold.cart_id, None)
     state.stale_carts.add(hold.cart_id)  # the line stays in the cart, shown as expired
     return {"outcome": Outcome.EXPIRED, "hold_id": hold_id, "sku": sku, "qty": hold.qty}
-
-
-def overdue_holds(session: Session, now: datetime, limit: int = 1000) -> list[tuple[int, str]]:
-    """Return (hold id, sku) of active holds past their expiry, oldest first."""
-    rows = session.execute(
-        select(Hold.id, Hold.sku)
-        .where(Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
-        .order_by(Hold.expires_at)
-        .limit(limit)
-    )
-    return [(hold_id, sku) for hold_id, sku in rows]

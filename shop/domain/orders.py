@@ -194,17 +194,6 @@ def cancel_order(session: Session, batch: OrderBatch, request: QueuedRequest) ->
     return {"outcome": Outcome.ORDER_CANCELLED, "order_id": order_id, "skus": skus}
 
 
-def overdue_orders(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
-    """Return (order id, cart id) of unpaid orders past their deadline."""
-    rows = session.execute(
-        select(Order.id, Order.cart_id)
-        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.pay_before <= now)
-        .order_by(Order.pay_before)
-        .limit(limit)
-    )
-    return [(order_id, cart_id) for order_id, cart_id in rows]
-
-
 def paid_unallocated(
     session: Session, order_id: str | None = None, limit: int = 1000
 ) -> list[tuple[str, str]]:

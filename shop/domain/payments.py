@@ -97,7 +97,6 @@ def pay_order(
     amount: int,
     card_number: str,
     idempotency_key: str,
-    now: datetime | None = None,
     wait: timedelta = DEFAULT_PAYMENT_WAIT,
 ) -> PaymentAnswer:
     """Charge an order at most once per idempotency key and, if approved, turn its holds into sales.
@@ -106,7 +105,7 @@ def pay_order(
     ``wait`` for that attempt's answer and returns it. Only one attempt per order is in flight at
     a time; another key meanwhile is told ``payment_in_progress``.
     """
-    started = now or utcnow()
+    started = utcnow()
     fingerprint = _fingerprint(order_id, amount, card_number)
     payment, created = _start_payment(
         session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, started
@@ -118,7 +117,7 @@ def pay_order(
         return _answer(payment)
     charge = gateway.charge(amount=amount, card_number=card_number, idempotency_key=payment.id)
     # The deadline is checked when the charge is back, not when the request came in.
-    payment, refund_owed = _settle(session, payment.id, charge, now or utcnow())
+    payment, refund_owed = _settle(session, payment.id, charge, utcnow())
     if refund_owed:
         payment = _refund(session, gateway, payment)
     return _answer(payment)
@@ -298,25 +297,26 @@ def _refund(session: Session, gateway: PaymentGateway, payment: Payment) -> Paym
     return refreshed
 
 
+# A charge the order could not take: what the shopper is told of its refund, and the refund's state.
+_REFUNDS = {
+    PaymentStatus.REFUNDED: ("the charge was refunded", "refunded"),
+    PaymentStatus.REFUND_PENDING: ("the refund of the charge is under way", "pending"),
+}
+
+
 def _answer(payment: Payment) -> PaymentAnswer:
     """Say what became of an attempt, the same way to the first request and to every repeat."""
     if payment.status in (PaymentStatus.PAID, PaymentStatus.DECLINED):
         return PaymentAnswer(payment.id, payment.order_id, payment.status, payment.amount)
-    if payment.status == PaymentStatus.REFUNDED:
+    refund = _REFUNDS.get(payment.status)
+    if refund is not None:
+        said, state = refund
         raise OrderNotPayable(
             "The order could no longer be paid when the card was charged (its payment deadline had "
-            "passed); the charge was refunded.",
+            f"passed); {said}.",
             code="order_expired",
             payment_id=payment.id,
-            refund="refunded",
-        )
-    if payment.status == PaymentStatus.REFUND_PENDING:
-        raise OrderNotPayable(
-            "The order could no longer be paid when the card was charged (its payment deadline had "
-            "passed); the refund of the charge is under way.",
-            code="order_expired",
-            payment_id=payment.id,
-            refund="pending",
+            refund=state,
         )
     if payment.status == PaymentStatus.FAILED:
         raise OrderNotPayable(

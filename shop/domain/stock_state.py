@@ -390,3 +390,26 @@ def request_unit(state: StockState, request: QueuedRequest) -> tuple[str, int] |
 def unknown_unit(state: StockState, request: QueuedRequest) -> OutcomeDict:
     """The outcome of a request in a unit the product is not sold in."""
     return {"outcome": Outcome.UNKNOWN_UOM, "sku": state.product.sku, "uom": request.params.get("uom")}
+
+
+def not_due(
+    state: StockState,
+    found: Hold | WaitlistEntry | None,
+    live: str,
+    named: tuple[str, Any],
+    unknown: str,
+    noun: str,
+) -> OutcomeDict | None:
+    """Refuse, as a no-op, an expiry of what is unknown, no longer ``live`` or not due; None if due.
+
+    An expiry can arrive twice (rq-scheduler, the sweeper) or after a checkout: only the first,
+    on time, changes anything.
+    """
+    key, value = named
+    if found is None:
+        return {"outcome": Outcome.NOOP, key: value, "reason": f"unknown {unknown}"}
+    if found.status != live:
+        return {"outcome": Outcome.NOOP, key: value, "reason": f"{noun} is {found.status}"}
+    if found.expires_at > state.now:
+        return {"outcome": Outcome.NOOP, key: value, "reason": f"{noun} not due yet"}
+    return None

@@ -7,7 +7,6 @@ waiting entries get returned units before the next request in line is decided (s
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from sqlalchemy import (
     or_,
@@ -20,7 +19,7 @@ from shop.domain.ledger import (
     recorded_seqs,
 )
 from shop.domain.requests import Outcome, OutcomeDict, QueuedRequest
-from shop.domain.stock_state import StockState, cart_lines, customer_units, refusal
+from shop.domain.stock_state import StockState, cart_lines, customer_units, not_due, refusal
 from shop.domain.stock_write import fill_hold_id
 from shop.storage.models import (
     WaitlistEntry,
@@ -107,12 +106,11 @@ def expire_waitlist_entry(session: Session, state: StockState, request: QueuedRe
             WaitlistEntry.request_id == request_id, WaitlistEntry.sku == state.product.sku
         )
     )
-    if entry is None:
-        return {"outcome": Outcome.NOOP, "request_id": request_id, "reason": "unknown waitlist entry"}
-    if entry.status != WaitlistStatus.WAITING:
-        return {"outcome": Outcome.NOOP, "request_id": request_id, "reason": f"entry is {entry.status}"}
-    if entry.expires_at > state.now:
-        return {"outcome": Outcome.NOOP, "request_id": request_id, "reason": "entry not due yet"}
+    early = not_due(
+        state, entry, WaitlistStatus.WAITING, ("request_id", request_id), "waitlist entry", "entry"
+    )
+    if early is not None:
+        return early
     close_entry(state, entry, WaitlistStatus.EXPIRED, waitlist_expired(state, entry), request.request_id)
     return {"outcome": Outcome.WAITLIST_EXPIRED, "request_id": request_id}
 
@@ -148,14 +146,3 @@ def republish_waitlist(session: Session, done: list[str], effects: BatchEffects)
             effects.resolve(
                 WaitlistResolution(entry.request_id, entry.cart_id, json.loads(entry.result), seq)
             )
-
-
-def overdue_waitlist(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
-    """Return (request id, sku) of waiting entries past their time, oldest first."""
-    rows = session.execute(
-        select(WaitlistEntry.request_id, WaitlistEntry.sku)
-        .where(WaitlistEntry.status == WaitlistStatus.WAITING, WaitlistEntry.expires_at <= now)
-        .order_by(WaitlistEntry.expires_at)
-        .limit(limit)
-    )
-    return [(request_id, sku) for request_id, sku in rows]

@@ -26,7 +26,7 @@ from shop.domain.errors import (
     UnknownSku,
     UnknownUnit,
 )
-from shop.domain.requests import OrderKind, RequestKind, checkout_lane, sku_lane
+from shop.domain.requests import OrderKind, Outcome, RequestKind, checkout_lane, sku_lane
 from shop.lanes import pausing
 from shop.lanes.queueing import Admission, JobState
 from shop.services import Services
@@ -461,5 +461,5 @@ def await_result(services: Services, adm: Admission, wait_s: float, poll_s: floa
         if state is not None and state.result is not None:
             return state.result
         if time.monotonic() >= deadline:
-            return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
+            return {"outcome": Outcome.QUEUED, "job_id": adm.job_id, "position": adm.position}
         time.sleep(poll_s)

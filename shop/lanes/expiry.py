@@ -12,11 +12,10 @@ from datetime import datetime
 from redis import Redis
 
 from shop.domain.effects import hold_expiry, order_expiry, waitlist_expiry
-from shop.domain.holds import overdue_holds
-from shop.domain.orders import overdue_orders, paid_unallocated
+from shop.domain.orders import paid_unallocated
+from shop.domain.overdue import overdue_holds, overdue_orders, overdue_waitlist
 from shop.domain.pricing import end_flash_prices
 from shop.domain.requests import RequestKind, all_checkout_lanes, checkout_lane, sku_lane
-from shop.domain.waitlist import overdue_waitlist
 from shop.lanes.queueing import Lanes
 from shop.storage.db import Database
 from shop.storage.models import utcnow

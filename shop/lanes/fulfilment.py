@@ -14,6 +14,7 @@ from shop.domain.catalog import find_product
 from shop.domain.errors import Conflict, Invalid
 from shop.domain.orders import find_order_by_number, order_view
 from shop.domain.products import valid_location
+from shop.domain.requests import Outcome
 from shop.lanes import admission
 from shop.services import Services
 from shop.storage.models import ItemMovement, OrderStatus
@@ -84,7 +85,7 @@ def cancel_order(services: Services, order_no: str, wait_s: float = 5) -> dict[s
             status=status,
         )
     outcome = admission.await_result(services, admission.request_cancel(services, order_id, cart_id), wait_s)
-    if outcome.get("outcome") == "not_cancellable":
+    if outcome.get("outcome") == Outcome.NOT_CANCELLABLE:
         raise Conflict(
             f"Order {order_no} is {outcome.get('status')}: only an unpaid order can be cancelled.",
             code="order_not_cancellable",

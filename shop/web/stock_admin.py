@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from shop.domain.catalog import find_product, stock_view
 from shop.domain.errors import Invalid, Malformed, NotFound
 from shop.domain.order_numbers import ORDER_NO_PATTERN
+from shop.domain.requests import Outcome
 from shop.lanes import fulfilment
 from shop.web.helpers import json_body, services, valid_sku
 from shop.web.operators import operator_required
@@ -24,7 +25,7 @@ def _wait() -> float:
 
 def _answer(body: dict) -> Response:
     queued = any(
-        isinstance(o, dict) and o.get("outcome") == "queued"
+        isinstance(o, dict) and o.get("outcome") == Outcome.QUEUED
         for o in [body, *body.get("shipments", []), body.get("cancellation") or {}]
     )
     response = jsonify(body)
