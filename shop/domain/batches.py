@@ -19,7 +19,14 @@ from shop.domain.handlers import CHECKOUT_LANE_HANDLERS
 from shop.domain.inventory import apply_stock_requests
 from shop.domain.ledger import claim_fence, record_outcomes, recorded_outcomes
 from shop.domain.orders import OrderBatch
-from shop.domain.requests import CHECKOUT_LANE_PREFIX, OutcomeDict, QueuedRequest, lane_sku, rejected
+from shop.domain.requests import (
+    CHECKOUT_LANE_PREFIX,
+    OutcomeDict,
+    QueuedRequest,
+    lane_sku,
+    plain_names,
+    rejected,
+)
 from shop.storage.models import utcnow
 
 
@@ -98,6 +105,7 @@ def apply_order_requests(
             applied.append((request, outcome))
         record_outcomes(session, lane, applied, batch.now)
     ordered = [outcomes[r.request_id] for r in requests]
+    plain_names(ordered)
     if effects is not None:
         effects.follow(requests, ordered)
     return ordered

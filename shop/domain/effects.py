@@ -19,6 +19,7 @@ from shop.domain.requests import (
     OutcomeDict,
     QueuedRequest,
     RequestKind,
+    plain_names,
     sku_lane,
 )
 
@@ -144,6 +145,7 @@ class BatchEffects:
         """Publish a waitlist entry's result; one that became a hold expires like any other."""
         self.waitlist_resolved.append(resolution)
         outcome = resolution.outcome
+        plain_names([outcome])
         if outcome.get("outcome") == Outcome.HELD and outcome.get("hold_id"):
             at = _moment(outcome["expires_at"])
             self.waitlist_expiries.append(hold_expiry(outcome["hold_id"], outcome["sku"], at))

@@ -27,7 +27,15 @@ from shop.domain.ledger import (
     recorded_outcomes,
     recorded_seqs,
 )
-from shop.domain.requests import Outcome, OutcomeDict, QueuedRequest, RequestKind, rejected, sku_lane
+from shop.domain.requests import (
+    Outcome,
+    OutcomeDict,
+    QueuedRequest,
+    RequestKind,
+    plain_names,
+    rejected,
+    sku_lane,
+)
 from shop.domain.stock_state import StockState, customer_units, load_state
 from shop.domain.stock_write import fill_hold_ids, stock_after, write_stock
 from shop.domain.waitlist import (
@@ -88,6 +96,7 @@ def apply_stock_requests(
                 before_commit()
         effects.stock = stock_after(session, sku, state)
     ordered = [outcomes[r.request_id] for r in requests]
+    plain_names(ordered)
     effects.follow(requests, ordered)
     return ordered
 
