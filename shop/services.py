@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from config import Config
-from shop.domain.payments import PaymentGateway, SimulatedGateway
+from shop.domain.gateway import PaymentGateway, SimulatedGateway
 from shop.lanes.client import Lanes
 from shop.lanes.decisions import DecisionWaiter
 from shop.storage.db import Database

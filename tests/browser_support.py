@@ -18,7 +18,7 @@ import pytest
 from config import BASE_DIR
 from shop.domain.carts import CartTokens
 from shop.domain.demo import seed_demo_catalog
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from tests.http_server import serve
 from workers import consumer as consumer_module

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from shop.domain.audit import audit
 from shop.domain.inventory import apply_stock_requests
-from shop.domain.ledger import QueuedRequest
+from shop.domain.requests import QueuedRequest
 
 SKU = "SNAPSHOT-1"
 

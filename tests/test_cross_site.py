@@ -15,7 +15,7 @@ import pytest
 
 from config import TestConfig
 from shop import create_app
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from tests.snapshots import state
 
 SKU = "XS-1"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.expiry import sweep
 from shop.lanes.keys import lane_key
 from shop.storage.models import Hold

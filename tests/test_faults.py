@@ -23,7 +23,8 @@ from config import BASE_DIR, TestConfig
 from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.domain.audit import audit
-from shop.domain.inventory import overdue_holds, sku_lane
+from shop.domain.overdue import overdue_holds
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.expiry import MAINTENANCE_LANE, sweep
 from shop.lanes.metrics import applied_outcomes

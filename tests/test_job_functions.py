@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 from rq.utils import import_attribute
 
-from shop.domain.inventory import RequestKind
-from shop.domain.orders import OrderKind
+from shop.domain.requests import OrderKind, RequestKind
 from shop.lanes.keys import JOB_FUNC_PREFIX, job_func, job_kind
 
 # Plain classes of constants or enums alike: their upper-case names are the kinds.

@@ -16,7 +16,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.results import Result
 from rq_scheduler import Scheduler
 
-from shop.domain.inventory import RequestKind, sku_lane
+from shop.domain.requests import RequestKind, sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.keys import job_func
 from shop.storage.models import Hold

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from shop.domain.inventory import sku_lane
 from shop.domain.odds import Verdict, estimate_wait, judge
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.keys import lane_key
 from workers import consumer as consumer_module

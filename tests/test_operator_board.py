@@ -15,7 +15,7 @@ from sqlalchemy import update
 from config import TestConfig
 from shop import create_app
 from shop.domain.big_catalog import seed_big_catalog
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.keys import HOT_LANES_ZSET, LINES_TOTAL, LINES_ZSET, lane_key
 from shop.lanes.metrics import record_samples

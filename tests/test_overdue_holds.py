@@ -12,7 +12,7 @@ import pytest
 
 from shop.domain.audit import audit
 from shop.domain.inventory import apply_stock_requests
-from shop.domain.ledger import QueuedRequest
+from shop.domain.requests import QueuedRequest
 from shop.storage.models import Hold, HoldStatus, Product, WaitlistEntry, WaitlistStatus, utcnow
 
 SKU = "OVERDUE-1"

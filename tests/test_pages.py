@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, select, update
 
 from shop.domain.carts import CartTokens
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.keys import lane_key
 from shop.storage.models import Hold, Order, Product, utcnow

@@ -16,7 +16,7 @@ from importlib import resources
 import pytest
 from sqlalchemy import update
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.storage.models import Hold, Order, utcnow
 from tests import browser_support as support
 from tests.browser_support import (

@@ -11,7 +11,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from shop.domain.audit import audit
-from shop.domain.inventory import RequestKind, sku_lane
+from shop.domain.requests import RequestKind, sku_lane
 from shop.storage.models import AppliedRequest, Hold, HoldStatus
 
 SKU = "POISON-1"

@@ -7,7 +7,7 @@ from datetime import timedelta
 from babel.dates import format_date
 
 from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.keys import CATALOG_HASH
 from shop.storage.models import Hold, utcnow
 from tests.test_pages import Visitor, job_id_of, text_of

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from shop.domain.audit import audit
 from shop.domain.draw import new_seed, shuffled
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.keys import lane_key
 from shop.lanes.scripts import lua_source

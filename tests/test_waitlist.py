@@ -10,7 +10,8 @@ from rq_scheduler import Scheduler
 from sqlalchemy import text
 
 from shop.domain.audit import audit
-from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.requests import sku_lane
 from shop.lanes.expiry import sweep
 from shop.lanes.keys import READY_LIST, lane_key
 from shop.storage.models import WaitlistEntry, WaitlistStatus

@@ -15,12 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from shop.domain.catalog import find_product
-from shop.domain.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessable
-from shop.domain.inventory import RequestKind, sku_lane
-from shop.domain.orders import OrderKind, checkout_lane
+from shop.domain.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    OverCustomerLimit,
+    OverLimit,
+    Unavailable,
+    UnknownProduct,
+    UnknownSku,
+    UnknownUnit,
+)
+from shop.domain.requests import OrderKind, Outcome, RequestKind, checkout_lane, lane_sku, sku_lane
 from shop.lanes import pausing
-from shop.lanes.door import OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
-from shop.lanes.keys import IDEMPOTENCY_CLAIM_PREFIX, sku_of_lane
+from shop.lanes.keys import IDEMPOTENCY_CLAIM_PREFIX
 from shop.lanes.views import Admission, JobState
 from shop.services import Services
 from shop.storage.models import Product
@@ -69,19 +77,19 @@ def _admit_for_sku(
             refresh_product_cache(services, sku)
         except UnknownUnit:
             if attempt:
-                raise Unprocessable(
+                raise Invalid(
                     f"{sku} is not sold by the {uom!r}; see the product's uoms.", code="unknown_uom", uom=uom
                 ) from None
             # The cached units may predate the product's latest change: read them again once.
             refresh_product_cache(services, sku)
         except OverLimit as over:
-            raise Unprocessable(
+            raise Invalid(
                 f"At most {over.max_per_cart} of this item fit in one cart.",
                 code="limit_exceeded",
                 max_per_cart=over.max_per_cart,
             ) from None
         except OverCustomerLimit as over:
-            raise Unprocessable(
+            raise Invalid(
                 f"At most {over.max_per_customer} of this item per shopper, across all carts; "
                 f"{over.customer_has} are already yours or in line for you.",
                 code="customer_limit_exceeded",
@@ -163,7 +171,7 @@ def _admit_once(
         if stored is None:
             continue  # the first request was refused and gave the key back: try to claim it
         if stored.decode() != fingerprint:
-            raise Unprocessable(
+            raise Invalid(
                 "This Idempotency-Key was already used for a different request from this cart; "
                 "use a new key for a new request.",
                 code="idempotency_key_reused",
@@ -360,7 +368,7 @@ def job_receipt(services: Services, cart_id: str, job_id: str) -> dict[str, Any]
         )
     return {
         "job_id": job_id,
-        "sku": sku_of_lane(receipt.lane),
+        "sku": lane_sku(receipt.lane),
         "lane": receipt.lane,
         "ticket": receipt.ticket,
         "position_when_joined": receipt.position_when_joined,
@@ -459,4 +467,4 @@ def await_result(services: Services, adm: Admission, wait_s: float) -> dict[str,
         outcome = services.decisions.wait(adm.lane, result, lambda found: found is not None, wait_s)
     if outcome is not None:
         return outcome
-    return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
+    return {"outcome": Outcome.QUEUED, "job_id": adm.job_id, "position": adm.position}

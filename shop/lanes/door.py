@@ -16,8 +16,9 @@ from typing import Any
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from shop.domain.inventory import SKU_LANE_PREFIX, sku_lane
+from shop.domain.errors import OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
 from shop.domain.odds import estimate_wait, line_odds, prequeue_odds
+from shop.domain.requests import SKU_LANE_PREFIX, sku_lane
 from shop.lanes import keys
 from shop.lanes.job_hashes import flat_fields, parse_rq_time, queued_job, restore_result
 from shop.lanes.keys import lane_key, lane_key_tail
@@ -31,36 +32,6 @@ VIEW_TAILS = tuple(
     lane_key_tail(part)
     for part in ("serving", "served", "stock", "stats", "paused", "waitlist", "prequeue:demand")
 )
-
-
-class UnknownProduct(Exception):
-    """The product cache in Redis does not know the SKU (it may be cold after a restart)."""
-
-
-class UnknownUnit(Exception):
-    """The product (as cached) is not sold in this unit of measure."""
-
-    def __init__(self, sku: str, uom: str) -> None:
-        super().__init__(sku, uom)
-        self.sku = sku
-        self.uom = uom
-
-
-class OverLimit(Exception):
-    """More units than the product's max_per_cart in one request."""
-
-    def __init__(self, max_per_cart: int) -> None:
-        super().__init__(max_per_cart)
-        self.max_per_cart = max_per_cart
-
-
-class OverCustomerLimit(Exception):
-    """The shopper's units (held, ordered, sold or in line) would exceed the per-customer limit."""
-
-    def __init__(self, max_per_customer: int, customer_has: int) -> None:
-        super().__init__(max_per_customer, customer_has)
-        self.max_per_customer = max_per_customer
-        self.customer_has = customer_has
 
 
 @dataclass(frozen=True)

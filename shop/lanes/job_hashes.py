@@ -23,7 +23,7 @@ from rq.serializers import DefaultSerializer
 from rq.utils import utcformat, utcparse
 from rq_scheduler import Scheduler
 
-from shop.domain.ledger import QueuedRequest
+from shop.domain.requests import QueuedRequest
 from shop.lanes.keys import JOB_KEY_PREFIX, job_func, job_kind
 from shop.lanes.views import FAILED_MESSAGE
 from shop.storage.models import utcnow

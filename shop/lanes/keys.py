@@ -32,7 +32,7 @@ from rq import Queue
 from rq.job import Job
 from rq.results import Result
 
-from shop.domain.inventory import SKU_LANE_PREFIX
+from shop.domain.requests import lane_sku
 
 # --- RQ's keys, as RQ spells them -----------------------------------------------------------------
 QUEUE_KEY_PREFIX = Queue.redis_queue_namespace_prefix
@@ -103,11 +103,6 @@ def job_kind(func_name: str) -> str:
     return func_name.rsplit(".", 1)[-1]
 
 
-def sku_of_lane(lane: str) -> str | None:
-    """The SKU a lane serialises, or None for a checkout or maintenance lane."""
-    return lane.removeprefix(SKU_LANE_PREFIX) if lane.startswith(SKU_LANE_PREFIX) else None
-
-
 def lane_skus(lanes: Iterable[str]) -> list[str]:
     """The SKUs of those lanes that are SKU lanes (not checkout or maintenance), in their order."""
-    return [sku for sku in map(sku_of_lane, lanes) if sku is not None]
+    return [sku for sku in map(lane_sku, lanes) if sku is not None]

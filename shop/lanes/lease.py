@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from shop.domain.ledger import QueuedRequest
+from shop.domain.requests import QueuedRequest
 from shop.lanes import keys
 from shop.lanes.job_hashes import decode_request, parse_rq_time, rq_now
 from shop.lanes.keys import lane_key, lane_key_tail

@@ -20,7 +20,7 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from shop.domain.catalog import stock_view
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.keys import (
     APPLY_KEY,
     HOT_LANES_ZSET,

@@ -19,7 +19,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.results import Result
 from rq.utils import current_timestamp
 
-from shop.domain.ledger import Outcome
+from shop.domain.requests import OutcomeDict
 from shop.lanes import keys
 from shop.lanes.job_hashes import ScheduledJobs, WriteRecorder, encoded_result, rq_now
 from shop.lanes.keys import cart_pending_key, lane_key
@@ -37,7 +37,7 @@ class Publisher(LaneSide):
         lane: str,
         owner: str,
         taken: Sequence[TakenRequest],
-        outcomes: dict[str, Outcome | BaseException],
+        outcomes: dict[str, OutcomeDict | BaseException],
         lease_ms: int,
         expiries: Iterable[tuple[str, str, dict[str, Any], datetime]] = (),
         seqs: dict[str, int] | None = None,

@@ -12,7 +12,7 @@ import json
 import logging
 
 from shop.domain.draw import new_seed
-from shop.domain.inventory import SKU_LANE_PREFIX, RequestKind
+from shop.domain.requests import SKU_LANE_PREFIX, RequestKind
 from shop.lanes import keys
 from shop.lanes.job_hashes import flat_fields, queued_job
 from shop.lanes.keys import lane_key

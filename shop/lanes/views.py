@@ -13,8 +13,8 @@ from typing import Any
 
 from rq.job import JobStatus
 
-from shop.domain.inventory import SKU_LANE_PREFIX
 from shop.domain.odds import Eta, Odds, estimate_wait, line_odds, prequeue_odds, waitlist_odds
+from shop.domain.requests import SKU_LANE_PREFIX
 
 # Polling: at most once per FASTEST_POLL_MS, at least once per MAX_POLL_MS; without a measured rate
 # the interval grows from MIN_POLL_MS by POLL_MS_PER_POSITION per request ahead.

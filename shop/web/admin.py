@@ -9,8 +9,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from shop.domain.audit import audit
 from shop.domain.catalog import find_product, get_product, product_view, stock_view
 from shop.domain.errors import Conflict
-from shop.domain.inventory import sku_lane
 from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.requests import sku_lane
 from shop.lanes import admission, pausing
 from shop.lanes import metrics as monitoring
 from shop.web.board_paging import BoardQuery, sale_board_page

@@ -10,17 +10,11 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from shop.domain.carts import CartTokens, cart_view
-from shop.domain.errors import (
-    BadRequest,
-    NotFound,
-    ShopError,
-    UnknownSku,
-    Unprocessable,
-    UnsupportedMediaType,
-)
+from shop.domain.errors import Invalid, Malformed, NotFound, NotJson, ShopError, UnknownSku
 from shop.domain.orders import find_order, order_view
 from shop.domain.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
 from shop.services import Services
+from shop.web.statuses import RETRY_STATUSES, http_status
 
 CART_HEADER = "X-Cart-Token"
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -55,7 +49,7 @@ def cart_from_request(create: bool) -> tuple[str, str]:
     if token:
         return token, cart_tokens().verify(token)
     if not create:
-        raise BadRequest(
+        raise Malformed(
             f"This request needs the {CART_HEADER} header of your cart.", code="missing_cart_token"
         )
     return cart_tokens().issue()
@@ -68,7 +62,7 @@ def shopper_from_request() -> str:
     if config.TRUST_CUSTOMER_ID:
         customer = request.headers.get(CUSTOMER_HEADER, "").strip() or None
         if customer is not None and not CUSTOMER_ID_PATTERN.match(customer):
-            raise BadRequest(
+            raise Malformed(
                 f"{CUSTOMER_HEADER} must be 1 to 128 printable characters.", code="invalid_customer_id"
             )
     return shopper_key(config.SECRET_KEY, customer, request.remote_addr)
@@ -82,13 +76,13 @@ def json_body() -> dict[str, Any]:
     would let any page put requests in line from a visitor's browser.
     """
     if not request.is_json and (request.mimetype or request.get_data(cache=True)):
-        raise UnsupportedMediaType(
+        raise NotJson(
             "This endpoint takes a JSON body: send it with Content-Type: application/json.",
             content_type=(request.content_type or "")[:100] or None,
         )
     data = request.get_json(silent=True) if request.get_data(cache=True) else None
     if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+        raise Malformed("The request body must be a JSON object.", code="invalid_json")
     return data
 
 
@@ -102,7 +96,7 @@ def optional_json_body() -> dict[str, Any]:
 def valid_sku(raw: Any) -> str:
     """Accept a SKU-shaped string; anything else cannot name a product."""
     if not isinstance(raw, str) or not raw:
-        raise BadRequest("sku is required and must be a string.", code="invalid_sku")
+        raise Malformed("sku is required and must be a string.", code="invalid_sku")
     if not SKU_PATTERN.fullmatch(raw):
         raise UnknownSku(raw[:80])
     return raw
@@ -113,7 +107,7 @@ def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
     if from_path and isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= MAX_QTY:
-        raise Unprocessable(
+        raise Invalid(
             f"qty must be a whole number from {minimum} to {MAX_QTY}.",
             code="invalid_qty",
             minimum=minimum,
@@ -122,10 +116,11 @@ def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
     return raw
 
 
-def error_response(error: ShopError) -> Response:
+def error_response(error: ShopError, status: int | None = None) -> Response:
+    """Answer a domain error as the API's JSON error, with its status (shop.web.statuses) or ``status``."""
     response = jsonify(error.to_dict())
-    response.status_code = error.status
-    if error.status in (429, 503):
+    response.status_code = status or http_status(error)
+    if response.status_code in RETRY_STATUSES:
         response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
     return response
 

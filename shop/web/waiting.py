@@ -15,8 +15,8 @@ from rq.job import JobStatus
 
 from shop.domain.catalog import CatalogQuery, get_product, list_products, product_view
 from shop.domain.errors import NotFound
-from shop.domain.inventory import SKU_LANE_PREFIX
 from shop.domain.odds import Eta, Odds
+from shop.domain.requests import lane_sku
 from shop.lanes.admission import UNKNOWN_JOB_MESSAGE
 from shop.services import Services
 from shop.storage.models import utcnow
@@ -122,7 +122,7 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
     state = services.lanes.view(job_id)
     if state is None or not state.cart_id or state.cart_id != cart_id:
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
-    sku = state.lane[len(SKU_LANE_PREFIX) :] if state.lane.startswith(SKU_LANE_PREFIX) else None
+    sku = lane_sku(state.lane)
     product = None
     held = 0
     if sku is not None and with_product:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, redirect, request
 
-from shop.domain.errors import BadRequest
+from shop.domain.errors import Malformed
 from shop.web.i18n import LANG_COOKIE, LANGUAGES
 from shop.web.pages.shell import bp, html_errors, safe_next
 from shop.web.security import cookie_secure
@@ -17,7 +17,7 @@ LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 def set_language() -> Response:
     chosen = request.form.get("lang", "")
     if chosen not in LANGUAGES:
-        raise BadRequest("Unknown language.", code="invalid_language")
+        raise Malformed("Unknown language.", code="invalid_language")
     response = redirect(safe_next(request.form.get("next")), 303)
     response.set_cookie(
         LANG_COOKIE,

@@ -14,9 +14,10 @@ from typing import Any
 from flask import Response, flash, get_flashed_messages, redirect, request, url_for
 from flask_babel import gettext as _
 
-from shop.domain.errors import BadRequest, NotFound, OrderNotPayable, Unprocessable
-from shop.domain.orders import find_order, order_view, pay_order
-from shop.domain.payments import luhn_valid
+from shop.domain.errors import Invalid, Malformed, NotFound, OrderNotPayable
+from shop.domain.gateway import luhn_valid
+from shop.domain.orders import find_order, order_view
+from shop.domain.payments import pay_order
 from shop.lanes import admission
 from shop.web.extensions import limiter
 from shop.web.helpers import ORDER_ID_PATTERN, order_answer, payment_limit, read_limit, services
@@ -79,7 +80,7 @@ def pay(order_id: str) -> Response:
         )
     amount = request.form.get("amount", "")
     if not (amount.isascii() and amount.isdigit()) or len(amount) > 15:
-        raise BadRequest("amount must be a whole number of Rupiah.", code="invalid_amount")
+        raise Malformed("amount must be a whole number of Rupiah.", code="invalid_amount")
     svc = services()
     cart_id = current_cart()
     assert cart_id is not None
@@ -99,7 +100,7 @@ def pay(order_id: str) -> Response:
         note = _refusal_note(refusal.code)
         if note:
             flash(note)
-    except Unprocessable:
+    except Invalid:
         flash(_refusal_note("payment_failed") or "")
     else:
         if answer.status == "paid":

@@ -21,12 +21,13 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from shop.domain.carts import cart_view
-from shop.domain.errors import ShopError
+from shop.domain.errors import NotFound, ShopError
 from shop.lanes import admission
 from shop.web import wording
 from shop.web.helpers import CART_HEADER, cart_tokens, error_response, services, valid_qty, valid_sku
 from shop.web.i18n import language
 from shop.web.security import cookie_secure
+from shop.web.statuses import http_status
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def html_errors(view: Callable[P, R]) -> Callable[P, Response | R]:
         try:
             return view(*args, **kwargs)
         except ShopError as error:
-            return error_page(error.status, error.code, error.message)
+            return error_page(http_status(error), error.code, error.message)
         except HTTPException as error:
             return error_page(error.code or 500)
         except (RedisConnectionError, RedisTimeoutError, OperationalError) as error:
@@ -185,9 +186,7 @@ def csrf_refused(error: CSRFError) -> Response:
 def unknown_address(error: HTTPException) -> Response:
     """Show a browser a page for an address nobody serves; API clients keep the JSON error."""
     if api_client():
-        response = error_response(ShopError(error.description or "Not found.", code="not_found"))
-        response.status_code = 404
-        return response
+        return error_response(NotFound(error.description or "Not found.", code="not_found"))
     return error_page(404)
 
 

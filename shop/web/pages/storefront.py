@@ -15,7 +15,7 @@ from shop.domain.catalog import (
     list_products,
     product_view,
 )
-from shop.domain.errors import Unprocessable
+from shop.domain.errors import Invalid
 from shop.domain.products import UOM_PATTERN
 from shop.lanes import admission
 from shop.web import waiting, wording
@@ -106,7 +106,7 @@ def _product_page(sku: str, status: int = 200, error: str | None = None) -> Resp
     )
 
 
-def _refusal_text(refused: Unprocessable) -> str | None:
+def _refusal_text(refused: Invalid) -> str | None:
     """Say on the product page why the line refused the request at the door (None: not ours to say)."""
     details = refused.details
     if refused.code == "limit_exceeded":
@@ -138,7 +138,7 @@ def add_to_cart(sku: str) -> Response:
         adm = admission.request_hold(
             services(), cart_id, sku, qty, shopper=shopper_from_request(), waitlist=waitlist, uom=uom
         )
-    except Unprocessable as refused:
+    except Invalid as refused:
         text = _refusal_text(refused)
         if text is None:
             raise
