@@ -24,8 +24,8 @@ import pytest
 from config import BASE_DIR, TestConfig
 from devtools.redis_server import RedisServer
 from shop import create_app
-from shop.domain.inventory import sku_lane
 from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import cache_product
 from shop.services import Services, build_services
 from shop.storage.migrate import upgrade

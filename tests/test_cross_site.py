@@ -14,7 +14,7 @@ import pytest
 
 from config import TestConfig
 from shop import create_app
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from tests.helpers import OPERATOR_HEADERS
 from tests.snapshots import state
 

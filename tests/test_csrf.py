@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.storage.models import Order, OrderStatus, Payment
 from tests.helpers import CSRF_FIELD, HTML
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.expiry import sweep
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.storage.models import Hold
 from tests.helpers import OPERATOR_HEADERS, assert_audit_clean, wait_until
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 from rq.registry import FinishedJobRegistry
 from rq_scheduler import Scheduler
 
-from shop.domain.inventory import apply_stock_requests, sku_lane
-from shop.domain.ledger import QueuedRequest, current_fence
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.ledger import current_fence
+from shop.domain.requests import QueuedRequest, sku_lane
 from shop.lanes.expiry import sweep
 from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, utcnow
 from tests.helpers import assert_audit_clean, product_row, wait_until

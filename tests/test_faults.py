@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 
 from config import TestConfig
 from shop import create_app
-from shop.domain.inventory import overdue_holds, sku_lane
+from shop.domain.overdue import overdue_holds
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.expiry import MAINTENANCE_LANE, sweep
 from shop.lanes.metrics import applied_outcomes

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 
 from config import TestConfig
+from shop.domain.effects import BatchEffects
 from shop.domain.errors import StaleFence
-from shop.domain.inventory import BatchEffects, apply_stock_requests, sku_lane
-from shop.domain.ledger import QueuedRequest
-from shop.lanes.queueing import lane_key
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.requests import QueuedRequest, sku_lane
+from shop.lanes.keys import lane_key
 from shop.services import build_services
 from shop.storage.models import AppliedRequest, Order, Product
 from tests.helpers import assert_audit_clean, wait_until

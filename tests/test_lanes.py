@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 
 from shop.domain.errors import StaleFence
-from shop.domain.inventory import apply_stock_requests, sku_lane
-from shop.domain.ledger import QueuedRequest, claim_fence
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.ledger import claim_fence
+from shop.domain.requests import QueuedRequest, sku_lane
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import LANE_PAUSED, READY_LIST, lane_key
+from shop.lanes.keys import READY_LIST, lane_key
+from shop.lanes.lease import LANE_PAUSED
 from shop.storage.models import AppliedRequest, Hold, Product
 from tests.helpers import cart
 from workers.consumer import Consumer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from shop.domain.payments import SimulatedGateway
+from shop.domain.gateway import SimulatedGateway
 from shop.storage.models import Order, OrderStatus, Payment, PaymentStatus, Product
 from tests.helpers import assert_audit_clean
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from tests.helpers import cart
 
 

@@ -98,7 +98,7 @@ def test_two_carts_each_adding_twice_in_one_batch_get_one_hold_each(services, ne
 def test_every_expiry_a_batch_schedules_is_the_job_rq_would_make(services, new_shopper, sku, drain):
     from rq.job import Job
 
-    from shop.lanes.queueing import JOB_FUNC_PREFIX
+    from shop.lanes.keys import JOB_FUNC_PREFIX
 
     shoppers = [new_shopper() for _ in range(3)]
     for who in shoppers:

@@ -15,17 +15,11 @@ from sqlalchemy import update
 from config import TestConfig
 from shop import create_app
 from shop.domain.big_catalog import seed_big_catalog
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
+from shop.lanes.keys import HOT_LANES_ZSET, LINES_TOTAL, LINES_ZSET, lane_key
 from shop.lanes.metrics import record_samples
-from shop.lanes.queueing import (
-    HOT_EPOCH_S,
-    HOT_HALF_LIFE_S,
-    HOT_LANES_ZSET,
-    LINES_TOTAL,
-    LINES_ZSET,
-    lane_key,
-)
+from shop.lanes.scripts import HOT_EPOCH_S, HOT_HALF_LIFE_S
 from shop.storage.models import Product
 from shop.web.board_paging import RANKING_PREFIX
 from tests.helpers import OPERATOR_HEADERS

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.storage.models import AppliedRequest, Product
 from tests.helpers import OPERATOR as RIGHT

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from shop.domain.inventory import apply_stock_requests
-from shop.domain.ledger import QueuedRequest
+from shop.domain.requests import QueuedRequest
 from shop.storage.models import Hold, HoldStatus, WaitlistEntry, WaitlistStatus, utcnow
 from tests.helpers import assert_audit_clean, product_row
 

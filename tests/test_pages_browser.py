@@ -10,9 +10,9 @@ import re
 from datetime import timedelta
 
 from shop.domain.carts import CartTokens
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold, request_quantity
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.storage.models import utcnow
 from tests import browser_support as support
 from tests.browser_support import (

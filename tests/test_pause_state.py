@@ -13,8 +13,8 @@ from sqlalchemy import select
 from config import TestConfig
 from shop import create_app
 from shop.domain.catalog import find_product
-from shop.domain.inventory import sku_lane
 from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import cache_product, request_hold
 from shop.services import build_services
 from shop.storage.models import Hold, LanePause

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from shop.domain import orders
-from shop.domain.payments import Charge, GatewayError, SimulatedGateway
+from shop.domain import payments
+from shop.domain.errors import GatewayError
+from shop.domain.gateway import Charge, SimulatedGateway
 from shop.storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
 from tests.helpers import (
     GOOD_CARD,
@@ -147,7 +148,7 @@ def wait_for_log(caplog, text: str) -> None:
 def test_a_duplicate_sent_during_the_charge_waits_and_returns_the_first_answer(
     app, shopper, order, services, caplog
 ):
-    caplog.set_level(logging.INFO, logger="shop.domain.orders")
+    caplog.set_level(logging.INFO, logger="shop.domain.payments")
     gateway = install(services, gated=True)
     with serve(app) as host:
         first = in_background(pay_over_http, host, shopper.token, order["order_id"], "key-1")
@@ -302,7 +303,7 @@ def test_a_refund_the_gateway_fails_is_told_pending_and_completed_by_the_reconci
     assert "refund" in body["error"]["message"] and "under way" in body["error"]["message"]
 
     with services.db.writing() as session:
-        settled = orders.reconcile_payments(session, gateway, older_than=timedelta(0))
+        settled = payments.reconcile_payments(session, gateway, older_than=timedelta(0))
 
     assert settled["refunded"] == 1
     (payment,) = payments_of(services, order["order_id"])

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
-from shop.domain.inventory import RequestKind, sku_lane
+from shop.domain.requests import RequestKind, sku_lane
 from shop.storage.models import AppliedRequest, Hold, HoldStatus
 from tests.helpers import assert_audit_clean, wait_until
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shop.domain.inventory import sku_lane
-from shop.lanes.queueing import CATALOG_HASH
+from babel.dates import format_date
+
+from shop.domain.requests import sku_lane
+from shop.lanes.keys import CATALOG_HASH
 from shop.storage.models import Hold, utcnow
 from tests.helpers import OPERATOR, Visitor, assert_audit_clean, job_id_of, text_of
 
@@ -92,9 +94,10 @@ def test_a_shopper_refused_before_the_sale_starts_is_told_when_it_starts(
     drain()
     page = text_of(visitor.page(waiting))  # Indonesian by default
     assert "Penjualan belum dimulai" in page
-    assert starts.strftime("%d-%m-%Y") + " 10:00 WIB" in page
+    # Babel's Indonesian date and time (CLDR: "4 Des 2026", "10.00"), in Jakarta's zone.
+    assert format_date(starts.date(), "medium", locale="id") + " 10.00 WIB" in page
     status = client.get(f"/wait/{job_id_of(waiting)}/status").get_json()
-    assert "Penjualan belum dimulai" in status["html"] and "10:00 WIB" in status["html"]
+    assert "Penjualan belum dimulai" in status["html"] and "10.00 WIB" in status["html"]
 
 
 def test_a_queued_rule_change_keeps_the_products_units_in_the_cache(

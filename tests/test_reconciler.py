@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from shop.domain import orders
-from shop.domain.payments import Charge, SimulatedGateway
+from shop.domain import payments
+from shop.domain.gateway import Charge, SimulatedGateway
 from shop.lanes.expiry import sweep
 from shop.lanes.reconciler import reconcile
 from shop.storage.models import Hold, HoldStatus, OrderStatus, Payment, PaymentStatus
@@ -148,7 +148,7 @@ def test_a_payment_the_gateway_never_charged_is_failed_by_the_reconciler_and_the
     services, shopper, order
 ):
     with services.db.writing() as session, pytest.raises(Died):
-        orders.pay_order(
+        payments.pay_order(
             session,
             DyingGateway(services.redis),
             cart_id=shopper_cart(services, order["order_id"]),
@@ -161,7 +161,7 @@ def test_a_payment_the_gateway_never_charged_is_failed_by_the_reconciler_and_the
     assert (in_flight.status_code, in_flight.get_json()["error"]["code"]) == (409, "payment_in_progress")
 
     with services.db.writing() as session:
-        counts = orders.reconcile_payments(session, services.gateway, older_than=timedelta(0))
+        counts = payments.reconcile_payments(session, services.gateway, older_than=timedelta(0))
 
     assert counts["failed"] == 1
     assert payment_of(services, order["order_id"]).status == PaymentStatus.FAILED
@@ -186,7 +186,7 @@ def test_a_payment_the_reconciler_settles_as_paid_is_allocated_through_the_skus_
     services, shopper, order, drain, flash
 ):
     with services.db.writing() as session, pytest.raises(Died):
-        orders.pay_order(
+        payments.pay_order(
             session,
             ChargesThenDies(services.redis),
             cart_id=shopper_cart(services, order["order_id"]),

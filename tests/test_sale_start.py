@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from shop.domain.draw import LUA_DRAW, new_seed, shuffled
-from shop.domain.inventory import sku_lane
+from shop.domain.draw import new_seed, shuffled
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
+from shop.lanes.scripts import lua_source
 from shop.storage.models import AppliedRequest, utcnow
 from tests.helpers import OPERATOR_HEADERS, audit_report, cart, ledger, wait_until
 
@@ -58,7 +59,7 @@ def test_at_the_start_the_prequeue_is_drawn_from_a_logged_seed_and_later_arrival
     assert all(a.ticket is None for a in early)
     sleep_until_started(services, "SALE-2")
 
-    with caplog.at_level(logging.WARNING, logger="shop.lanes.queueing"):
+    with caplog.at_level(logging.WARNING, logger="shop.lanes.sales"):
         late = [request_hold(services, cart(100 + n), "SALE-2", 1) for n in range(3)]
     drain()
 
@@ -147,7 +148,7 @@ def test_a_sale_is_opened_once_however_many_callers_race(services, make_product)
 def test_the_draw_is_the_same_in_redis_and_in_python(services, size):
     ids = [f"{n * 7919 % 1000:03d}{chr(97 + n % 26)}job-{n}" for n in range(size)]
     script = services.redis.register_script(
-        LUA_DRAW + "\nlocal ids = {}\nfor i = 1, #ARGV - 1 do ids[i] = ARGV[i] end\n"
+        lua_source("draw") + "\nlocal ids = {}\nfor i = 1, #ARGV - 1 do ids[i] = ARGV[i] end\n"
         "return draw(ids, tonumber(ARGV[#ARGV]))"
     )
     for seed in (1, 48271, 2_147_483_646, new_seed()):

@@ -9,9 +9,10 @@ import pytest
 from rq_scheduler import Scheduler
 from sqlalchemy import text
 
-from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.requests import sku_lane
 from shop.lanes.expiry import sweep
-from shop.lanes.queueing import READY_LIST, lane_key
+from shop.lanes.keys import READY_LIST, lane_key
 from shop.storage.models import WaitlistEntry, WaitlistStatus
 from tests.helpers import assert_audit_clean, wait_until
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from shop.domain import cursors, search, sort_keys
-from shop.domain.errors import BadRequest, NotFound
+from shop.domain.errors import Malformed, NotFound
 from shop.domain.pricing import current_price, discount_pct
 from shop.storage.models import Product, utcnow
 
@@ -50,7 +50,7 @@ class CatalogQuery:
             return replace(cls._parse(fields), after=after)
         query = cls._parse(args)
         if (query.page - 1) * query.limit >= MAX_OFFSET:
-            raise BadRequest(
+            raise Malformed(
                 f"page goes deeper than {MAX_OFFSET} products; follow next_cursor to go further.",
                 code="page_too_deep",
                 max_offset=MAX_OFFSET,
@@ -64,31 +64,29 @@ class CatalogQuery:
         category = (args.get("category") or "").strip() or None
         search = (args.get("search") or "").strip() or None
         if "\x00" in (search or "") + (category or ""):
-            raise BadRequest("search and category cannot contain NUL characters.", code="invalid_text")
+            raise Malformed("search and category cannot contain NUL characters.", code="invalid_text")
         if search and len(search) > MAX_SEARCH_LENGTH:
-            raise BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
+            raise Malformed(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
         if category and len(category) > 64:
-            raise BadRequest("category is limited to 64 characters.", code="invalid_category")
+            raise Malformed("category is limited to 64 characters.", code="invalid_category")
         sort_by = args.get("sortBy", "relevance" if search else "sales")
         if sort_by not in SORTS:
-            raise BadRequest(
-                f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by
-            )
+            raise Malformed(f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by)
         if sort_by == "relevance" and not search:
-            raise BadRequest("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by)
+            raise Malformed("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by)
         default_dir = "desc" if sort_by in DESCENDING_BY_DEFAULT else "asc"
         sort_dir = args.get("sortDir", default_dir).lower()
         if sort_dir not in ("asc", "desc"):
-            raise BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir")
+            raise Malformed("sortDir must be asc or desc.", code="invalid_sort_dir")
         return cls(page, limit, sort_by, sort_dir, category.lower() if category else None, search)
 
 
 def _positive_int(raw: str, name: str, maximum: int) -> int:
     if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}", raw):
-        raise BadRequest(f"{name} must be a whole number.", code=f"invalid_{name}")
+        raise Malformed(f"{name} must be a whole number.", code=f"invalid_{name}")
     value = int(raw)
     if not 1 <= value <= maximum:
-        raise BadRequest(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
+        raise Malformed(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
     return value
 
 
@@ -146,12 +144,24 @@ def _filtered(session: Session, query: CatalogQuery, category_leads: bool = True
     return stmt, relevance
 
 
+def get_product(session: Session, sku: str) -> Product | None:
+    """Return the product with this SKU, or None (a SKU with a NUL names none, on any database)."""
+    return None if "\x00" in sku else session.get(Product, sku)
+
+
 def find_product(session: Session, sku: str) -> Product:
     """Return the product with this SKU or raise NotFound."""
-    product = None if "\x00" in sku else session.get(Product, sku)
+    product = get_product(session, sku)
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
     return product
+
+
+def products_by_sku(session: Session, skus: set[str]) -> dict[str, Product]:
+    """Return the products with these SKUs in one query (their units and locations in one more each)."""
+    if not skus:
+        return {}
+    return {row.sku: row for row in session.scalars(select(Product).where(Product.sku.in_(skus)))}
 
 
 # A loose index scan: one seek per category in the (category, …) index, not a read of every product.

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from shop.domain.errors import BadRequest, Unprocessable
-from shop.domain.inventory import sku_lane
+from shop.domain.errors import Invalid, Malformed
 from shop.domain.ledger import insert_ignoring_conflicts, record_creation
 from shop.domain.locations import DEFAULT_LOCATION
+from shop.domain.requests import sku_lane
 from shop.domain.stock import movement_row, record_movements
 from shop.storage.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
 
@@ -39,7 +39,7 @@ OTHER_FIELDS = {"base_uom", "uoms", "location"}
 def valid_uom(raw: Any, name: str = "uom") -> str:
     """Accept a unit code such as pcs, box or pack-6."""
     if not isinstance(raw, str) or not UOM_PATTERN.match(raw):
-        raise Unprocessable(
+        raise Invalid(
             f"{name} must be a unit code: a lower-case letter, then up to 19 letters, digits, _ or -.",
             code=f"invalid_{name}",
         )
@@ -49,7 +49,7 @@ def valid_uom(raw: Any, name: str = "uom") -> str:
 def valid_location(raw: Any) -> str:
     """Accept a location code such as JKT, SBY or MAIN."""
     if not isinstance(raw, str) or not LOCATION_PATTERN.match(raw):
-        raise Unprocessable(
+        raise Invalid(
             "location must be a location code: up to 20 upper-case letters, digits, _ or -.",
             code="invalid_location",
         )
@@ -59,11 +59,11 @@ def valid_location(raw: Any) -> str:
 def _uoms(raw: Any) -> list[tuple[str, int]]:
     """Accept [{"uom": "box", "conversion": 12}, ...]: distinct units of 2 or more base units each."""
     if not isinstance(raw, list) or len(raw) > MAX_UOMS:
-        raise Unprocessable(f"uoms must be a list of at most {MAX_UOMS} units.", code="invalid_uoms")
+        raise Invalid(f"uoms must be a list of at most {MAX_UOMS} units.", code="invalid_uoms")
     units: list[tuple[str, int]] = []
     for item in raw:
         if not isinstance(item, dict) or set(item) != {"uom", "conversion"}:
-            raise Unprocessable('Each unit is {"uom": ..., "conversion": ...}.', code="invalid_uoms")
+            raise Invalid('Each unit is {"uom": ..., "conversion": ...}.', code="invalid_uoms")
         uom = valid_uom(item["uom"])
         conversion = item["conversion"]
         if (
@@ -71,12 +71,12 @@ def _uoms(raw: Any) -> list[tuple[str, int]]:
             or not isinstance(conversion, int)
             or not 2 <= conversion <= MAX_CONVERSION
         ):
-            raise Unprocessable(
+            raise Invalid(
                 f"conversion must be a whole number of base units from 2 to {MAX_CONVERSION}.",
                 code="invalid_uoms",
             )
         if uom in {u for u, _c in units}:
-            raise Unprocessable(f"The unit {uom!r} is listed twice.", code="invalid_uoms")
+            raise Invalid(f"The unit {uom!r} is listed twice.", code="invalid_uoms")
         units.append((uom, conversion))
     return units
 
@@ -98,7 +98,7 @@ class ProductChange:
         )
         unknown = set(body) - known
         if unknown:
-            raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
+            raise Malformed(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
         fields: dict[str, Any] = {}
         for name, limit in TEXT_FIELDS.items():
             if name in body:
@@ -109,7 +109,7 @@ class ProductChange:
                     or "\x00" in value
                     or (name in ("name", "category") and not value.strip())
                 ):
-                    raise Unprocessable(
+                    raise Invalid(
                         f"{name} must be a non-empty text of at most {limit} characters.",
                         code=f"invalid_{name}",
                     )
@@ -118,7 +118,7 @@ class ProductChange:
             if name in body:
                 value = body[name]
                 if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                    raise Unprocessable(
+                    raise Invalid(
                         f"{name} must be a whole number from {low} to {high}.", code=f"invalid_{name}"
                     )
                 fields[name] = value
@@ -128,7 +128,7 @@ class ProductChange:
                 if value is not None and (
                     isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
                 ):
-                    raise Unprocessable(
+                    raise Invalid(
                         f"{name} must be null or a whole number from {low} to {high}.", code=f"invalid_{name}"
                     )
                 fields[name] = value
@@ -140,10 +140,10 @@ class ProductChange:
         if "base_uom" in body:
             fields["base_uom"] = valid_uom(body["base_uom"], "base_uom")
         if "price" in fields and "normal_price" in fields and fields["price"] > fields["normal_price"]:
-            raise Unprocessable("price (the flash price) cannot exceed normal_price.", code="invalid_price")
+            raise Invalid("price (the flash price) cannot exceed normal_price.", code="invalid_price")
         uoms = _uoms(body["uoms"]) if "uoms" in body else None
         if uoms and fields.get("base_uom", BASE_UOM) in {u for u, _c in uoms}:
-            raise Unprocessable("An extra unit cannot be the base unit.", code="invalid_uoms")
+            raise Invalid("An extra unit cannot be the base unit.", code="invalid_uoms")
         location = valid_location(body["location"]) if "location" in body else None
         on_hand = fields.pop("on_hand", None)
         return cls(fields, on_hand, uoms, location)
@@ -158,7 +158,7 @@ def _moment(name: str, value: Any) -> str | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise Unprocessable(
+        raise Invalid(
             f"{name} must be null or an ISO 8601 time with a time zone, e.g. 2026-11-11T12:00:00+07:00.",
             code=f"invalid_{name}",
         )
@@ -190,7 +190,7 @@ def apply_fields(product: Product, fields: dict[str, Any]) -> None:
 def set_uoms(session: Session, product: Product, uoms: list[tuple[str, int]]) -> None:
     """Make the product's extra units exactly ``uoms`` (the base unit is never one of them)."""
     if product.base_uom in {u for u, _c in uoms}:
-        raise Unprocessable("An extra unit cannot be the base unit.", code="invalid_uoms")
+        raise Invalid("An extra unit cannot be the base unit.", code="invalid_uoms")
     session.execute(delete(ProductUom).where(ProductUom.sku == product.sku))
     now = utcnow()
     for uom, conversion in uoms:
@@ -212,16 +212,14 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
         if product is None:
             missing = [f for f in ("name", "category", "price") if f not in change.fields]
             if missing:
-                raise Unprocessable(
+                raise Invalid(
                     f"A new product needs {', '.join(missing)}.", code="missing_fields", missing=missing
                 )
             now = utcnow()
             fields = dict(change.fields)
             fields.setdefault("normal_price", fields["price"])
             if fields["price"] > fields["normal_price"]:
-                raise Unprocessable(
-                    "price (the flash price) cannot exceed normal_price.", code="invalid_price"
-                )
+                raise Invalid("price (the flash price) cannot exceed normal_price.", code="invalid_price")
             on_hand = change.on_hand or 0
             product = Product(
                 sku=sku,

@@ -6,20 +6,27 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from shop.domain.carts import cart_view
 from shop.domain.catalog import CatalogQuery, find_product, list_products, product_view
-from shop.domain.errors import BadRequest, NotFound, Unprocessable
-from shop.domain.orders import MAX_NOTES, find_order, order_view, pay_order
-from shop.domain.payments import luhn_valid
+from shop.domain.errors import Invalid, Malformed, NotFound
+from shop.domain.gateway import luhn_valid
+from shop.domain.orders import MAX_NOTES
+from shop.domain.payments import pay_order
 from shop.domain.products import UOM_PATTERN
 from shop.lanes import admission
 from shop.web.extensions import limiter
 from shop.web.helpers import (
+    JOB_ID_PATTERN,
+    ORDER_ID_PATTERN,
+    cart_answer,
     cart_from_request,
+    cart_limit,
     json_body,
     optional_json_body,
+    order_answer,
+    payment_limit,
+    read_limit,
     services,
     shopper_from_request,
     valid_qty,
@@ -29,21 +36,7 @@ from shop.web.helpers import (
 
 bp = Blueprint("api", __name__)
 
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-ORDER_ID_PATTERN = re.compile(r"^ord_[0-9a-f]{24}$")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,100}$")
-
-
-def cart_limit() -> str:
-    return current_app.config["RATE_LIMIT_CART"]
-
-
-def read_limit() -> str:
-    return current_app.config["RATE_LIMIT_READ"]
-
-
-def payment_limit() -> str:
-    return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
 def _accepted(adm: admission.Admission | admission.Repeated, token: str, cart_id: str) -> Response:
@@ -81,7 +74,7 @@ def _query_wait() -> int:
         return 0
     cap = services().config.LONG_POLL_MAX_SECONDS
     if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) > cap:
-        raise BadRequest(f"wait must be a whole number of seconds from 0 to {cap}.", code="invalid_wait")
+        raise Malformed(f"wait must be a whole number of seconds from 0 to {cap}.", code="invalid_wait")
     return int(raw)
 
 
@@ -89,10 +82,10 @@ def _idempotency_key(required: bool) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         if required:
-            raise BadRequest("The Idempotency-Key header is required.", code="missing_idempotency_key")
+            raise Malformed("The Idempotency-Key header is required.", code="missing_idempotency_key")
         return None
     if not IDEMPOTENCY_KEY_PATTERN.match(key):
-        raise BadRequest(
+        raise Malformed(
             "Idempotency-Key must be 1 to 100 printable characters.", code="invalid_idempotency_key"
         )
     return key
@@ -122,10 +115,10 @@ def add_to_cart() -> Response:
     qty = valid_qty(body.get("qty"), minimum=1)
     allow_partial = body.get("allow_partial", False)
     if not isinstance(allow_partial, bool):
-        raise BadRequest("allow_partial must be true or false.", code="invalid_allow_partial")
+        raise Malformed("allow_partial must be true or false.", code="invalid_allow_partial")
     waitlist = body.get("waitlist", False)
     if not isinstance(waitlist, bool):
-        raise BadRequest("waitlist must be true or false.", code="invalid_waitlist")
+        raise Malformed("waitlist must be true or false.", code="invalid_waitlist")
     uom = _uom(body["uom"]) if "uom" in body else ""
     key = _idempotency_key(required=False)
     shopper = shopper_from_request()
@@ -139,7 +132,7 @@ def add_to_cart() -> Response:
 def _uom(raw: object) -> str:
     """Accept a unit of measure given by the client (absent: the product's base unit)."""
     if not isinstance(raw, str) or not UOM_PATTERN.match(raw):
-        raise Unprocessable(
+        raise Invalid(
             "uom must be one of the product's units (see its uoms), e.g. pcs or box.",
             code="unknown_uom",
             uom=raw if isinstance(raw, str) else None,
@@ -175,12 +168,7 @@ def _put_body_uom() -> object:
 @bp.get("/cart")
 @limiter.limit(read_limit)
 def show_cart() -> Response:
-    token, cart_id = cart_from_request(create=True)
-    with services().db.reading() as session:
-        view = cart_view(session, cart_id)
-    view["cart_token"] = token
-    view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
-    return with_cart(jsonify(view), token)
+    return cart_answer()
 
 
 @bp.get("/jobs/<job_id>")
@@ -209,7 +197,7 @@ def checkout() -> Response:
     key = _idempotency_key(required=False)
     notes = optional_json_body().get("notes")
     if notes is not None and (not isinstance(notes, str) or len(notes) > MAX_NOTES or "\x00" in notes):
-        raise Unprocessable(f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes")
+        raise Invalid(f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes")
     return _accepted(admission.request_checkout(services(), cart_id, key, notes or None), token, cart_id)
 
 
@@ -223,18 +211,18 @@ def payment() -> Response:
     amount = body.get("amount")
     card = body.get("card_number")
     if not isinstance(order_id, str) or not order_id:
-        raise BadRequest("order_id is required.", code="invalid_order_id")
+        raise Malformed("order_id is required.", code="invalid_order_id")
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise BadRequest("amount must be a whole number of Rupiah.", code="invalid_amount")
+        raise Malformed("amount must be a whole number of Rupiah.", code="invalid_amount")
     if not isinstance(card, str):
-        raise BadRequest("card_number is required.", code="invalid_card")
+        raise Malformed("card_number is required.", code="invalid_card")
     card = re.sub(r"[\s-]", "", card)
     if not ORDER_ID_PATTERN.match(order_id):
         raise NotFound("No such order for this cart.", code="order_not_found")
     if amount < 0:
-        raise Unprocessable("amount cannot be negative.", code="amount_mismatch")
+        raise Invalid("amount cannot be negative.", code="amount_mismatch")
     if not luhn_valid(card):
-        raise Unprocessable("card_number is not a valid card number.", code="invalid_card")
+        raise Invalid("card_number is not a valid card number.", code="invalid_card")
     svc = services()
     with svc.db.writing() as session:
         answer = pay_order(
@@ -256,8 +244,4 @@ def payment() -> Response:
 @bp.get("/orders/<order_id>")
 @limiter.limit(read_limit)
 def order(order_id: str) -> Response:
-    token, cart_id = cart_from_request(create=False)
-    if not ORDER_ID_PATTERN.match(order_id):
-        raise NotFound("No such order for this cart.", code="order_not_found")
-    with services().db.reading() as session:
-        return with_cart(jsonify(order_view(find_order(session, cart_id, order_id))), token)
+    return order_answer(order_id)

@@ -1,4 +1,6 @@
-"""Helpers the blueprints share: services, the cart from the request, JSON input, error responses."""
+"""Helpers the blueprints share: services, rate limits, the cart from the request, JSON input,
+error responses, and the JSON answers the API and the pages both give at ``/cart`` and
+``/orders/<id>``."""
 
 from __future__ import annotations
 
@@ -7,18 +9,34 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from shop.domain.carts import CartTokens
-from shop.domain.errors import BadRequest, ShopError, UnknownSku, Unprocessable, UnsupportedMediaType
+from shop.domain.carts import CartTokens, cart_view
+from shop.domain.errors import Invalid, Malformed, NotFound, NotJson, ShopError, UnknownSku
+from shop.domain.orders import find_order, order_view
 from shop.domain.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN, shopper_key
 from shop.services import Services
+from shop.web.statuses import RETRY_STATUSES, http_status
 
 CART_HEADER = "X-Cart-Token"
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_QTY = 1000
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+ORDER_ID_PATTERN = re.compile(r"^ord_[0-9a-f]{24}$")
 
 
 def services() -> Services:
     return current_app.extensions["shop"]
+
+
+def cart_limit() -> str:
+    return current_app.config["RATE_LIMIT_CART"]
+
+
+def read_limit() -> str:
+    return current_app.config["RATE_LIMIT_READ"]
+
+
+def payment_limit() -> str:
+    return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
 def cart_tokens() -> CartTokens:
@@ -31,7 +49,7 @@ def cart_from_request(create: bool) -> tuple[str, str]:
     if token:
         return token, cart_tokens().verify(token)
     if not create:
-        raise BadRequest(
+        raise Malformed(
             f"This request needs the {CART_HEADER} header of your cart.", code="missing_cart_token"
         )
     return cart_tokens().issue()
@@ -44,7 +62,7 @@ def shopper_from_request() -> str:
     if config.TRUST_CUSTOMER_ID:
         customer = request.headers.get(CUSTOMER_HEADER, "").strip() or None
         if customer is not None and not CUSTOMER_ID_PATTERN.match(customer):
-            raise BadRequest(
+            raise Malformed(
                 f"{CUSTOMER_HEADER} must be 1 to 128 printable characters.", code="invalid_customer_id"
             )
     return shopper_key(config.SECRET_KEY, customer, request.remote_addr)
@@ -58,13 +76,13 @@ def json_body() -> dict[str, Any]:
     would let any page put requests in line from a visitor's browser.
     """
     if not request.is_json and (request.mimetype or request.get_data(cache=True)):
-        raise UnsupportedMediaType(
+        raise NotJson(
             "This endpoint takes a JSON body: send it with Content-Type: application/json.",
             content_type=(request.content_type or "")[:100] or None,
         )
     data = request.get_json(silent=True) if request.get_data(cache=True) else None
     if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+        raise Malformed("The request body must be a JSON object.", code="invalid_json")
     return data
 
 
@@ -78,7 +96,7 @@ def optional_json_body() -> dict[str, Any]:
 def valid_sku(raw: Any) -> str:
     """Accept a SKU-shaped string; anything else cannot name a product."""
     if not isinstance(raw, str) or not raw:
-        raise BadRequest("sku is required and must be a string.", code="invalid_sku")
+        raise Malformed("sku is required and must be a string.", code="invalid_sku")
     if not SKU_PATTERN.fullmatch(raw):
         raise UnknownSku(raw[:80])
     return raw
@@ -89,7 +107,7 @@ def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
     if from_path and isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= MAX_QTY:
-        raise Unprocessable(
+        raise Invalid(
             f"qty must be a whole number from {minimum} to {MAX_QTY}.",
             code="invalid_qty",
             minimum=minimum,
@@ -98,10 +116,11 @@ def valid_qty(raw: Any, minimum: int, from_path: bool = False) -> int:
     return raw
 
 
-def error_response(error: ShopError) -> Response:
+def error_response(error: ShopError, status: int | None = None) -> Response:
+    """Answer a domain error as the API's JSON error, with its status (shop.web.statuses) or ``status``."""
     response = jsonify(error.to_dict())
-    response.status_code = error.status
-    if error.status in (429, 503):
+    response.status_code = status or http_status(error)
+    if response.status_code in RETRY_STATUSES:
         response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
     return response
 
@@ -109,3 +128,22 @@ def error_response(error: ShopError) -> Response:
 def with_cart(response: Response, token: str) -> Response:
     response.headers[CART_HEADER] = token
     return response
+
+
+def cart_answer() -> Response:
+    """Answer ``GET /cart`` for an API client: the cart's lines, orders and requests still in line."""
+    token, cart_id = cart_from_request(create=True)
+    with services().db.reading() as session:
+        view = cart_view(session, cart_id)
+    view["cart_token"] = token
+    view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
+    return with_cart(jsonify(view), token)
+
+
+def order_answer(order_id: str) -> Response:
+    """Answer ``GET /orders/<id>`` for an API client: the cart's order, or 404 for anyone else's."""
+    token, cart_id = cart_from_request(create=False)
+    if not ORDER_ID_PATTERN.match(order_id):
+        raise NotFound("No such order for this cart.", code="order_not_found")
+    with services().db.reading() as session:
+        return with_cart(jsonify(order_view(find_order(session, cart_id, order_id))), token)

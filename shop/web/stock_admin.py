@@ -7,8 +7,9 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from shop.domain.catalog import find_product, stock_view
-from shop.domain.errors import BadRequest, NotFound, Unprocessable
+from shop.domain.errors import Invalid, Malformed, NotFound
 from shop.domain.order_numbers import ORDER_NO_PATTERN
+from shop.domain.requests import Outcome
 from shop.lanes import fulfilment
 from shop.web.helpers import json_body, services, valid_sku
 from shop.web.operators import operator_required
@@ -24,7 +25,7 @@ def _wait() -> float:
 
 def _answer(body: dict) -> Response:
     queued = any(
-        isinstance(o, dict) and o.get("outcome") == "queued"
+        isinstance(o, dict) and o.get("outcome") == Outcome.QUEUED
         for o in [body, *body.get("shipments", []), body.get("cancellation") or {}]
     )
     response = jsonify(body)
@@ -41,7 +42,7 @@ def _order_no(raw: str) -> str:
 def _page_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name, str(default))
     if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= maximum:
-        raise BadRequest(f"{name} must be a whole number from 1 to {maximum}.", code=f"invalid_{name}")
+        raise Malformed(f"{name} must be a whole number from 1 to {maximum}.", code=f"invalid_{name}")
     return int(raw)
 
 
@@ -51,10 +52,10 @@ def receipt(sku: str) -> Response:
     body = json_body()
     unknown = set(body) - {"location", "qty", "uom", "doc_ref"}
     if unknown:
-        raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
+        raise Malformed(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
     for name in ("uom", "doc_ref"):
         if name in body and not isinstance(body[name], str):
-            raise Unprocessable(f"{name} must be a text when given.", code=f"invalid_{name}")
+            raise Invalid(f"{name} must be a text when given.", code=f"invalid_{name}")
     outcome = fulfilment.receive_stock(
         services(),
         valid_sku(sku),
