@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test processes for make test (pytest-xdist); each starts its own Redis and database.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint format bench mutants clean
+.PHONY: run test lint format messages translations bench mutants clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,21 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The shopper pages' translations (README "Translations"). `make messages` extracts every text the
+# Python and the templates pass to gettext (babel.cfg) and brings both catalogues in step with it;
+# `make translations` compiles them into the .mo files the app reads (committed, so a fresh clone
+# runs as it is; tests/test_translations.py checks they match their .po files).
+TRANSLATIONS := shop/web/translations
+
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --add-location=file --sort-output --project=Kilat \
+		--copyright-holder=Kilat -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--no-fuzzy-matching --ignore-obsolete
+
+translations: $(STAMP)
+	$(VENV)/bin/pybabel compile -d $(TRANSLATIONS) --statistics
 
 # The benchmark suite (bench/README.md): a few minutes; PostgreSQL on 127.0.0.1:5432 for all but SQLite.
 # BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="--profile"` or "--only hot_sku".

@@ -35,8 +35,8 @@ from bench.common import create_product, make_services, say
 from bench.spike import _spike_once, _stock, run_load, shop_env
 from bench.stack import Stack
 from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
-from shop.lanes.queueing import lane_key
+from shop.domain.requests import sku_lane
+from shop.lanes.keys import lane_key
 
 SAMPLE_S = 0.5
 # Ten times the spike's shoppers per second: twice the spike's load processes, so each loop keeps up.

@@ -35,8 +35,8 @@ from bench.common import (
 )
 from config import BASE_DIR
 from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
 from shop.domain.ledger import insert_ignoring_conflicts
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.services import Services
 from shop.storage.models import Cart, Hold, HoldStatus, Product, utcnow

@@ -42,13 +42,13 @@ FAULTS: tuple[Fault, ...] = (
         breaks="page forms carry CSRF tokens",
         file="shop/__init__.py",
         find="    csrf.exempt(admin.bp)\n",
-        replace='    csrf.exempt(admin.bp)\n    csrf.exempt("shop.web.pages.pay")\n',
+        replace='    csrf.exempt(admin.bp)\n    csrf.exempt("shop.web.pages.orders.pay")\n',
         tests=("tests/test_csrf.py",),
     ),
     Fault(
         name="waitlist_newest_first",
         breaks="returned units go to the oldest waitlist entry first",
-        file="shop/domain/inventory.py",
+        file="shop/domain/waitlist.py",
         find=".order_by(WaitlistEntry.id)\n",
         replace=".order_by(WaitlistEntry.id.desc())\n",
         tests=("tests/test_waitlist.py",),
@@ -56,7 +56,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="checkout_fence_removed",
         breaks="a stale consumer cannot apply (checkout lanes)",
-        file="shop/domain/orders.py",
+        file="shop/domain/batches.py",
         find="        claim_fence(session, lane, fence_token)\n",
         replace="        pass  # fence check removed\n",
         tests=("tests/test_fences.py", "tests/test_lanes.py"),
@@ -65,7 +65,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="admission_without_per_cart_limit",
         breaks="an add above max_per_cart is refused at once (422)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/admit.lua",
         find="  if qty > facts[1] then return {-2, facts[1]} end\n",
         replace="",
         tests=("tests/test_cart_api.py",),
@@ -74,7 +74,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="admission_without_per_customer_limit",
         breaks="a shopper's units across carts stay within max_per_customer (at admission)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/admit.lua",
         find="  if has + demand > per_customer then return {-3, per_customer, has} end\n",
         replace="",
         tests=("tests/test_customer_limits.py",),
@@ -82,7 +82,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_without_idempotency_lookup",
         breaks="nothing charged twice: a repeated Idempotency-Key returns the first payment",
-        file="shop/domain/orders.py",
+        file="shop/domain/payments.py",
         find=(
             r"existing = session\.scalar\(\n\s*select\(Payment\)\n"
             r"\s*\.where\(Payment\.cart_id == cart_id, Payment\.idempotency_key == idempotency_key\)\n"
@@ -96,7 +96,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="expiry_does_not_return_units",
         breaks="held units come back when a hold expires",
-        file="shop/domain/inventory.py",
+        file="shop/domain/stock_state.py",
         # Every overdue hold is expired at the start of its SKU's batch (issue 10 item 4), before
         # an expiry job is decided: that is where its units come back now.
         find=(
@@ -111,16 +111,16 @@ FAULTS: tuple[Fault, ...] = (
         name="ledger_replay_skips_expiries",
         breaks="the audit replays every SKU's ledger",
         file="shop/domain/ledger.py",
-        find='    if name in ("expired", "order_units_returned"):\n',
-        replace='    if name in ("order_units_returned",):\n',
+        find="    if name in (Outcome.EXPIRED, Outcome.ORDER_UNITS_RETURNED):\n",
+        replace="    if name in (Outcome.ORDER_UNITS_RETURNED,):\n",
         tests=("tests/test_ledger.py",),
     ),
     Fault(
         name="hold_ttl_ignored",
         breaks="a hold keeps its units for HOLD_TTL_SECONDS, then they come back",
-        file="shop/domain/inventory.py",
+        file="shop/domain/holds.py",
         find="        expires_at=state.now + state.hold_ttl,\n",
-        replace="        expires_at=state.now + timedelta(days=1),\n",
+        replace="        expires_at=state.now + state.hold_ttl * 1000,\n",
         tests=("tests/test_cart_api.py", "tests/test_expiry.py"),
         k="expire or expiry or time_left",
     ),
@@ -137,7 +137,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="hold_granted_beyond_stock",
         breaks="every unit sold at most once; available never negative",
-        file="shop/domain/inventory.py",
+        file="shop/domain/holds.py",
         find="    granted = qty\n    if state.available < qty:\n",
         replace="    granted = qty\n    if False:\n",
         tests=("tests/test_cart_api.py",),
@@ -147,8 +147,8 @@ FAULTS: tuple[Fault, ...] = (
         name="batch_applied_newest_first",
         breaks="first come, first served: a batch is decided in line order",
         file="shop/domain/inventory.py",
-        find="            for request in fresh:\n",
-        replace="            for request in reversed(fresh):\n",
+        find="    for request in fresh:\n",
+        replace="    for request in reversed(fresh):\n",
         tests=("tests/test_lanes.py", "tests/test_cart_api.py"),
         k="batch_size or order",
     ),
@@ -164,7 +164,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="no_in_flight_list",
         breaks="a consumer killed mid-apply loses nothing (reliable in-flight list)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/take.lua",
         find="    redis.call('RPUSH', KEYS[2], unpack(ids))\n",
         replace="",
         tests=("tests/test_lanes.py",),
@@ -182,10 +182,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="expiry_returns_units_twice",
         breaks="expiry is a conditional update: a second expiry of one hold changes nothing",
-        file="shop/domain/inventory.py",
+        # The one check of every expiry (holds and waitlist entries): only what is still live expires.
+        file="shop/domain/stock_state.py",
         find=(
-            "    if hold.status != HoldStatus.ACTIVE:\n"
-            '        return {"outcome": "noop", "hold_id": hold_id, "reason": f"hold is {hold.status}"}\n'
+            "    if found.status != live:\n"
+            '        return {"outcome": Outcome.NOOP, key: value, "reason": f"{noun} is {found.status}"}\n'
         ),
         replace="",
         tests=(
@@ -243,14 +244,14 @@ FAULTS: tuple[Fault, ...] = (
         name="waitlist_served_after_the_request",
         breaks="returned units go to the waitlist before the next request in line",
         file="shop/domain/inventory.py",
-        find="                    _serve_waitlist(session, state, request.request_id)\n",
+        find="        serve_waitlist(session, state, request.request_id)\n",
         replace="",
         tests=("tests/test_waitlist.py",),
     ),
     Fault(
         name="late_charge_not_refunded",
         breaks="nothing paid is lost: an order that expired during the charge is refunded",
-        file="shop/domain/orders.py",
+        file="shop/domain/payments.py",
         find="            Order.pay_before > now,\n",
         replace="",
         tests=("tests/test_late_charge.py",),
@@ -285,13 +286,13 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="one_cart_batch_expiry_scheduled_per_request",
         breaks="several presses from one cart in one batch are each answered (expiry scheduled once)",
-        # Both layers of the fix: the consumer's de-duplication and the recorder keyed by job hash.
-        file="workers/consumer.py",
-        find="        return list({job[0]: job for job in jobs}.values())\n",
-        replace="        return jobs\n",
+        # Both layers of the fix: the batch's de-duplication and the recorder keyed by job hash.
+        file="shop/domain/effects.py",
+        find="        return list({expiry.job_id: expiry for expiry in found}.values())\n",
+        replace="        return found\n",
         also=(
             (
-                "shop/lanes/queueing.py",
+                "shop/lanes/job_hashes.py",
                 "            self.entries[self._last_key] = (key, member, score)\n",
                 "            self.entries[self._last_key + str(len(self.entries))] = (key, member, score)\n",
             ),
@@ -321,7 +322,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="overdue_holds_not_expired_at_batch_start",
         breaks="a hold past its expiry holds nothing: the batch frees overdue holds first",
-        file="shop/domain/inventory.py",
+        file="shop/domain/stock_state.py",
         find="    overdue = _expire_overdue_holds(session, sku, now)\n",
         replace="    overdue: list[tuple[int, int, str | None]] = []\n",
         tests=("tests/test_overdue_holds.py",),
@@ -329,7 +330,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="sale_start_not_enforced_at_apply",
         breaks="sale rules come from the database at apply time (sale_starts_at)",
-        file="shop/domain/inventory.py",
+        file="shop/domain/holds.py",
         find="    if starts is None or starts <= state.now:\n        return None\n",
         replace="    return None\n",
         tests=("tests/test_queued_rules.py",),
@@ -349,7 +350,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_duplicate_does_not_wait",
         breaks="one key = one charge: a duplicate waits for the attempt in flight and returns its answer",
-        file="shop/domain/orders.py",
+        file="shop/domain/payments.py",
         find="            payment = _wait_until_settled(session, payment.id, wait)\n",
         replace="            pass\n",
         tests=("tests/test_payment_races.py",),
@@ -358,7 +359,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_in_flight_not_checked",
         breaks="at most one payment attempt in flight per order (payment_in_progress)",
-        file="shop/domain/orders.py",
+        file="shop/domain/payments.py",
         find="            if in_flight is not None:\n                raise _in_progress()\n",
         replace="",
         tests=("tests/test_payment_races.py",),
@@ -367,7 +368,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="reconciler_never_asks_the_gateway",
         breaks="a payment whose web process died mid-charge is settled by the reconciler",
-        file="shop/domain/orders.py",
+        file="shop/domain/payments.py",
         find="    charge = gateway.lookup(idempotency_key=payment.id)\n",
         replace="    charge = None\n",
         tests=("tests/test_reconciler.py",),
@@ -386,9 +387,9 @@ FAULTS: tuple[Fault, ...] = (
         file="shop/web/helpers.py",
         find=(
             "    if not request.is_json and (request.mimetype or request.get_data(cache=True)):\n"
-            "        raise UnsupportedMediaType(\n"
+            "        raise NotJson(\n"
         ),
-        replace="    if False:\n        raise UnsupportedMediaType(\n",
+        replace="    if False:\n        raise NotJson(\n",
         also=(
             (
                 "shop/web/helpers.py",
@@ -437,7 +438,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="overdue_expiry_not_conditional",
         breaks="expiry racing a checkout changes a hold once: only an active hold is expired",
-        file="shop/domain/inventory.py",
+        file="shop/domain/stock_state.py",
         find="        .where(Hold.sku == sku, Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)\n",
         replace="        .where(Hold.sku == sku, Hold.expires_at <= now)\n",
         tests=("tests/test_expiry_races.py",),
@@ -454,7 +455,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="cart_page_without_order_countdown",
         breaks="no page state is a 500: the cart with an order awaiting payment",
-        file="shop/web/pages.py",
+        file="shop/web/pages/cart.py",
         find=(
             r"    orders = \[\n\s*\{\*\*o, \"seconds_left\": .*\n"
             r"\s*for o in view\[\"open_orders\"\]\n\s*\]\n"
@@ -493,7 +494,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="unit_conversion_ignored",
         breaks="a hold of one box takes its pieces (stock and max_per_cart count base units)",
-        file="shop/lanes/queueing.py",
+        file="shop/lanes/scripts/admit.lua",
         find="  qty = qty * factor\n",
         replace="",
         tests=("tests/test_stock_locations.py",),
@@ -502,14 +503,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="payment_takes_units_off_on_hand",
         breaks="paying allocates the units (they stay on hand until shipped)",
-        file="shop/domain/inventory.py",
+        file="shop/domain/stock_changes.py",
         find="            loc[3] += qty\n",
         replace="            loc[1] -= qty\n",
         tests=("tests/test_stock_locations.py",),
         k="allocated or goods_issue",
         also=(
             (
-                "shop/domain/inventory.py",
+                "shop/domain/stock_changes.py",
                 "        state.allocated += hold.qty\n",
                 "        state.on_hand -= hold.qty\n",
             ),

@@ -15,12 +15,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
 from shop.domain.carts import CartTokens
-from shop.domain.errors import ShopError, Unavailable
+from shop.domain.errors import Malformed, RateLimited, ShopError, Unavailable
 from shop.lanes.metrics import count_rate_limited
 from shop.services import Services, build_services
 from shop.web.assets import init_assets
 from shop.web.extensions import csrf, limiter
 from shop.web.helpers import error_response
+from shop.web.i18n import init_i18n
 from shop.web.operators import challenge, password_hash, refuse_cross_site_operator_requests
 from shop.web.security import init_security
 
@@ -56,6 +57,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     )
     limiter.init_app(app)
     csrf.init_app(app)
+    init_i18n(app)  # the pages' gettext catalogues and Babel's formatting, in Asia/Jakarta
 
     from shop.web import admin, api, board, health, openapi, pages, stock_admin
 
@@ -121,10 +123,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def rate_limited(error: HTTPException) -> Response:
-        response = error_response(
-            ShopError("Too many requests; slow down and retry shortly.", code="rate_limited")
-        )
-        response.status_code = 429
+        response = error_response(RateLimited("Too many requests; slow down and retry shortly."))
         count_rate_limited(app.extensions["shop"].redis)
         response.headers["Retry-After"] = str(_seconds_until_reset(app))
         return response
@@ -137,8 +136,7 @@ def _register_error_handlers(app: Flask) -> None:
         if page is not None:
             return page
         code = (error.name or "error").lower().replace(" ", "_")
-        response = error_response(ShopError(error.description or error.name, code=code))
-        response.status_code = error.code or 500
+        response = error_response(ShopError(error.description or error.name, code=code), error.code or 500)
         if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response
@@ -156,7 +154,7 @@ def _register_error_handlers(app: Flask) -> None:
         # The database refused a value the validators let through (e.g. a NUL in PostgreSQL text).
         log.warning("database refused a value: %s", error)
         return error_response(
-            ShopError("The request contains a value that cannot be stored.", code="invalid_value")
+            Malformed("The request contains a value that cannot be stored.", code="invalid_value")
         )
 
     @app.errorhandler(OperationalError)
@@ -172,6 +170,4 @@ def _register_error_handlers(app: Flask) -> None:
         page = browser_error_page(500)  # a browser gets a page with a way back; API clients the JSON
         if page is not None:
             return page
-        response = error_response(ShopError("Something went wrong on our side.", code="internal_error"))
-        response.status_code = 500
-        return response
+        return error_response(ShopError("Something went wrong on our side.", code="internal_error"), 500)

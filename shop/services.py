@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from config import Config
-from shop.domain.payments import PaymentGateway, SimulatedGateway
+from shop.domain.gateway import PaymentGateway, SimulatedGateway
+from shop.lanes.client import Lanes
 from shop.lanes.decisions import DecisionWaiter
-from shop.lanes.queueing import Lanes
 from shop.storage.db import Database
 
 REDIS_SOCKET_TIMEOUT_S = 5

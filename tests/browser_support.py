@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 
 from config import BASE_DIR
-from shop.domain.carts import CartTokens
 from shop.domain.demo import seed_demo_catalog
-from shop.domain.inventory import sku_lane
-from shop.lanes.admission import request_hold
 from tests.http_server import serve
-from workers import consumer as consumer_module
-from workers.consumer import Consumer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -127,22 +122,9 @@ def new_page(browser, live):
         context.close()
 
 
-@pytest.fixture
-def serve_one(services, monkeypatch):
-    """Apply exactly one request of a lane, as the lane's consumer would, then stop."""
-    monkeypatch.setattr(consumer_module, "DRAIN_SLICE_S", 0.0)  # hand the lane back after one batch
-
-    def run(sku: str) -> int:
-        return Consumer(services, batch_size=1).serve(sku_lane(sku))
-
-    return run
-
-
-def others_in_line(services, sku: str, count: int) -> None:
-    """Put other shoppers' requests for ``sku`` in line ahead of ours."""
-    tokens = CartTokens("someone-else")
-    for _ in range(count):
-        request_hold(services, tokens.issue()[1], sku, 1)
+# The fixtures above, for a test module to bind in one line (pytest finds a module's fixtures by name):
+# ``browser, live, new_page, screenshots = support.FIXTURES``. One browser per test process.
+FIXTURES = (browser, live, new_page, screenshots)
 
 
 def shoot(page, folder: Path, name: str) -> None:

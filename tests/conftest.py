@@ -1,5 +1,10 @@
 """Fixtures: a real Redis on a free port, a migrated SQLite or PostgreSQL database, the app, real consumers.
 
+Every server and database is a fixture that starts when a test first asks for it, so a test of plain
+logic starts none: mark it ``pure`` (``pytestmark = pytest.mark.pure`` for a whole file) and the
+collection refuses it if it asks, even through another fixture, for Redis or the database.
+``pytest -m pure`` runs those tests alone. The helpers the tests call live in ``tests/helpers.py``.
+
 Set DATABASE_URL to a PostgreSQL server (postgresql+psycopg://user@host/db) to run the suite there:
 the suite creates its own database on that server and drops it afterwards; it never writes into the
 database named in the URL.
@@ -7,27 +12,44 @@ database named in the URL.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config import BASE_DIR, TestConfig
-from devtools.databases import own_postgres_database
 from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.domain.products import create_or_update_product
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import cache_product
 from shop.services import Services, build_services
 from shop.storage.migrate import upgrade
 from shop.storage.models import Base
 from shop.web.schemas.products import product_change
+from tests.helpers import PRICE, Shopper, empty_database, ordered, worker_env
+from workers import consumer as consumer_module
 from workers.consumer import Consumer
+
+PURE = "pure: needs neither Redis nor a database (checked at collection); `pytest -m pure` runs these alone"
+# The fixtures that start a server or create a database; a pure test may not need any of them.
+SERVERS = frozenset({"redis_server", "database_url", "own_redis"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", PURE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test marked pure that needs Redis or a database, directly or through its fixtures."""
+    for item in items:
+        needs = SERVERS.intersection(getattr(item, "fixturenames", ()))
+        if needs and item.get_closest_marker("pure") is not None:
+            raise pytest.UsageError(f"{item.nodeid} is marked pure but needs {', '.join(sorted(needs))}")
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +61,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    server_url = os.environ.get("DATABASE_URL", "")
-    if server_url.startswith("postgresql"):
-        with own_postgres_database(server_url, "shop_test") as url:
-            upgrade(url)
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="shop-db-") as folder:
-        url = f"sqlite:///{Path(folder) / 'shop.db'}"
+    with empty_database("shop_test") as url:
         upgrade(url)
         yield url
 
@@ -111,43 +126,38 @@ def drain(services: Services):
     return run
 
 
-def worker_env(config: TestConfig, **extra: Any) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        SHOP_ENV="test",
-        DATABASE_URL=config.DATABASE_URL,
-        REDIS_URL=config.REDIS_URL,
-        HOLD_TTL_SECONDS=str(config.HOLD_TTL_SECONDS),
-        PAYMENT_TTL_SECONDS=str(config.PAYMENT_TTL_SECONDS),
-        SWEEP_INTERVAL_SECONDS=str(config.SWEEP_INTERVAL_SECONDS),
-        PYTHONPATH=str(BASE_DIR),
-    )
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
 @pytest.fixture
 def spawn(config: TestConfig):
-    """Start real worker processes (consumers, scheduler); they are stopped after the test."""
-    processes: list[subprocess.Popen[bytes]] = []
+    """Start real worker processes (consumers, scheduler); they are stopped after the test.
 
-    def start(module: str, *args: str, **env: Any) -> subprocess.Popen[bytes]:
+    ``log``: a file that gets the process's output, for a test that reads what it warned about.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = ExitStack()  # each log is closed once its process has stopped
+
+    def start(module: str, *args: str, log: Path | None = None, **env: Any) -> subprocess.Popen[bytes]:
+        out = logs.enter_context(log.open("wb")) if log is not None else None
         process = subprocess.Popen(
-            [sys.executable, "-m", module, *args], cwd=BASE_DIR, env=worker_env(config, **env)
+            [sys.executable, "-m", module, *args],
+            cwd=BASE_DIR,
+            env=worker_env(config, **env),
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
         )
         processes.append(process)
         return process
 
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with logs:
+        yield start
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture
@@ -166,53 +176,47 @@ def make_product(services: Services):
     return make
 
 
-class Shopper:
-    """A JSON API client with its own cart, for tests that read like a shopper's actions."""
+@pytest.fixture
+def product(request: pytest.FixtureRequest, make_product) -> str:
+    """The test module's product (its ``SKU``): 10 units, at most 5 per cart."""
+    return make_product(request.module.SKU, on_hand=10, max_per_cart=5)
 
-    def __init__(self, client) -> None:
-        self.client = client
-        self.token: str | None = None
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Cart-Token": self.token} if self.token else {}
+@pytest.fixture
+def flash(make_product) -> str:
+    """One product on sale: 10 units at Rp 100.000."""
+    return make_product("FLASH-1", on_hand=10, price=PRICE)
 
-    def _remember(self, response):
-        token = response.headers.get("X-Cart-Token")
-        if token:
-            self.token = token
-        return response
 
-    def add(self, sku: str, qty: int = 1, **extra: Any):
-        return self._remember(
-            self.client.post("/chart", json={"sku": sku, "qty": qty, **extra}, headers=self.headers)
-        )
+@pytest.fixture
+def order(shopper, drain, flash) -> dict[str, Any]:
+    """An order for 2 units awaiting payment, made through the lanes."""
+    return ordered(shopper, drain, flash, 2)
 
-    def set_qty(self, sku: str, qty: int):
-        return self._remember(self.client.put(f"/chart/{sku}/{qty}", headers=self.headers))
 
-    def cart(self):
-        return self._remember(self.client.get("/chart", headers=self.headers))
+@pytest.fixture
+def consumer(spawn):
+    """A real lane consumer in its own process, applying requests as they arrive."""
+    return spawn("workers.consumer")
 
-    def job(self, job_id: str):
-        return self.client.get(f"/jobs/{job_id}", headers=self.headers)
 
-    def checkout(self, key: str | None = None):
-        headers = dict(self.headers)
-        if key:
-            headers["Idempotency-Key"] = key
-        return self.client.post("/checkout", headers=headers)
+@pytest.fixture
+def serve_one(services: Services, monkeypatch):
+    """Apply exactly one request of a SKU's line, as its consumer would, then stop."""
+    monkeypatch.setattr(consumer_module, "DRAIN_SLICE_S", 0.0)  # hand the lane back after one batch
 
-    def pay(self, order_id: str, amount: int, card: str = "4242424242424242", key: str = "pay-1"):
-        headers = {**self.headers, "Idempotency-Key": key}
-        body = {"order_id": order_id, "amount": amount, "card_number": card}
-        return self.client.post("/payment", json=body, headers=headers)
+    def run(sku: str) -> int:
+        return Consumer(services, batch_size=1).serve(sku_lane(sku))
 
-    def result(self, response) -> dict[str, Any]:
-        """Return the finished result of an accepted request's job."""
-        job = self.job(response.get_json()["job_id"]).get_json()
-        assert job["status"] == "finished", job
-        return job["result"]
+    return run
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of the test's own, which the test may stop and start again (losing every key)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

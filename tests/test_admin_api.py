@@ -12,8 +12,8 @@ from sqlalchemy import select
 from config import TestConfig as ShopTestConfig
 from shop import create_app
 from shop.storage.models import Product
+from tests.helpers import OPERATOR, error_code, product_row
 
-OPERATOR = ("operator", "test-operator-password")
 NEW_PRODUCT = {"name": "Flash Phone", "category": "electronic", "price": 1_500_000, "on_hand": 7}
 
 
@@ -21,11 +21,6 @@ def put(client, sku: str, body=None, auth=OPERATOR, **kwargs):
     if body is not None:
         kwargs["json"] = body
     return client.put(f"/admin/products/{sku}", auth=auth, **kwargs)
-
-
-def product_row(services, sku: str) -> Product | None:
-    with services.db.reading() as session:
-        return session.get(Product, sku)
 
 
 def columns(product: Product) -> dict:
@@ -45,10 +40,6 @@ def columns(product: Product) -> dict:
     }
 
 
-def error_code(response) -> str:
-    return response.get_json()["error"]["code"]
-
-
 def catalog_item(client, sku: str) -> dict | None:
     items = client.get("/catalogs", query_string={"limit": 100}).get_json()["items"]
     return next((item for item in items if item["sku"] == sku), None)
@@ -61,12 +52,6 @@ def existing(client):
     response = put(client, "WATCH-1", body)
     assert response.status_code == 201, response.get_json()
     return "WATCH-1"
-
-
-@pytest.fixture
-def consumer(spawn):
-    """A real lane consumer process, so queued stock changes are applied while the view waits."""
-    return spawn("workers.consumer")
 
 
 # --- authentication -------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """The bench's percentiles: nearest rank, so a p99 allows one slow sample in a hundred."""
 
+import pytest
+
 from bench.figures import percentile
+
+pytestmark = pytest.mark.pure
 
 
 def test_the_p99_of_a_hundred_samples_is_the_ninety_ninth():

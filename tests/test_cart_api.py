@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import string
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from shop.storage.models import Cart, Hold, HoldStatus, Product
+from tests.helpers import assert_error, available
 
 SKU = "FLASH-1"
 ON_HAND = 10
@@ -23,10 +23,6 @@ BASE64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-
 @pytest.fixture
 def product(make_product) -> str:
     return make_product(SKU, on_hand=ON_HAND, max_per_cart=5, price=250_000, name="Flash Drive 64GB")
-
-
-def available(client, sku: str = SKU) -> int:
-    return client.get(f"/catalogs/{sku}").get_json()["available"]
 
 
 def holds(services) -> list[Hold]:
@@ -39,18 +35,6 @@ def stock(services, sku: str = SKU) -> tuple[int, int]:
     with services.db.reading() as session:
         product = session.get(Product, sku)
         return product.on_hand, product.reserved
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert the API's one error shape (and code, if given); return the error object."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    error = response.get_json()["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code, error
-    return error
 
 
 def assert_nothing_changed(services, drain) -> None:
@@ -99,7 +83,7 @@ def test_a_cart_keeps_its_token_across_requests(shopper, product):
 def test_a_request_changes_nothing_until_its_turn_in_line(client, services, shopper, product):
     shopper.add(SKU, 2)
     assert holds(services) == []
-    assert available(client) == ON_HAND
+    assert available(client, SKU) == ON_HAND
 
 
 # --- what happens to an add ----------------------------------------------------------------------
@@ -120,7 +104,7 @@ def test_a_hold_reserves_the_units_until_it_expires(client, services, config, sh
     [hold] = holds(services)
     assert (hold.id, hold.sku, hold.qty, hold.status) == (result["hold_id"], SKU, 2, HoldStatus.ACTIVE)
     assert stock(services) == (ON_HAND, 2)
-    assert available(client) == ON_HAND - 2
+    assert available(client, SKU) == ON_HAND - 2
 
 
 def test_adding_again_grows_the_same_hold_and_keeps_its_expiry(client, shopper, product, drain):
@@ -133,7 +117,7 @@ def test_adding_again_grows_the_same_hold_and_keeps_its_expiry(client, shopper, 
     assert held_second["qty"] == 3
     assert held_second["hold_id"] == held_first["hold_id"]
     assert held_second["expires_at"] == held_first["expires_at"]
-    assert available(client) == ON_HAND - 3
+    assert available(client, SKU) == ON_HAND - 3
 
 
 def test_hold_fails_when_stock_is_exhausted(client, services, make_product, shopper, new_shopper, drain):
@@ -221,7 +205,7 @@ def test_setting_quantity_zero_releases_the_units(client, services, shopper, pro
     assert result["released"] == 3
     [hold] = holds(services)
     assert hold.status == HoldStatus.RELEASED
-    assert available(client) == ON_HAND
+    assert available(client, SKU) == ON_HAND
     assert shopper.cart().get_json()["items"] == []
 
 
@@ -234,19 +218,19 @@ def test_setting_a_higher_quantity_takes_only_the_difference(client, shopper, pr
     assert result["outcome"] == "held"
     assert result["qty"] == 4
     assert result["hold_id"] == shopper.result(first)["hold_id"]
-    assert available(client) == ON_HAND - 4
+    assert available(client, SKU) == ON_HAND - 4
 
 
 def test_setting_a_lower_quantity_returns_the_difference(client, shopper, product, drain):
     shopper.add(SKU, 4)
     drain()
-    assert available(client) == ON_HAND - 4
+    assert available(client, SKU) == ON_HAND - 4
     accepted = shopper.set_qty(SKU, 1)
     drain()
     result = shopper.result(accepted)
     assert result["outcome"] == "held"
     assert result["qty"] == 1
-    assert available(client) == ON_HAND - 1
+    assert available(client, SKU) == ON_HAND - 1
 
 
 def test_setting_a_quantity_of_an_item_not_yet_in_the_cart_holds_it(client, shopper, product, drain):
@@ -254,7 +238,7 @@ def test_setting_a_quantity_of_an_item_not_yet_in_the_cart_holds_it(client, shop
     drain()
     assert shopper.result(accepted)["outcome"] == "held"
     assert shopper.result(accepted)["qty"] == 2
-    assert available(client) == ON_HAND - 2
+    assert available(client, SKU) == ON_HAND - 2
 
 
 def test_setting_a_quantity_beyond_the_stock_left_is_refused(client, shopper, make_product, drain):
@@ -541,5 +525,5 @@ def test_a_refused_request_leaves_an_existing_cart_as_it_was(client, services, s
     assert_error(shopper.set_qty(SKU, 6), 422, "limit_exceeded")
     assert drain() == 0
     assert [(h.id, h.qty, h.status) for h in holds(services)] == before
-    assert available(client) == ON_HAND - 2
+    assert available(client, SKU) == ON_HAND - 2
     assert shopper.cart().get_json()["pending_jobs"] == []

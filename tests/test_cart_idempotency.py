@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import func, select
 
 from shop.storage.models import Hold
 from tests.snapshots import state
 
 SKU = "IDEM-1"
-
-
-@pytest.fixture
-def product(make_product):
-    return make_product(SKU, on_hand=10, max_per_cart=5)
 
 
 def add(client, token: str | None, key: str | None, qty: int = 1, **extra):

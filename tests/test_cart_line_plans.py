@@ -1,6 +1,6 @@
 """A batch finds its carts' lines of the SKU by cart: never by reading all the SKU's holds.
 
-During a flash sale a SKU has tens of thousands of active holds; ``_cart_lines`` runs for every
+During a flash sale a SKU has tens of thousands of active holds; ``cart_lines`` runs for every
 batch with known carts. The plans are the databases' own, as in test_catalog_plans.py: ``EXPLAIN
 QUERY PLAN`` on SQLite; ``EXPLAIN`` on PostgreSQL without statistics (as during a sale, before
 autovacuum catches up), sequential scans priced out and the statements' own parameters.
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from shop.domain import inventory
+from shop.domain import stock_state
 from shop.storage.models import Cart, utcnow
 
 CARTS = ["cart-a", "cart-b", "cart-c"]
@@ -36,13 +36,13 @@ def holds_statements(engine) -> Iterator[list[tuple[str, object]]]:
 
 
 def cart_lines_plans(services) -> list[str]:
-    """The plan of each statement ``_cart_lines`` runs for known carts, as text."""
+    """The plan of each statement ``cart_lines`` runs for known carts, as text."""
     engine = services.db.engine
     with services.db.writing() as session, session.begin():
         session.add_all([Cart(id=cart_id, created_at=utcnow()) for cart_id in CARTS])
         session.flush()
         with holds_statements(engine) as statements:
-            inventory._cart_lines(session, "FLASH-1", CARTS)
+            stock_state.cart_lines(session, "FLASH-1", CARTS)
         connection = session.connection()
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")

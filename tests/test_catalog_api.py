@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from shop.storage.models import Product
+from tests.helpers import assert_error, listing, set_product, skus
 
 # sku: (name, category, price, on_hand, sales, description); created in this order, oldest first.
 CATALOG: dict[str, tuple[str, str, int, int, int, str]] = {
@@ -32,12 +32,6 @@ ASCENDING = {
 ITEM_FIELDS = {"sku", "name", "category", "price", "currency", "available", "sales"}
 
 
-def set_product(services, sku: str, **values: Any) -> None:
-    """Change product columns the API cannot change directly (sales, created_at)."""
-    with services.db.writing() as session, session.begin():
-        session.execute(update(Product).where(Product.sku == sku).values(**values))
-
-
 @pytest.fixture
 def catalog(services, make_product) -> dict[str, tuple[str, str, int, int, int, str]]:
     start = datetime(2024, 1, 1, tzinfo=UTC)
@@ -45,26 +39,6 @@ def catalog(services, make_product) -> dict[str, tuple[str, str, int, int, int, 
         make_product(sku, on_hand=on_hand, name=name, category=category, price=price, description=description)
         set_product(services, sku, sales=sales, created_at=start + timedelta(hours=index))
     return CATALOG
-
-
-def listing(client, **params: Any) -> dict[str, Any]:
-    response = client.get("/catalogs", query_string=params)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def skus(body: dict[str, Any]) -> list[str]:
-    return [item["sku"] for item in body["items"]]
-
-
-def assert_error(response, status: int) -> dict[str, Any]:
-    """Assert the API's one error shape and return the error object."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    error = response.get_json()["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    return error
 
 
 # --- shape and paging --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from shop.domain import catalog
 from shop.lanes.expiry import sweep
 from shop.storage.models import Product, utcnow
-from tests.test_catalog_api import assert_error, listing, set_product, skus
+from tests.helpers import assert_error, listing, set_product, skus
 
 SORTS = ["sales", "price", "discount", "name", "available", "newest"]
 # Prices and sales repeat, so ties must be broken the same way on every page.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_catalog_api import assert_error, listing, skus
-from tests.test_operators import RIGHT
+from tests.helpers import OPERATOR, assert_error, listing, skus
 
 # sku: (name, category, description)
 SHOP = {
@@ -67,7 +66,7 @@ def test_relevance_without_a_search_is_refused(client, shop_catalog):
 
 
 def test_a_renamed_product_is_found_by_its_new_name_only(client, shop_catalog):
-    response = client.put("/admin/products/SEPATU-1", json={"name": "Sandal Gunung"}, auth=RIGHT)
+    response = client.put("/admin/products/SEPATU-1", json={"name": "Sandal Gunung"}, auth=OPERATOR)
     assert response.status_code == 200, response.get_json()
     assert skus(listing(client, search="sandal")) == ["SEPATU-1"]
     assert skus(listing(client, search="sepatu")) == []

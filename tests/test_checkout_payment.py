@@ -8,69 +8,30 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from shop.domain.audit import audit
 from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Payment, PaymentStatus, Product, utcnow
+from tests.helpers import (
+    GOOD_CARD,
+    PRICE,
+    assert_audit_clean,
+    audit_report,
+    checkout,
+    count,
+    error_code,
+    expire_order_in_db,
+    hold,
+    order_row,
+    ordered,
+    product_row,
+    stock,
+)
 
-GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
 OTHER_GOOD_CARD = "5555555555554444"
-PRICE = 100_000
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def hold(shopper, drain, sku: str, qty: int) -> dict:
-    """Put qty units of sku in the shopper's cart and apply the request."""
-    accepted = shopper.add(sku, qty)
-    assert accepted.status_code == 202, accepted.get_json()
-    drain()
-    result = shopper.result(accepted)
-    assert result["outcome"] == "held", result
-    return result
-
-
-def checkout(shopper, drain, key: str | None = None) -> dict:
-    """Check the cart out and apply the request; return the job's result."""
-    accepted = shopper.checkout(key)
-    assert accepted.status_code == 202, accepted.get_json()
-    drain()
-    return shopper.result(accepted)
-
-
-def ordered(shopper, drain, sku: str = "FLASH-1", qty: int = 2) -> dict:
-    """A shopper holds qty units and checks out: return the order_created result."""
-    hold(shopper, drain, sku, qty)
-    result = checkout(shopper, drain)
-    assert result["outcome"] == "order_created", result
-    return result
-
-
-def product_row(services, sku: str) -> Product:
-    with services.db.reading() as session:
-        product = session.get(Product, sku)
-        assert product is not None
-        return product
-
-
-def order_row(services, order_id: str) -> Order:
-    with services.db.reading() as session:
-        order = session.get(Order, order_id)
-        assert order is not None
-        return order
-
-
-def count(services, model, *where) -> int:
-    with services.db.reading() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-
-def stock(services, sku: str) -> tuple[int, int, int]:
-    """(on_hand, reserved, sales) of a product."""
-    product = product_row(services, sku)
-    return product.on_hand, product.reserved, product.sales
 
 
 def expire_holds_in_db(services, sku: str) -> None:
@@ -78,29 +39,6 @@ def expire_holds_in_db(services, sku: str) -> None:
         session.execute(
             update(Hold).where(Hold.sku == sku).values(expires_at=utcnow() - timedelta(seconds=5))
         )
-
-
-def expire_order_in_db(services, order_id: str) -> None:
-    with services.db.writing() as session, session.begin():
-        session.execute(
-            update(Order).where(Order.id == order_id).values(pay_before=utcnow() - timedelta(seconds=5))
-        )
-
-
-def assert_audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
-
-
-def error_code(response) -> str:
-    return response.get_json()["error"]["code"]
-
-
-@pytest.fixture
-def flash(make_product):
-    """One product on sale: 10 units at Rp 100.000, at most 5 per cart."""
-    return make_product("FLASH-1", on_hand=10, price=PRICE)
 
 
 # --- checkout -------------------------------------------------------------------------------------
@@ -575,8 +513,7 @@ def test_the_audit_detects_reserved_units_no_hold_accounts_for(shopper, drain, f
     hold(shopper, drain, flash, 2)
     corrupt_reserved(services, flash, 3)
 
-    with services.db.writing() as session:
-        report = audit(session)
+    report = audit_report(services)
 
     assert not report.ok
     assert any(flash in violation for violation in report.violations), report.violations

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from shop.domain.audit import audit
 from shop.lanes.admission import request_receipt
 from shop.storage.models import Hold, HoldStatus, Product, StockLocation
+from tests.helpers import assert_audit_clean
 from tests.http_server import call, serve
 
 UNITS = 37
@@ -76,9 +76,7 @@ def test_a_spike_of_500_requests_holds_exactly_the_37_units_in_line_order(app, s
         assert (product.on_hand, product.reserved) == (UNITS, UNITS)
         active = session.query(Hold).filter_by(sku="HOT-1", status=HoldStatus.ACTIVE).count()
         assert active == sum(1 for job in jobs if job["result"]["outcome"] == "held")
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
+    assert_audit_clean(services)
 
 
 def _post_mixed_hold(host: str, index: int) -> dict:
@@ -107,6 +105,4 @@ def test_a_spike_over_two_locations_in_mixed_units_holds_exactly_the_units_there
     with services.db.reading() as session:
         rows = session.query(StockLocation).filter_by(sku="HOT-2").all()
         assert {r.location_code: (r.on_hand, r.reserved) for r in rows} == {"JKT": (20, 20), "SBY": (17, 17)}
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
+    assert_audit_clean(services)

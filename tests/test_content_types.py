@@ -9,19 +9,15 @@ document and the app's routes equal), so a new one is covered.
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 
-from config import TestConfig
 from shop.web.openapi import document
+from tests.helpers import OPERATOR_HEADERS
 from tests.snapshots import state
 
 SKU = "CT-1"
-BASIC = {
-    "Authorization": "Basic " + base64.b64encode(f"operator:{TestConfig.OPERATOR_PASSWORD}".encode()).decode()
-}
 BODY = json.dumps({"sku": SKU, "qty": 1, "name": "Renamed", "on_hand": 3})
 NOT_JSON = {
     "text-plain": ("text/plain", BODY),
@@ -60,7 +56,7 @@ def world(make_product, shopper, drain):
 
 def _headers(world, path: str) -> dict[str, str]:
     if path.startswith("/admin/"):
-        return BASIC
+        return OPERATOR_HEADERS
     return {**world.headers, "Idempotency-Key": "ct-key-1"}
 
 

@@ -8,22 +8,19 @@ The routes are enumerated from the app's URL map, so an operator route added lat
 
 from __future__ import annotations
 
-import base64
 import re
 
 import pytest
 
 from config import TestConfig
 from shop import create_app
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
+from tests.helpers import OPERATOR_HEADERS
 from tests.snapshots import state
 
 SKU = "XS-1"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 OPERATOR_BLUEPRINTS = {"admin", "stock_admin", "board", "rq_dashboard"}
-BASIC = {
-    "Authorization": "Basic " + base64.b64encode(f"operator:{TestConfig.OPERATOR_PASSWORD}".encode()).decode()
-}
 # Values for the routes' path parameters; anything else gets a harmless word.
 PATH_VALUES = {"sku": SKU, "action": "pause", "instance_number": "0", "queue_name": f"sku:{SKU}"}
 FOREIGN = {
@@ -49,11 +46,7 @@ def unsafe_operator_routes() -> list[tuple[str, str]]:
 ROUTES = unsafe_operator_routes()
 
 
-@pytest.fixture
-def product(make_product):
-    return make_product(SKU, on_hand=10, max_per_cart=5)
-
-
+@pytest.mark.pure
 def test_the_operator_area_has_unsafe_routes_to_protect():
     paths = {path for _method, path in ROUTES}
     assert {f"/admin/skus/{SKU}/pause", f"/admin/products/{SKU}", "/admin/audit"} <= paths
@@ -69,7 +62,7 @@ def test_a_cross_site_operator_request_with_basic_auth_is_refused_and_changes_no
     before = state(services)
 
     response = client.open(
-        path, method=method, headers={**BASIC, **foreign}, json={"on_hand": 0, "name": "Hijacked"}
+        path, method=method, headers={**OPERATOR_HEADERS, **foreign}, json={"on_hand": 0, "name": "Hijacked"}
     )
 
     assert response.status_code == 403, response.get_data(as_text=True)[:300]
@@ -81,7 +74,7 @@ def test_a_cross_site_operator_request_with_basic_auth_is_refused_and_changes_no
 
 
 def test_a_same_origin_pause_with_basic_auth_still_works(client, services, product):
-    headers = {**BASIC, "Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    headers = {**OPERATOR_HEADERS, "Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
 
     response = client.post(f"/admin/skus/{SKU}/pause", headers=headers)
 
@@ -90,7 +83,7 @@ def test_a_same_origin_pause_with_basic_auth_still_works(client, services, produ
 
 
 def test_a_pause_from_a_script_without_browser_headers_still_works(client, services, product):
-    response = client.post(f"/admin/skus/{SKU}/pause", headers=BASIC)
+    response = client.post(f"/admin/skus/{SKU}/pause", headers=OPERATOR_HEADERS)
 
     assert response.status_code == 200
     assert services.lanes.is_paused(sku_lane(SKU))

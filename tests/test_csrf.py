@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.storage.models import Order, OrderStatus, Payment
+from tests.helpers import CSRF_FIELD, HTML
 
 SKU = "CSRF-1"
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 OPERATOR = {"username": "operator", "password": "test-operator-password"}
 
 

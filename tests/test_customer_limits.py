@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import text
 
-from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.expiry import sweep
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.storage.models import Hold
+from tests.helpers import OPERATOR_HEADERS, assert_audit_clean, wait_until
 
 
 class Cart:
@@ -108,8 +106,7 @@ def test_the_database_refuses_what_redis_no_longer_counts(trusted, client, servi
         "max_per_customer": 2,
         "customer_has": 2,
     }
-    with services.db.writing() as session:
-        assert audit(session).ok
+    assert_audit_clean(services)
 
 
 def test_a_quantity_change_in_another_cart_is_held_to_the_limit_at_apply(trusted, client, limited, drain):
@@ -173,7 +170,7 @@ def test_a_malformed_trusted_customer_id_is_a_bad_request(trusted, client, limit
 
 def test_the_operator_sets_and_clears_the_per_customer_limit(client, services, make_product):
     make_product("LIM-2", on_hand=5)
-    auth = {"Authorization": "Basic b3BlcmF0b3I6dGVzdC1vcGVyYXRvci1wYXNzd29yZA=="}
+    auth = OPERATOR_HEADERS
 
     limited = client.put("/admin/products/LIM-2", json={"max_per_customer": 1}, headers=auth)
     assert limited.status_code == 200 and limited.get_json()["max_per_customer"] == 1
@@ -198,13 +195,8 @@ def test_an_expired_hold_frees_the_limit_through_the_workers(config, client, ser
     first.add("LIM-3", 1)
     assert refusal(Cart(client, "customer-9").add("LIM-3", 1))["code"] == "customer_limit_exceeded"
 
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        response = Cart(client, "customer-9").add("LIM-3", 1)
-        if response.status_code == 202:
-            break
-        time.sleep(0.3)
-    assert response.status_code == 202, "the expired hold never freed the shopper's limit"
+    freed = wait_until(lambda: Cart(client, "customer-9").add("LIM-3", 1).status_code == 202, 15, every_s=0.3)
+    assert freed, "the expired hold never freed the shopper's limit"
 
 
 def test_an_unpaid_order_past_its_deadline_frees_the_limit_through_a_hand_off(
@@ -242,5 +234,4 @@ def test_a_cart_whose_own_hold_is_overdue_is_still_held_to_the_limit(
     drain()
 
     assert first.outcome(more)["outcome"] == "customer_limit_exceeded"
-    with services.db.writing() as session:
-        assert audit(session).ok
+    assert_audit_clean(services)

@@ -8,36 +8,12 @@ from datetime import timedelta
 from rq.registry import FinishedJobRegistry
 from rq_scheduler import Scheduler
 
-from shop.domain.audit import audit
-from shop.domain.inventory import apply_stock_requests, sku_lane
-from shop.domain.ledger import QueuedRequest, current_fence
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.ledger import current_fence
+from shop.domain.requests import QueuedRequest, sku_lane
 from shop.lanes.expiry import sweep
-from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Product, utcnow
-
-
-def _available(services, sku: str) -> int:
-    with services.db.reading() as session:
-        return session.get(Product, sku).available
-
-
-def _reserved(services, sku: str) -> int:
-    with services.db.reading() as session:
-        return session.get(Product, sku).reserved
-
-
-def _wait_until(predicate, timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
-def _audit_ok(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
+from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, utcnow
+from tests.helpers import assert_audit_clean, product_row, wait_until
 
 
 def test_held_units_return_when_the_hold_expires(config, services, shopper, make_product, spawn):
@@ -47,17 +23,17 @@ def test_held_units_return_when_the_hold_expires(config, services, shopper, make
     spawn("workers.consumer")
     spawn("workers.schedule")
     accepted = shopper.add("EXP-1", 3)
-    assert _wait_until(lambda: _available(services, "EXP-1") == 1)
+    assert wait_until(lambda: product_row(services, "EXP-1").available == 1, timeout_s=15)
     assert shopper.result(accepted)["outcome"] == "held"
     started = time.monotonic()
     # reserved, not available: available counts an overdue hold as free before its expiry applies.
-    assert _wait_until(lambda: _reserved(services, "EXP-1") == 0, timeout_s=10)
+    assert wait_until(lambda: product_row(services, "EXP-1").reserved == 0, timeout_s=10)
     assert time.monotonic() - started < 8
     with services.db.reading() as session:
         assert session.query(Hold).one().status == HoldStatus.EXPIRED
     line = shopper.cart().get_json()["items"][0]
     assert (line["status"], line["seconds_left"]) == ("expired", 0)
-    _audit_ok(services)
+    assert_audit_clean(services)
 
 
 def test_held_units_return_through_the_sweeper_when_the_schedule_is_lost(
@@ -74,10 +50,10 @@ def test_held_units_return_through_the_sweeper_when_the_schedule_is_lost(
     spawn("workers.consumer")
     spawn("workers.schedule")
     # Reserved, not available: available counts an overdue hold as free before anything expires it.
-    assert _wait_until(lambda: _reserved(services, "EXP-2") == 0, timeout_s=15)
+    assert wait_until(lambda: product_row(services, "EXP-2").reserved == 0, timeout_s=15)
     with services.db.reading() as session:
         assert session.query(Hold).one().status == HoldStatus.EXPIRED
-    _audit_ok(services)
+    assert_audit_clean(services)
 
 
 def test_expiring_a_hold_twice_changes_nothing_the_second_time(services, make_product):
@@ -93,8 +69,8 @@ def test_expiring_a_hold_twice_changes_nothing_the_second_time(services, make_pr
     with services.db.writing() as session:
         outcomes = apply_stock_requests(session, "EXP-3", 1, expire, timedelta(seconds=1), later)
     assert [o["outcome"] for o in outcomes] == ["expired", "noop"]
-    assert _available(services, "EXP-3") == 4
-    _audit_ok(services)
+    assert product_row(services, "EXP-3").available == 4
+    assert_audit_clean(services)
 
 
 def test_an_expiry_that_arrives_after_checkout_is_a_no_op(services, shopper, make_product, drain):
@@ -113,8 +89,8 @@ def test_an_expiry_that_arrives_after_checkout_is_a_no_op(services, shopper, mak
             session, "EXP-4", token, [expire], timedelta(seconds=1), utcnow() + timedelta(hours=1)
         )[0]
     assert outcome == {"outcome": "noop", "hold_id": hold.id, "reason": "hold is ordered"}
-    assert _available(services, "EXP-4") == 2
-    _audit_ok(services)
+    assert product_row(services, "EXP-4").available == 2
+    assert_audit_clean(services)
 
 
 def test_an_unpaid_order_returns_its_units_after_the_payment_deadline(
@@ -126,14 +102,14 @@ def test_an_unpaid_order_returns_its_units_after_the_payment_deadline(
     drain()
     shopper.checkout()
     drain()
-    assert _available(services, "EXP-5") == 1
+    assert product_row(services, "EXP-5").available == 1
     spawn("workers.consumer", PAYMENT_TTL_SECONDS=2)
     spawn("workers.schedule", PAYMENT_TTL_SECONDS=2)
-    assert _wait_until(lambda: _available(services, "EXP-5") == 3, timeout_s=15)
+    assert wait_until(lambda: product_row(services, "EXP-5").available == 3, timeout_s=15)
     with services.db.reading() as session:
         assert session.query(Order).one().status == OrderStatus.EXPIRED
         assert session.query(Hold).one().status == HoldStatus.EXPIRED
-    _audit_ok(services)
+    assert_audit_clean(services)
 
 
 def test_the_sweep_forgets_finished_jobs_past_their_ttl_so_redis_returns_to_its_baseline(

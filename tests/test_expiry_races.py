@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shop.domain.audit import audit
 from shop.storage.models import AppliedRequest, Hold, HoldStatus, Order, Product, utcnow
+from tests.helpers import assert_audit_clean, finished_job, wait_until
 from tests.http_server import call, serve
 
 SKU = "RACE-1"
@@ -24,17 +24,6 @@ CHECKOUT_OFFSETS_S = (-1.0, 0.6)
 STAGGER_S = 0.05  # carts start one after another, so the SKU lane has batches during the expiries
 
 
-def _answer(host: str, job_id: str, token: dict[str, str]) -> dict:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status, _headers, body = call(host, "GET", f"/jobs/{job_id}", headers=token)
-        assert status == 200, body
-        if body["status"] == "finished":
-            return body["result"]
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} never finished")
-
-
 def _cart(host: str, index: int, start: threading.Event) -> tuple[dict, dict]:
     """Hold one unit, then check out around the hold's expiry; return (held, checkout) results."""
     rng = random.Random(index)
@@ -43,14 +32,14 @@ def _cart(host: str, index: int, start: threading.Event) -> tuple[dict, dict]:
     status, headers, body = call(host, "POST", "/chart", {"sku": SKU, "qty": 1})
     assert status == 202, body
     token = {"X-Cart-Token": headers["X-Cart-Token"]}
-    held = _answer(host, body["job_id"], token)
+    held = finished_job(host, body["job_id"], token)["result"]
     assert held["outcome"] == "held", held
     expires_at = datetime.fromisoformat(held["expires_at"])
     send_at = expires_at.timestamp() + rng.uniform(*CHECKOUT_OFFSETS_S)
     time.sleep(max(0.0, send_at - utcnow().timestamp()))
     status, _headers, body = call(host, "POST", "/checkout", headers={**token, "Idempotency-Key": "race"})
     assert status == 202, body
-    return held, _answer(host, body["job_id"], token)
+    return held, finished_job(host, body["job_id"], token)["result"]
 
 
 def _expiries_by_hold(services) -> dict[int, int]:
@@ -71,15 +60,6 @@ def _no_active_hold_left(services) -> bool:
         )
 
 
-def _wait_until(predicate, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
-
-
 def test_a_checkout_racing_its_holds_expiry_either_orders_the_hold_or_finds_it_expired_never_both(
     config, app, services, make_product, spawn
 ):
@@ -95,7 +75,7 @@ def test_a_checkout_racing_its_holds_expiry_either_orders_the_hold_or_finds_it_e
         start.set()
         results = [future.result() for future in futures]
     # Every hold is settled one way or the other (the expiries of late checkouts have run).
-    assert _wait_until(lambda: _no_active_hold_left(services))
+    assert wait_until(lambda: _no_active_hold_left(services), timeout_s=30)
 
     expiries = _expiries_by_hold(services)
     ordered = 0
@@ -120,6 +100,4 @@ def test_a_checkout_racing_its_holds_expiry_either_orders_the_hold_or_finds_it_e
         assert (product.on_hand, product.reserved) == (CARTS, ordered)
     outcomes = {checkout["outcome"] for _held, checkout in results}
     assert outcomes == {"order_created", "holds_expired"}, outcomes  # the race went both ways
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
+    assert_audit_clean(services)

@@ -3,12 +3,11 @@ the scheduler killed or doubled, several consumers on one SKU. Nothing is lost, 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,17 +18,16 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from config import BASE_DIR, TestConfig
-from devtools.redis_server import RedisServer
+from config import TestConfig
 from shop import create_app
-from shop.domain.audit import audit
-from shop.domain.inventory import overdue_holds, sku_lane
+from shop.domain.overdue import overdue_holds
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.lanes.expiry import MAINTENANCE_LANE, sweep
 from shop.lanes.metrics import applied_outcomes
 from shop.services import build_services
 from shop.storage.models import AppliedRequest, Hold, HoldStatus, Product, utcnow
-from tests.conftest import worker_env
+from tests.helpers import assert_audit_clean, cart, product_row, wait_until
 
 LEASE_MS = 2000
 TERMINATE = text(
@@ -40,57 +38,22 @@ TERMINATE = text(
 TAKEOVER_BOUND_S = LEASE_MS / 1000 + 2 + 3
 
 
-def wait_until(predicate, timeout_s: float = 20.0, every_s: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every_s)
-    return bool(predicate())
-
-
 def finished(services, job_id: str) -> bool:
     state = services.lanes.view(job_id)
     return state is not None and state.status == "finished"
 
 
-def assert_audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
-
-
-def cart(n: int) -> str:
-    return f"cart{n:036d}"
-
-
 @pytest.fixture
-def logged_consumer(config, tmp_path):
+def logged_consumer(spawn, tmp_path):
     """Start a consumer process whose output goes to a file the test can read (its warnings)."""
-    started: list[tuple[subprocess.Popen[bytes], object]] = []
+    numbers = itertools.count()
 
     def start(**env) -> Path:
-        log = tmp_path / f"consumer-{len(started)}.log"
-        out = log.open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers.consumer"],
-            cwd=BASE_DIR,
-            env=worker_env(config, **env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        started.append((process, out))
+        log = tmp_path / f"consumer-{next(numbers)}.log"
+        spawn("workers.consumer", log=log, **env)
         return log
 
-    yield start
-    for process, out in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        out.close()
+    return start
 
 
 def warned_about(log: Path, lane: str) -> bool:
@@ -128,13 +91,6 @@ def test_a_consumer_killed_mid_apply_leaves_the_request_applied_exactly_once(
         assert session.scalar(select(func.count()).select_from(Hold)) == 2
         assert session.scalar(select(func.count()).where(AppliedRequest.kind == "hold")) == 2
     assert_audit_clean(services)
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 def test_a_redis_restart_loses_only_queued_requests_and_everything_recovers(
@@ -278,7 +234,7 @@ def test_holds_expire_after_a_killed_scheduler_returns_and_two_schedulers_expire
     spawn("workers.consumer", **env)
     spawn("workers.schedule", **env)
     spawn("workers.schedule", **env)  # started twice by mistake
-    assert wait_until(lambda: _reserved(services, "SCH-1") == 0)
+    assert wait_until(lambda: product_row(services, "SCH-1").reserved == 0)
     # Later events prove both schedulers and the sweeper kept going after the expiries: a hold made
     # now is expired on schedule too, and the sweeper has run twice more.
     sweeps = _outcome_count(services, MAINTENANCE_LANE, "swept")
@@ -324,16 +280,6 @@ def _expired_holds(services) -> int:
 
 def _outcome_count(services, lane: str, outcome: str) -> int:
     return applied_outcomes(services.redis, lane).get(outcome, 0)
-
-
-def _reserved(services, sku: str) -> int:
-    with services.db.reading() as session:
-        return session.get(Product, sku).reserved
-
-
-def _available(services, sku: str) -> int:
-    with services.db.reading() as session:
-        return session.get(Product, sku).available
 
 
 def test_several_consumers_on_one_sku_apply_it_one_at_a_time_in_ticket_order(services, make_product, spawn):

@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shop.domain.batches import apply_order_requests
 from shop.domain.errors import StaleFence
-from shop.domain.inventory import apply_stock_requests, sku_lane
-from shop.domain.ledger import QueuedRequest, current_fence
-from shop.domain.orders import OrderKind, apply_order_requests, checkout_lane
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.ledger import current_fence
+from shop.domain.requests import OrderKind, QueuedRequest, checkout_lane, sku_lane
 from shop.storage.models import AppliedRequest, Hold, HoldStatus, Order
 
 TTL = timedelta(minutes=10)

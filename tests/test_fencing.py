@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
 from config import TestConfig
-from devtools.redis_server import RedisServer
-from shop.domain.audit import audit
+from shop.domain.effects import BatchEffects
 from shop.domain.errors import StaleFence
-from shop.domain.inventory import BatchEffects, apply_stock_requests, sku_lane
-from shop.domain.ledger import QueuedRequest
-from shop.lanes.queueing import lane_key
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.requests import QueuedRequest, sku_lane
+from shop.lanes.keys import lane_key
 from shop.services import build_services
 from shop.storage.models import AppliedRequest, Order, Product
+from tests.helpers import assert_audit_clean, wait_until
 from workers.consumer import Consumer
 
 SKU = "FENCE-1"
 LANE = sku_lane(SKU)
 TTL = timedelta(minutes=10)
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -66,15 +58,6 @@ def test_a_stalled_consumers_commit_after_a_redis_restart_is_refused_and_changes
         assert session.get(AppliedRequest, "r-stale") is None
 
 
-def _wait_until(predicate, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
-
-
 @pytest.mark.parametrize("kind", ["sku", "checkout"])
 def test_a_stalled_consumer_whose_lease_expired_cannot_commit_on_either_lane_kind(
     services, make_product, shopper, drain, kind
@@ -92,7 +75,7 @@ def test_a_stalled_consumer_whose_lease_expired_cannot_commit_on_either_lane_kin
     assert [t.job_id for t in taken] == [job_id]
     # The stalled consumer's lease runs out; another consumer takes the lane over.
     services.redis.pexpire(lane_key(lane, "lease"), 1)
-    assert _wait_until(lambda: not services.redis.exists(lane_key(lane, "lease")))
+    assert wait_until(lambda: not services.redis.exists(lane_key(lane, "lease")), timeout_s=10)
     newer = Consumer(services, name="newer")
     assert newer.acquire(lane) > token
     # The stalled one wakes up and commits its batch: refused, nothing changed.
@@ -110,6 +93,4 @@ def test_a_stalled_consumer_whose_lease_expired_cannot_commit_on_either_lane_kin
     with services.db.reading() as session:
         assert session.query(Order).count() == (1 if kind == "checkout" else 0)
         assert session.get(Product, SKU).reserved == 1
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
+    assert_audit_clean(services)

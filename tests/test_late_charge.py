@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from shop.domain.audit import audit
-from shop.domain.payments import SimulatedGateway
+from shop.domain.gateway import SimulatedGateway
 from shop.storage.models import Order, OrderStatus, Payment, PaymentStatus, Product
+from tests.helpers import assert_audit_clean
 
 
 class DeadlineDuringCharge(SimulatedGateway):
@@ -50,6 +50,4 @@ def test_an_order_expiring_during_the_charge_is_refunded_and_the_shopper_told_so
         assert session.get(Order, order["order_id"]).status != OrderStatus.PAID
         product = session.get(Product, "LATE-1")
         assert (product.on_hand, product.sales) == (5, 0)
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
+    assert_audit_clean(services)

@@ -14,6 +14,7 @@ from importlinter.application import use_cases
 
 from config import BASE_DIR
 
+pytestmark = pytest.mark.pure
 CONTRACTS = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 

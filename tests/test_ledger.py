@@ -5,42 +5,19 @@ from __future__ import annotations
 import json
 import random
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from shop.domain.audit import audit
 from shop.domain.ledger import replay
 from shop.lanes.admission import request_receipt
 from shop.lanes.expiry import sweep
 from shop.storage.migrate import upgrade
 from shop.storage.models import AppliedRequest, Hold, HoldStatus, Product, WaitlistEntry
+from tests.helpers import audit_report, finished_job, ledger, wait_until
 from tests.http_server import call, serve
-
-
-def ledger(services, sku: str) -> list[AppliedRequest]:
-    with services.db.reading() as session:
-        return list(
-            session.scalars(
-                select(AppliedRequest).where(AppliedRequest.sku == sku).order_by(AppliedRequest.seq)
-            )
-        )
-
-
-def audit_report(services):
-    with services.db.writing() as session:
-        return audit(session)
-
-
-def wait_until(predicate, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
 
 
 def test_every_decision_gets_the_next_sequence_number_and_the_figures_after_it(
@@ -157,6 +134,7 @@ def test_the_audit_finds_an_entry_whose_figures_do_not_follow_from_the_one_befor
     assert any("LED-4 ledger: entry 2" in v for v in report.violations), report.violations
 
 
+@pytest.mark.pure
 def test_replaying_an_entry_applies_what_its_outcome_says():
     assert replay(None, {"outcome": "created", "on_hand": 5, "reserved": 0}) == (5, 0)
     assert replay((5, 0), {"outcome": "held", "added": 2}) == (5, 2)
@@ -236,6 +214,7 @@ def test_existing_products_get_an_opening_entry_when_the_ledger_migration_runs()
 
 STORM_UNITS = 25
 STORM_CARTS = 60
+STORM_PAIR = 2  # pieces in a pair of STORM-1 (its uom "pair", conversion 2)
 
 
 def _storm_cart(host: str, index: int) -> None:
@@ -251,20 +230,22 @@ def _storm_cart(host: str, index: int) -> None:
     status, headers, body = call(host, "POST", "/chart", request)
     assert status == 202, body
     token = {"X-Cart-Token": headers["X-Cart-Token"]}
-    job = _answer(host, body["job_id"], token)
+    job = finished_job(host, body["job_id"], token)
     if job["result"]["outcome"] != "held":
         return
     roll = rng.random()
     if roll < 0.2:
         status, _h, body = call(host, "PUT", "/chart/STORM-1/0", headers=token)
         assert status == 202, body
-        released = _answer(host, body["job_id"], token)["result"]
-        # Its hold (2 s) may have expired first: then there was nothing left to release.
-        assert released["outcome"] == "released" and released["released"] in (0, request["qty"]), released
+        released = finished_job(host, body["job_id"], token)["result"]
+        # Its hold (2 s) may have expired first: then there was nothing left to release. "released"
+        # counts pieces, so a pair's hold gives back two.
+        pieces = request["qty"] * (STORM_PAIR if pair else 1)
+        assert released["outcome"] == "released" and released["released"] in (0, pieces), released
     elif roll < 0.6:
         status, _h, checkout = call(host, "POST", "/checkout", headers={**token, "Idempotency-Key": "storm"})
         assert status == 202, checkout
-        order = _answer(host, checkout["job_id"], token)["result"]
+        order = finished_job(host, checkout["job_id"], token)["result"]
         assert order["outcome"] in ("order_created", "holds_expired"), order
         if order["outcome"] == "order_created" and roll < 0.45:
             status, _h, paid = call(
@@ -282,17 +263,6 @@ def _storm_cart(host: str, index: int) -> None:
     # the rest keep their holds until they expire (and unpaid orders until their deadline)
 
 
-def _answer(host: str, job_id: str, token: dict) -> dict:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status, _headers, body = call(host, "GET", f"/jobs/{job_id}", headers=token)
-        assert status == 200, body
-        if body["status"] == "finished":
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} never finished")
-
-
 def _outcomes(services, sku: str) -> set[str]:
     return {json.loads(row.outcome)["outcome"] for row in ledger(services, sku)}
 
@@ -304,7 +274,11 @@ def test_the_ledger_replay_matches_the_stock_after_a_concurrent_storm_with_expir
     config.PAYMENT_TTL_SECONDS = 3
     # Two locations (holds span them when one runs short) and a second unit: a pair of pieces.
     make_product(
-        "STORM-1", on_hand=15, max_per_cart=2, location="JKT", uoms=[{"uom": "pair", "conversion": 2}]
+        "STORM-1",
+        on_hand=15,
+        max_per_cart=2,
+        location="JKT",
+        uoms=[{"uom": "pair", "conversion": STORM_PAIR}],
     )
     request_receipt(services, "STORM-1", "SBY", STORM_UNITS - 15)
     drain()

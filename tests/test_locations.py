@@ -8,6 +8,8 @@ import pytest
 
 from shop.domain.locations import choose, dump_locations, parse_locations
 
+pytestmark = pytest.mark.pure
+
 
 def test_a_hold_goes_to_the_first_location_by_priority_that_has_all_its_units():
     assert choose([("SBY", 1, 9), ("JKT", 0, 5)], 5) == {"JKT": 5}

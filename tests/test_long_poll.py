@@ -8,14 +8,7 @@ import time
 import pytest
 
 from shop.lanes import decisions
-from tests.conftest import Shopper
-from tests.test_catalog_api import assert_error
-
-
-@pytest.fixture
-def consumer(spawn):
-    """A real lane consumer in its own process, applying requests as they arrive."""
-    return spawn("workers.consumer")
+from tests.helpers import Shopper, assert_error
 
 
 def test_prefer_wait_answers_200_with_the_outcome_once_it_is_decided(client, make_product, shopper, consumer):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,11 +12,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from devtools.databases import own_postgres_database
 from shop.domain.audit import audit
 from shop.domain.search import SEARCH_OBJECTS
 from shop.storage.migrate import upgrade
 from shop.storage.models import Base
+from tests.helpers import empty_database
 
 OLD_HEAD = "0007"
 # Stored as naive UTC, as the old schema's columns hold it.
@@ -29,13 +26,8 @@ T0 = datetime(2026, 11, 11, 5, 0, 0, tzinfo=UTC).replace(tzinfo=None)
 @pytest.fixture
 def empty_url() -> Iterator[str]:
     """An empty database of the suite's kind (SQLite, or PostgreSQL when DATABASE_URL names one)."""
-    server_url = os.environ.get("DATABASE_URL", "")
-    if server_url.startswith("postgresql"):
-        with own_postgres_database(server_url, "shop_migration") as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="shop-migration-") as folder:
-        yield f"sqlite:///{Path(folder) / 'old.db'}"
+    with empty_database("shop_migration") as url:
+        yield url
 
 
 def _populate_old_schema(url: str) -> None:

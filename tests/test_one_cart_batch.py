@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 from rq_scheduler import Scheduler
 
-from shop.domain.audit import audit
 from shop.storage.models import Hold, HoldStatus, Product
+from tests.helpers import assert_audit_clean
 
 BATCH = 200
-
-
-def _audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
 
 
 def _scheduled_expiries(services) -> list[str]:
@@ -51,7 +45,7 @@ def test_three_adds_from_one_cart_in_one_batch_are_each_held_in_one_hold(service
     assert _scheduled_expiries(services) == [f"expire-hold-{hold.id}"]
     with services.db.reading() as session:
         assert session.get(Product, sku).reserved == 3
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_an_add_then_a_quantity_change_from_one_cart_in_one_batch_end_in_one_hold(
@@ -67,7 +61,7 @@ def test_an_add_then_a_quantity_change_from_one_cart_in_one_batch_end_in_one_hol
     assert first["hold_id"] == second["hold_id"] == hold.id
     assert (hold.status, hold.qty) == (HoldStatus.ACTIVE, 4)
     assert _scheduled_expiries(services) == [f"expire-hold-{hold.id}"]
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_an_add_then_a_removal_from_one_cart_in_one_batch_return_the_unit(services, shopper, sku, drain):
@@ -83,7 +77,7 @@ def test_an_add_then_a_removal_from_one_cart_in_one_batch_return_the_unit(servic
     assert _scheduled_expiries(services) == [f"expire-hold-{hold.id}"]
     with services.db.reading() as session:
         assert session.get(Product, sku).reserved == 0
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_two_carts_each_adding_twice_in_one_batch_get_one_hold_each(services, new_shopper, sku, drain):
@@ -98,13 +92,13 @@ def test_two_carts_each_adding_twice_in_one_batch_get_one_hold_each(services, ne
         assert [h.qty for h in holds] == [2, 3]
         expected = [f"expire-hold-{h.id}" for h in holds]
     assert _scheduled_expiries(services) == sorted(expected)
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_every_expiry_a_batch_schedules_is_the_job_rq_would_make(services, new_shopper, sku, drain):
     from rq.job import Job
 
-    from shop.lanes.queueing import JOB_FUNC_PREFIX
+    from shop.lanes.keys import JOB_FUNC_PREFIX
 
     shoppers = [new_shopper() for _ in range(3)]
     for who in shoppers:

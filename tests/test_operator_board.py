@@ -15,27 +15,20 @@ from sqlalchemy import update
 from config import TestConfig
 from shop import create_app
 from shop.domain.big_catalog import seed_big_catalog
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
+from shop.lanes.keys import HOT_LANES_ZSET, LINES_TOTAL, LINES_ZSET, lane_key
 from shop.lanes.metrics import record_samples
-from shop.lanes.queueing import (
-    HOT_EPOCH_S,
-    HOT_HALF_LIFE_S,
-    HOT_LANES_ZSET,
-    LINES_TOTAL,
-    LINES_ZSET,
-    lane_key,
-)
+from shop.lanes.scripts import HOT_EPOCH_S, HOT_HALF_LIFE_S
 from shop.storage.models import Product
 from shop.web.board_paging import RANKING_PREFIX
-from tests.test_operators import RIGHT, basic
+from tests.helpers import OPERATOR_HEADERS
 
-BASIC = basic(*RIGHT)
 SKUS = ["BRD-A", "BRD-B", "BRD-C", "BRD-D", "BRD-E", "BRD-F"]
 
 
 def board(client, **params):
-    return client.get("/admin/skus", query_string=params, headers=BASIC)
+    return client.get("/admin/skus", query_string=params, headers=OPERATOR_HEADERS)
 
 
 def skus_of(response) -> list[str]:
@@ -355,7 +348,7 @@ def test_metrics_show_the_busiest_lanes_and_totals_over_all(small_shop, make_pro
         make_product(sku)
     for times, sku in enumerate(SKUS[:4], start=1):
         bump(services, sku, times)
-    scrape = client.get("/metrics", headers=BASIC).get_data(as_text=True)
+    scrape = client.get("/metrics", headers=OPERATOR_HEADERS).get_data(as_text=True)
     assert _series(scrape, "shop_queue_depth") == {'{lane="sku:BRD-C"}': 3.0, '{lane="sku:BRD-D"}': 4.0}
     assert _series(scrape, "shop_queue_depth_all_lanes") == {"": 10.0}
     assert _series(scrape, "shop_lanes_with_a_line") == {"": 4.0}
@@ -371,7 +364,7 @@ def test_metrics_count_applied_requests_per_busy_lane_and_over_all(small_shop, m
     for times, sku in enumerate(SKUS[:4], start=1):
         bump(services, sku, times)
     Consumer(services).run(burst=True)
-    scrape = client.get("/metrics", headers=BASIC).get_data(as_text=True)
+    scrape = client.get("/metrics", headers=OPERATOR_HEADERS).get_data(as_text=True)
     per_lane = _series(scrape, "shop_requests_applied_total")
     assert set(per_lane) == {
         '{lane="sku:BRD-C",outcome="held"}', '{lane="sku:BRD-C",outcome="sold_out"}',
@@ -400,35 +393,35 @@ def test_the_sparklines_sample_only_the_hottest_lanes(small_shop, make_product):
 
 
 def test_the_board_page_shows_one_page_with_a_next_link(client, six):
-    html = client.get("/admin?limit=4", headers=BASIC).get_data(as_text=True)
+    html = client.get("/admin?limit=4", headers=OPERATOR_HEADERS).get_data(as_text=True)
     assert re.findall(r'href="/admin/board/(BRD-\w)"', html) == SKUS[:4]
     next_url = re.search(r'<a href="([^"]+)" rel="next">Next</a>', html).group(1).replace("&amp;", "&")
-    second = client.get(next_url, headers=BASIC).get_data(as_text=True)
+    second = client.get(next_url, headers=OPERATOR_HEADERS).get_data(as_text=True)
     assert re.findall(r'href="/admin/board/(BRD-\w)"', second) == SKUS[4:]
     assert 'rel="next"' not in second and "First page" in second
 
 
 def test_the_board_page_searches_and_says_when_nothing_matches(client, six):
-    html = client.get("/admin?search=MOUSE", headers=BASIC).get_data(as_text=True)
+    html = client.get("/admin?search=MOUSE", headers=OPERATOR_HEADERS).get_data(as_text=True)
     assert re.findall(r'href="/admin/board/(BRD-\w)"', html) == ["BRD-B", "BRD-D", "BRD-F"]
     assert 'value="mouse"' in html
-    nothing = client.get("/admin?search=zzz", headers=BASIC).get_data(as_text=True)
+    nothing = client.get("/admin?search=zzz", headers=OPERATOR_HEADERS).get_data(as_text=True)
     assert "No SKU matches" in nothing
 
 
 def test_the_board_page_explains_bad_input(client, six):
-    response = client.get("/admin?limit=9999", headers=BASIC)
+    response = client.get("/admin?limit=9999", headers=OPERATOR_HEADERS)
     assert response.status_code == 400
     assert "limit must be a whole number" in response.get_data(as_text=True)
 
 
 def test_pausing_from_a_later_page_returns_to_that_page(client, services, six):
-    html = client.get("/admin?limit=4", headers=BASIC).get_data(as_text=True)
+    html = client.get("/admin?limit=4", headers=OPERATOR_HEADERS).get_data(as_text=True)
     next_url = re.search(r'<a href="([^"]+)" rel="next">Next</a>', html).group(1).replace("&amp;", "&")
-    response = client.post("/admin/board/BRD-E/pause", data={"back": next_url}, headers=BASIC)
+    response = client.post("/admin/board/BRD-E/pause", data={"back": next_url}, headers=OPERATOR_HEADERS)
     assert response.status_code == 303 and response.headers["Location"].endswith(next_url)
     assert services.lanes.is_paused(sku_lane("BRD-E"))
     elsewhere = client.post(
-        "/admin/board/BRD-E/resume", data={"back": "https://evil.example/"}, headers=BASIC
+        "/admin/board/BRD-E/resume", data={"back": "https://evil.example/"}, headers=OPERATOR_HEADERS
     )
     assert elsewhere.headers["Location"].endswith("/admin") and "evil" not in elsewhere.headers["Location"]

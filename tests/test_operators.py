@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
 import pytest
 from sqlalchemy import select
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
 from shop.storage.models import AppliedRequest, Product
+from tests.helpers import OPERATOR as RIGHT
+from tests.helpers import basic
 
-RIGHT = ("operator", "test-operator-password")
+SKU = "OPS-1"
 OPERATOR_ROUTES = [
     ("GET", "/admin"),
     ("GET", "/admin/skus"),
@@ -28,15 +29,6 @@ OPERATOR_ROUTES = [
     ("GET", "/rq/0/data/queues.json"),
     ("GET", "/rq/0/data/workers.json"),
 ]
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-@pytest.fixture
-def product(make_product):
-    return make_product("OPS-1", on_hand=10, max_per_cart=5)
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATOR_ROUTES)

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from shop.domain.audit import audit
 from shop.domain.inventory import apply_stock_requests
-from shop.domain.ledger import QueuedRequest
-from shop.storage.models import Hold, HoldStatus, Product, WaitlistEntry, WaitlistStatus, utcnow
+from shop.domain.requests import QueuedRequest
+from shop.storage.models import Hold, HoldStatus, WaitlistEntry, WaitlistStatus, utcnow
+from tests.helpers import assert_audit_clean, product_row
 
 SKU = "OVERDUE-1"
 TTL = timedelta(seconds=10)
@@ -61,37 +61,26 @@ def line(services, make_product):
     return Line(services)
 
 
-def _audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
-
-
-def _reserved(services) -> int:
-    with services.db.reading() as session:
-        return session.get(Product, SKU).reserved
-
-
 def test_a_request_just_after_a_holds_expiry_gets_the_unit_before_the_expiry_job_ran(services, line):
     assert line.apply(line.hold("a")) == ["held"]
     assert line.apply(line.hold("b"), at_s=10.03) == ["held"]
     with services.db.reading() as session:
         statuses = {h.cart_id[0]: h.status for h in session.query(Hold)}
     assert statuses == {"a": HoldStatus.EXPIRED, "b": HoldStatus.ACTIVE}
-    assert _reserved(services) == 1
-    _audit_clean(services)
+    assert product_row(services, SKU).reserved == 1
+    assert_audit_clean(services)
 
 
 def test_the_expired_holds_own_cart_re_adding_waits_its_turn_behind_earlier_requests(services, line):
     line.apply(line.hold("a"))
     assert line.apply(line.hold("b"), line.hold("a"), at_s=11) == ["held", "sold_out"]
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_the_expired_holds_own_cart_cannot_renew_it_by_setting_the_quantity(services, line):
     line.apply(line.hold("a"))
     assert line.apply(line.hold("b"), line.set_qty("a", 1), at_s=11) == ["held", "sold_out"]
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_units_of_an_overdue_hold_go_to_the_oldest_waitlist_entry_before_the_line(services, line):
@@ -103,7 +92,7 @@ def test_units_of_an_overdue_hold_go_to_the_oldest_waitlist_entry_before_the_lin
         assert entry.status == WaitlistStatus.SERVED
         live = session.query(Hold).filter_by(status=HoldStatus.ACTIVE).one()
         assert live.cart_id == _cart("w")
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_every_overdue_hold_of_the_sku_is_freed_in_the_batch_whoever_asks(services, make_product):
@@ -114,8 +103,8 @@ def test_every_overdue_hold_of_the_sku_is_freed_in_the_batch_whoever_asks(servic
     with services.db.reading() as session:
         expired = session.query(Hold).filter_by(status=HoldStatus.EXPIRED).count()
     assert expired == 3
-    assert _reserved(services) == 2
-    _audit_clean(services)
+    assert product_row(services, SKU).reserved == 2
+    assert_audit_clean(services)
 
 
 def test_the_scheduled_expiry_after_a_batch_freed_the_hold_returns_nothing_twice(services, line):
@@ -123,18 +112,18 @@ def test_the_scheduled_expiry_after_a_batch_freed_the_hold_returns_nothing_twice
     hold_id = line.last[0]["hold_id"]
     line.apply(line.hold("b"), at_s=11)
     assert line.apply(line.expire(hold_id), at_s=12) == ["noop"]
-    assert _reserved(services) == 1
-    _audit_clean(services)
+    assert product_row(services, SKU).reserved == 1
+    assert_audit_clean(services)
 
 
 def test_the_catalog_and_product_page_count_an_overdue_hold_as_available(services, client, line):
     line.start = utcnow() - timedelta(seconds=30)
     line.apply(line.hold("a"))
-    assert _reserved(services) == 1
+    assert product_row(services, SKU).reserved == 1
     item = client.get(f"/catalogs/{SKU}").get_json()
     assert item["available"] == 1
     listed = client.get("/catalogs?sortBy=available&sortDir=desc").get_json()["items"]
     assert [i["available"] for i in listed if i["sku"] == SKU] == [1]
     page = client.get(f"/p/{SKU}", headers={"Accept": "text/html"})
     assert page.status_code == 200
-    _audit_clean(services)
+    assert_audit_clean(services)

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from shop.domain.carts import CartTokens
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.storage.models import Hold, Order, Product, utcnow
 from shop.web import i18n
+from tests.helpers import CSRF_FIELD, HTML, Visitor, job_id_of, others_in_line, text_of
 
 PHONE = "FLASH-PHONE-01"
 MOUSE = "MOUSE-WL-01"
 MOUSE_2 = "MOUSE-GM-02"
 SHIRT = "SHIRT-01"
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -38,55 +36,9 @@ def catalog(make_product) -> None:
     make_product(SHIRT, on_hand=10, max_per_cart=5, price=99_000, name="Batik Shirt", category="fashion")
 
 
-class Visitor:
-    """A browser-like client: sends Accept: text/html, keeps cookies, posts forms with their CSRF token."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def get(self, path: str, **headers: str):
-        return self.client.get(path, headers={**HTML, **headers})
-
-    def page(self, path: str) -> str:
-        response = self.get(path)
-        assert response.status_code == 200, response.get_data(as_text=True)[:500]
-        return response.get_data(as_text=True)
-
-    def post(self, path: str, data: dict, from_page: str = "/"):
-        """Submit a form as it appears on ``from_page`` (which supplies the CSRF token)."""
-        token = CSRF_FIELD.search(self.page(from_page)).group(1)
-        return self.client.post(path, data={"csrf_token": token, **data}, headers=HTML)
-
-    def add(self, sku: str, qty: int = 1) -> str:
-        """Press "Add to cart"; return the waiting page's path."""
-        response = self.post(f"/p/{sku}", {"qty": str(qty)}, from_page=f"/p/{sku}")
-        assert response.status_code == 303, response.get_data(as_text=True)[:500]
-        return response.headers["Location"]
-
-    @property
-    def cart_token(self) -> str:
-        return self.client.get_cookie("cart").value
-
-
 @pytest.fixture
 def visitor(client) -> Visitor:
     return Visitor(client)
-
-
-def job_id_of(wait_path: str) -> str:
-    return urlsplit(wait_path).path.rsplit("/", 1)[-1]
-
-
-def text_of(html: str) -> str:
-    """The page's visible words, with tags and repeated whitespace removed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def others_in_line(services, sku: str, count: int) -> None:
-    """Put other shoppers' requests for ``sku`` in line first."""
-    tokens = CartTokens("another-secret")
-    for _ in range(count):
-        request_hold(services, tokens.issue()[1], sku, 1)
 
 
 def held_cart(visitor: Visitor, drain, sku: str = MOUSE, qty: int = 2) -> None:
@@ -312,6 +264,33 @@ def test_the_cart_shows_held_lines_with_a_countdown_and_the_total(visitor, drain
     assert "Lanjut ke pembayaran" in words
 
 
+def product_reads(services, page) -> int:
+    """How many statements read the products table while ``page()`` renders."""
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", capture)
+    try:
+        page()
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", capture)
+    return sum(1 for statement in seen if re.search(r"\bFROM products\b", statement, re.I))
+
+
+def test_the_cart_page_reads_its_products_at_once_however_many_lines_it_has(
+    visitor, services, drain, catalog
+):
+    held_cart(visitor, drain, MOUSE, 1)
+    one_line = product_reads(services, lambda: visitor.page("/cart"))
+    held_cart(visitor, drain, MOUSE_2, 1)
+    held_cart(visitor, drain, SHIRT, 1)
+    three_lines = product_reads(services, lambda: visitor.page("/cart"))
+    assert "Batik Shirt" in visitor.page("/cart")
+    assert three_lines == one_line
+
+
 def test_changing_a_quantity_goes_through_the_line(visitor, services, drain, catalog):
     held_cart(visitor, drain, MOUSE, 2)
     response = visitor.post(f"/cart/items/{MOUSE}", {"qty": "3"}, from_page="/cart")
@@ -421,12 +400,6 @@ def test_the_language_switch_only_returns_to_this_site(visitor, catalog):
     assert response.headers["Location"] == "/"
 
 
-def test_every_string_exists_in_both_languages_with_the_same_placeholders():
-    assert i18n.EN.keys() == i18n.ID.keys()
-    for key, english in i18n.EN.items():
-        assert set(re.findall(r"{(\w+)}", english)) == set(re.findall(r"{(\w+)}", i18n.ID[key])), key
-
-
 @pytest.mark.parametrize(
     ("amount", "written"),
     [(0, "Rp 0"), (999, "Rp 999"), (1_250_000, "Rp 1.250.000"), (12_345_678_900, "Rp 12.345.678.900")],
@@ -479,7 +452,7 @@ def broken_storefront(monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("a bug in the catalog query")
 
-    monkeypatch.setattr("shop.web.pages.list_products", fail)
+    monkeypatch.setattr("shop.web.pages.storefront.list_products", fail)
 
 
 def test_a_browser_hitting_an_unexpected_error_gets_an_html_page_with_a_title_and_a_way_back(

@@ -12,16 +12,11 @@ from sqlalchemy import update
 
 from shop.storage.models import Hold, utcnow
 from tests import browser_support as support
-from tests.browser_support import MOUSE, PHONE_SCREEN, add_to_cart, expect, others_in_line
+from tests.browser_support import MOUSE, PHONE_SCREEN, add_to_cart, expect
+from tests.helpers import others_in_line
 
-# The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
-browser, live, new_page, screenshots, serve_one = (
-    support.browser,
-    support.live,
-    support.new_page,
-    support.screenshots,
-    support.serve_one,
-)
+# The shared browser fixtures, bound here so that pytest finds them for this module.
+browser, live, new_page, screenshots = support.FIXTURES
 
 LIVE_REGIONS = "[aria-live], [role=status], [role=alert], [role=log], output"
 

@@ -16,7 +16,7 @@ from importlib import resources
 import pytest
 from sqlalchemy import update
 
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.storage.models import Hold, Order, utcnow
 from tests import browser_support as support
 from tests.browser_support import (
@@ -26,13 +26,12 @@ from tests.browser_support import (
     SHOES,
     add_to_cart,
     expect,
-    others_in_line,
     shoot,
 )
-from tests.test_operators import RIGHT
+from tests.helpers import OPERATOR, others_in_line
 
-# The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
-browser, live, new_page, screenshots = support.browser, support.live, support.new_page, support.screenshots
+# The shared browser fixtures, bound here so that pytest finds them for this module.
+browser, live, new_page, screenshots = support.FIXTURES
 
 try:
     AXE_SOURCE = resources.files("axe_playwright_python").joinpath("axe.min.js").read_text()
@@ -185,8 +184,8 @@ def test_every_page_state_has_no_serious_accessibility_violations(
 
 def log_in_as_operator(page) -> None:
     """Fill in and send the operator login form the page shows."""
-    page.get_by_label(re.compile("user name", re.I)).fill(RIGHT[0])
-    page.get_by_label(re.compile("password", re.I)).fill(RIGHT[1])
+    page.get_by_label(re.compile("user name", re.I)).fill(OPERATOR[0])
+    page.get_by_label(re.compile("password", re.I)).fill(OPERATOR[1])
     page.get_by_role("button", name=re.compile("log in", re.I)).click()
 
 
@@ -226,3 +225,19 @@ def test_an_operator_searches_the_board_and_pages_through_it(new_page, screensho
     assert all(sku.startswith("MOUSE-") for sku in rows.all_inner_texts())
     shoot(page, screenshots, "board-search")
     assert axe_violations(page) == []
+
+
+def test_the_board_shows_every_column_on_a_1280_px_screen_with_nothing_cut_off(new_page, screenshots):
+    page = new_page(viewport={"width": 1280, "height": 800})
+    page.goto("/admin")
+    log_in_as_operator(page)
+    expect(page.locator("tbody th[scope=row]").first).to_be_visible()
+
+    table = page.locator(".scroll")
+    assert table.evaluate("el => el.scrollWidth <= el.clientWidth")  # nothing to scroll sideways to
+    for name in ("Sales", "Consumer"):
+        header = page.get_by_role("columnheader", name=name, exact=True).bounding_box()
+        assert header["x"] >= 0 and header["x"] + header["width"] <= 1280, name
+    sales = page.locator("tbody tr").first.locator("td").nth(8)
+    assert sales.evaluate("el => el.scrollWidth <= el.clientWidth")  # the figure itself is whole
+    shoot(page, screenshots, "board-1280")

@@ -10,9 +10,9 @@ import re
 from datetime import timedelta
 
 from shop.domain.carts import CartTokens
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold, request_quantity
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
 from shop.storage.models import utcnow
 from tests import browser_support as support
 from tests.browser_support import (
@@ -22,19 +22,13 @@ from tests.browser_support import (
     add_to_cart,
     checkout_to_order_page,
     expect,
-    others_in_line,
     seconds_on,
     shoot,
 )
+from tests.helpers import others_in_line
 
-# The shared fixtures, bound here so that pytest finds them for this module (one browser per process).
-browser, live, new_page, screenshots, serve_one = (
-    support.browser,
-    support.live,
-    support.new_page,
-    support.screenshots,
-    support.serve_one,
-)
+# The shared browser fixtures, bound here so that pytest finds them for this module.
+browser, live, new_page, screenshots = support.FIXTURES
 
 
 # --- the journeys ------------------------------------------------------------------------------

@@ -7,34 +7,22 @@ the order they were announced, and the other SKU's request, admitted after it, i
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from sqlalchemy import select
 
 from config import TestConfig
-from devtools.redis_server import RedisServer
 from shop import create_app
 from shop.domain.catalog import find_product
-from shop.domain.inventory import sku_lane
 from shop.domain.products import create_or_update_product
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import cache_product, request_hold
 from shop.services import build_services
 from shop.storage.models import Hold, LanePause
 from shop.web.schemas.products import product_change
+from tests.helpers import OPERATOR_HEADERS
 from workers.consumer import Consumer
 
 PAUSED, OPEN = "PAUSE-1", "OPEN-1"
-BASIC = {
-    "Authorization": "Basic " + base64.b64encode(f"operator:{TestConfig.OPERATOR_PASSWORD}".encode()).decode()
-}
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -59,10 +47,10 @@ def holds(svc, sku: str) -> int:
 def test_pause_and_resume_are_recorded_in_the_database(shop):
     svc, client = shop
 
-    assert client.post(f"/admin/skus/{PAUSED}/pause", headers=BASIC).status_code == 200
+    assert client.post(f"/admin/skus/{PAUSED}/pause", headers=OPERATOR_HEADERS).status_code == 200
     with svc.db.reading() as session:
         assert session.get(LanePause, sku_lane(PAUSED)).paused is True
-    assert client.post(f"/admin/skus/{PAUSED}/resume", headers=BASIC).status_code == 200
+    assert client.post(f"/admin/skus/{PAUSED}/resume", headers=OPERATOR_HEADERS).status_code == 200
     with svc.db.reading() as session:
         row = session.get(LanePause, sku_lane(PAUSED))
         assert row.paused is False and row.version == 2
@@ -70,7 +58,7 @@ def test_pause_and_resume_are_recorded_in_the_database(shop):
 
 def test_a_paused_sku_stays_paused_after_a_redis_restart(shop, own_redis):
     svc, client = shop
-    assert client.post(f"/admin/skus/{PAUSED}/pause", headers=BASIC).status_code == 200
+    assert client.post(f"/admin/skus/{PAUSED}/pause", headers=OPERATOR_HEADERS).status_code == 200
 
     own_redis.restart()
     waiting = client.post("/chart", json={"sku": PAUSED, "qty": 1})
@@ -81,17 +69,19 @@ def test_a_paused_sku_stays_paused_after_a_redis_restart(shop, own_redis):
     assert svc.lanes.view(later.get_json()["job_id"]).result["outcome"] == "held"
     assert svc.lanes.view(waiting.get_json()["job_id"]).status == "queued"
     assert holds(svc, PAUSED) == 0
-    board = {row["sku"]: row for row in client.get("/admin/skus", headers=BASIC).get_json()["skus"]}
+    board = {
+        row["sku"]: row for row in client.get("/admin/skus", headers=OPERATOR_HEADERS).get_json()["skus"]
+    }
     assert board[PAUSED]["paused"] is True
 
-    assert client.post(f"/admin/skus/{PAUSED}/resume", headers=BASIC).status_code == 200
+    assert client.post(f"/admin/skus/{PAUSED}/resume", headers=OPERATOR_HEADERS).status_code == 200
     Consumer(svc).run(burst=True)
     assert svc.lanes.view(waiting.get_json()["job_id"]).result["outcome"] == "held"
 
 
 def test_a_consumer_rewarms_the_pause_when_only_the_product_cache_was_rewarmed(shop, own_redis):
     svc, client = shop
-    assert client.post(f"/admin/skus/{PAUSED}/pause", headers=BASIC).status_code == 200
+    assert client.post(f"/admin/skus/{PAUSED}/pause", headers=OPERATOR_HEADERS).status_code == 200
     own_redis.restart()
     # An operator's product change warms the product cache again, but not the pause.
     for sku in (PAUSED, OPEN):

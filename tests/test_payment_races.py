@@ -14,23 +14,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
-from shop.domain import orders
-from shop.domain.payments import Charge, GatewayError, SimulatedGateway
+from shop.domain import payments
+from shop.domain.errors import GatewayError
+from shop.domain.gateway import Charge, SimulatedGateway
 from shop.storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
-from tests.http_server import call, serve
-from tests.test_checkout_payment import (
+from tests.helpers import (
     GOOD_CARD,
     PRICE,
     assert_audit_clean,
     count,
     expire_order_in_db,
     order_row,
-    ordered,
     stock,
+    wait_until,
 )
+from tests.http_server import call, serve
 
 # A slow card processor: long enough for every concurrent request to arrive during the charge.
 SLOW_CHARGE_S = 1.0
@@ -61,18 +61,6 @@ class SlowGateway(SimulatedGateway):
         if self.failing_refunds:
             self.failing_refunds -= 1
             raise GatewayError("the processor timed out")
-
-
-@pytest.fixture
-def flash(make_product):
-    """One product on sale: 10 units at Rp 100.000."""
-    return make_product("FLASH-1", on_hand=10, price=PRICE)
-
-
-@pytest.fixture
-def order(shopper, drain, flash) -> dict[str, Any]:
-    """An order for 2 units awaiting payment, made through the lanes."""
-    return ordered(shopper, drain, flash, 2)
 
 
 def install(services, **options: Any) -> SlowGateway:
@@ -153,16 +141,14 @@ def test_a_paid_orders_payment_is_never_refunded_by_a_concurrent_duplicate(app, 
 
 
 def wait_for_log(caplog, text: str) -> None:
-    deadline = time.monotonic() + GATE_TIMEOUT_S
-    while not any(text in record.getMessage() for record in caplog.records):
-        assert time.monotonic() < deadline, f"{text!r} was never logged"
-        time.sleep(0.02)
+    logged = wait_until(lambda: any(text in record.getMessage() for record in caplog.records), GATE_TIMEOUT_S)
+    assert logged, f"{text!r} was never logged"
 
 
 def test_a_duplicate_sent_during_the_charge_waits_and_returns_the_first_answer(
     app, shopper, order, services, caplog
 ):
-    caplog.set_level(logging.INFO, logger="shop.domain.orders")
+    caplog.set_level(logging.INFO, logger="shop.domain.payments")
     gateway = install(services, gated=True)
     with serve(app) as host:
         first = in_background(pay_over_http, host, shopper.token, order["order_id"], "key-1")
@@ -317,7 +303,7 @@ def test_a_refund_the_gateway_fails_is_told_pending_and_completed_by_the_reconci
     assert "refund" in body["error"]["message"] and "under way" in body["error"]["message"]
 
     with services.db.writing() as session:
-        settled = orders.reconcile_payments(session, gateway, older_than=timedelta(0))
+        settled = payments.reconcile_payments(session, gateway, older_than=timedelta(0))
 
     assert settled["refunded"] == 1
     (payment,) = payments_of(services, order["order_id"])

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
-from shop.domain.audit import audit
-from shop.domain.inventory import RequestKind, sku_lane
+from shop.domain.requests import RequestKind, sku_lane
 from shop.storage.models import AppliedRequest, Hold, HoldStatus
+from tests.helpers import assert_audit_clean, wait_until
 
 SKU = "POISON-1"
 LANE = sku_lane(SKU)
-
-
-def _audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
-
-
-def _wait_until(predicate, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def _poison(services, stage: str) -> str:
@@ -83,7 +67,7 @@ def _assert_lane_answered_in_order(services, accepted, poison, stage) -> None:
     with services.db.reading() as session:
         assert (session.get(AppliedRequest, poison) is not None) == COMMITTED[stage]
         assert session.query(Hold).filter_by(status=HoldStatus.ACTIVE).count() == 4
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_poison_request_fails_alone_and_the_rest_of_its_batch_is_answered_in_order(
@@ -106,11 +90,13 @@ def test_a_consumer_process_survives_a_poison_request_and_keeps_serving_its_lane
     consumer = spawn("workers.consumer", BATCH_SIZE=200)
     services.lanes.resume(LANE)
     last = accepted[-1][1].get_json()["job_id"]
-    assert _wait_until(lambda: services.lanes.view(last).status == "finished")
+    assert wait_until(lambda: services.lanes.view(last).status == "finished", timeout_s=30)
     _assert_lane_answered_in_order(services, accepted, poison, stage)
     # The same process answers the next request: it was never restarted.
     later = new_shopper()
     response = later.add(SKU, 1)
-    assert _wait_until(lambda: services.lanes.view(response.get_json()["job_id"]).status == "finished")
+    assert wait_until(
+        lambda: services.lanes.view(response.get_json()["job_id"]).status == "finished", timeout_s=30
+    )
     assert later.result(response)["outcome"] == "sold_out"
     assert consumer.poll() is None

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shop.domain.audit import audit
-from shop.domain.inventory import sku_lane
-from shop.lanes.queueing import CATALOG_HASH
+from babel.dates import format_date
+
+from shop.domain.requests import sku_lane
+from shop.lanes.keys import CATALOG_HASH
 from shop.storage.models import Hold, utcnow
-from tests.test_pages import Visitor, job_id_of, text_of
+from tests.helpers import OPERATOR, Visitor, assert_audit_clean, job_id_of, text_of
 
 SKU = "RULES-1"
-OPERATOR = ("operator", "test-operator-password")
-
-
-def _audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
 
 
 def test_a_queued_sale_start_refuses_a_shopper_in_line_behind_it_and_reaches_the_cache(
@@ -40,7 +34,7 @@ def test_a_queued_sale_start_refuses_a_shopper_in_line_behind_it_and_reaches_the
     assert cached == f"2|0|{int(starts.timestamp() * 1000)}|pcs"
     with services.db.reading() as session:
         assert session.query(Hold).count() == 0
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_queued_lower_cart_limit_refuses_a_shopper_in_line_behind_it(
@@ -57,7 +51,7 @@ def test_a_queued_lower_cart_limit_refuses_a_shopper_in_line_behind_it(
     drain()
     assert shopper.result(two)["outcome"] == "limit_exceeded"
     assert services.redis.hget(CATALOG_HASH, SKU).decode().startswith("1|")
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_queued_per_customer_limit_refuses_a_shopper_in_line_behind_it(
@@ -80,7 +74,7 @@ def test_a_queued_per_customer_limit_refuses_a_shopper_in_line_behind_it(
     result = client.get(f"/jobs/{second.get_json()['job_id']}", headers=token).get_json()["result"]
     assert (result["outcome"], result["customer_has"]) == ("customer_limit_exceeded", 2)
     assert services.redis.hget(CATALOG_HASH, SKU).decode().startswith("3|2|")
-    _audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_shopper_refused_before_the_sale_starts_is_told_when_it_starts(
@@ -100,9 +94,10 @@ def test_a_shopper_refused_before_the_sale_starts_is_told_when_it_starts(
     drain()
     page = text_of(visitor.page(waiting))  # Indonesian by default
     assert "Penjualan belum dimulai" in page
-    assert starts.strftime("%d-%m-%Y") + " 10:00 WIB" in page
+    # Babel's Indonesian date and time (CLDR: "4 Des 2026", "10.00"), in Jakarta's zone.
+    assert format_date(starts.date(), "medium", locale="id") + " 10.00 WIB" in page
     status = client.get(f"/wait/{job_id_of(waiting)}/status").get_json()
-    assert "Penjualan belum dimulai" in status["html"] and "10:00 WIB" in status["html"]
+    assert "Penjualan belum dimulai" in status["html"] and "10.00 WIB" in status["html"]
 
 
 def test_a_queued_rule_change_keeps_the_products_units_in_the_cache(

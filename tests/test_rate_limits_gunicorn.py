@@ -8,8 +8,6 @@ fresh client address.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import signal
 from collections.abc import Iterator
@@ -17,8 +15,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from devtools.redis_server import free_port
-from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
+from tests.helpers import worker_env
+from tests.http_server import call
 
 CART_LIMIT = 5
 REQUESTS = 12
@@ -41,15 +40,7 @@ def _call(
     host: str, method: str, path: str, client: str, body: Any = None
 ) -> tuple[int, dict[str, str], Any]:
     """One request on its own connection, as the client at address ``client``."""
-    conn = http.client.HTTPConnection(host, timeout=30)
-    try:
-        headers = {"Content-Type": "application/json", "X-Forwarded-For": client}
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, dict(response.getheaders()), json.loads(data) if data else None
-    finally:
-        conn.close()
+    return call(host, method, path, body, {"X-Forwarded-For": client})
 
 
 def _add(host: str, client: str, wave: str) -> tuple[int, dict[str, str], Any]:

@@ -10,51 +10,37 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from shop.domain import orders
-from shop.domain.payments import Charge, SimulatedGateway
+from shop.domain import payments
+from shop.domain.gateway import Charge, SimulatedGateway
 from shop.lanes.expiry import sweep
 from shop.lanes.reconciler import reconcile
 from shop.storage.models import Hold, HoldStatus, OrderStatus, Payment, PaymentStatus
-from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
-from tests.http_server import call
-from tests.test_checkout_payment import (
+from tests.helpers import (
     GOOD_CARD,
     PRICE,
     assert_audit_clean,
     expire_order_in_db,
     order_row,
-    ordered,
     product_row,
     stock,
+    wait_until,
+    worker_env,
 )
+from tests.http_server import call
 
 SETTLE_TIMEOUT_S = 30.0
 
 
-@pytest.fixture
-def flash(make_product):
-    """One product on sale: 10 units at Rp 100.000."""
-    return make_product("FLASH-1", on_hand=10, price=PRICE)
-
-
-@pytest.fixture
-def order(shopper, drain, flash):
-    return ordered(shopper, drain, flash, 2)
-
-
 def wait_for(condition, what: str, timeout: float = SETTLE_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.05)
+    value = wait_until(condition, timeout)
+    assert value, f"{what} did not happen within {timeout} s"
     return value
 
 
@@ -162,7 +148,7 @@ def test_a_payment_the_gateway_never_charged_is_failed_by_the_reconciler_and_the
     services, shopper, order
 ):
     with services.db.writing() as session, pytest.raises(Died):
-        orders.pay_order(
+        payments.pay_order(
             session,
             DyingGateway(services.redis),
             cart_id=shopper_cart(services, order["order_id"]),
@@ -175,7 +161,7 @@ def test_a_payment_the_gateway_never_charged_is_failed_by_the_reconciler_and_the
     assert (in_flight.status_code, in_flight.get_json()["error"]["code"]) == (409, "payment_in_progress")
 
     with services.db.writing() as session:
-        counts = orders.reconcile_payments(session, services.gateway, older_than=timedelta(0))
+        counts = payments.reconcile_payments(session, services.gateway, older_than=timedelta(0))
 
     assert counts["failed"] == 1
     assert payment_of(services, order["order_id"]).status == PaymentStatus.FAILED
@@ -200,7 +186,7 @@ def test_a_payment_the_reconciler_settles_as_paid_is_allocated_through_the_skus_
     services, shopper, order, drain, flash
 ):
     with services.db.writing() as session, pytest.raises(Died):
-        orders.pay_order(
+        payments.pay_order(
             session,
             ChargesThenDies(services.redis),
             cart_id=shopper_cart(services, order["order_id"]),

@@ -10,22 +10,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from shop.domain.audit import audit
-from shop.domain.draw import LUA_DRAW, new_seed, shuffled
-from shop.domain.inventory import sku_lane
+from shop.domain.draw import new_seed, shuffled
+from shop.domain.requests import sku_lane
 from shop.lanes.admission import request_hold
-from shop.lanes.queueing import lane_key
+from shop.lanes.keys import lane_key
+from shop.lanes.scripts import lua_source
 from shop.storage.models import AppliedRequest, utcnow
-
-AUTH = {"Authorization": "Basic b3BlcmF0b3I6dGVzdC1vcGVyYXRvci1wYXNzd29yZA=="}
+from tests.helpers import OPERATOR_HEADERS, audit_report, cart, ledger, wait_until
 
 
 def starting_in(seconds: float) -> str:
     return (utcnow() + timedelta(seconds=seconds)).isoformat()
-
-
-def cart(n: int) -> str:
-    return f"cart{n:036d}"
 
 
 def sleep_until_started(services, sku: str) -> None:
@@ -36,20 +31,6 @@ def sleep_until_started(services, sku: str) -> None:
         if seconds * 1000 + micros // 1000 >= start_ms:
             return
         time.sleep(0.05)
-
-
-def ledger(services, sku: str) -> list[AppliedRequest]:
-    with services.db.reading() as session:
-        return list(
-            session.scalars(
-                select(AppliedRequest).where(AppliedRequest.sku == sku).order_by(AppliedRequest.seq)
-            )
-        )
-
-
-def audit_report(services):
-    with services.db.writing() as session:
-        return audit(session)
 
 
 def test_a_request_before_the_start_waits_in_the_prequeue_with_a_countdown(
@@ -78,7 +59,7 @@ def test_at_the_start_the_prequeue_is_drawn_from_a_logged_seed_and_later_arrival
     assert all(a.ticket is None for a in early)
     sleep_until_started(services, "SALE-2")
 
-    with caplog.at_level(logging.WARNING, logger="shop.lanes.queueing"):
+    with caplog.at_level(logging.WARNING, logger="shop.lanes.sales"):
         late = [request_hold(services, cart(100 + n), "SALE-2", 1) for n in range(3)]
     drain()
 
@@ -112,12 +93,8 @@ def test_the_scheduler_opens_a_sale_at_its_start_even_if_nobody_arrives_after_it
     spawn("workers.consumer")
     spawn("workers.schedule")
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        states = [services.lanes.view(a.job_id) for a in early]
-        if all(state.status == "finished" for state in states):
-            break
-        time.sleep(0.2)
+    wait_until(lambda: all(services.lanes.view(a.job_id).status == "finished" for a in early), 20)
+    states = [services.lanes.view(a.job_id) for a in early]
     outcomes = sorted(state.result["outcome"] for state in states)
     assert outcomes == ["held", "held", "held", "sold_out", "sold_out"]
     report = audit_report(services)
@@ -171,7 +148,7 @@ def test_a_sale_is_opened_once_however_many_callers_race(services, make_product)
 def test_the_draw_is_the_same_in_redis_and_in_python(services, size):
     ids = [f"{n * 7919 % 1000:03d}{chr(97 + n % 26)}job-{n}" for n in range(size)]
     script = services.redis.register_script(
-        LUA_DRAW + "\nlocal ids = {}\nfor i = 1, #ARGV - 1 do ids[i] = ARGV[i] end\n"
+        lua_source("draw") + "\nlocal ids = {}\nfor i = 1, #ARGV - 1 do ids[i] = ARGV[i] end\n"
         "return draw(ids, tonumber(ARGV[#ARGV]))"
     )
     for seed in (1, 48271, 2_147_483_646, new_seed()):
@@ -183,15 +160,17 @@ def test_the_operator_sets_and_clears_a_sale_start(client, services, make_produc
     make_product("SALE-6", on_hand=5)
 
     body = {"sale_starts_at": "2031-11-11T12:00:00+07:00"}
-    set_ = client.put("/admin/products/SALE-6", json=body, headers=AUTH)
+    set_ = client.put("/admin/products/SALE-6", json=body, headers=OPERATOR_HEADERS)
 
     assert set_.status_code == 200
     assert set_.get_json()["sale_starts_at"] == "2031-11-11T05:00:00+00:00"
     assert client.get("/catalogs/SALE-6").get_json()["sale_starts_at"] == "2031-11-11T05:00:00+00:00"
     assert client.post("/chart", json={"sku": "SALE-6", "qty": 1}).get_json()["status"] == "prequeue"
-    naive = client.put("/admin/products/SALE-6", json={"sale_starts_at": "2031-11-11T12:00:00"}, headers=AUTH)
+    naive = client.put(
+        "/admin/products/SALE-6", json={"sale_starts_at": "2031-11-11T12:00:00"}, headers=OPERATOR_HEADERS
+    )
     assert naive.status_code == 422 and naive.get_json()["error"]["code"] == "invalid_sale_starts_at"
-    cleared = client.put("/admin/products/SALE-6", json={"sale_starts_at": None}, headers=AUTH)
+    cleared = client.put("/admin/products/SALE-6", json={"sale_starts_at": None}, headers=OPERATOR_HEADERS)
     assert cleared.get_json()["sale_starts_at"] is None
     # Its pre-queue was drawn at once: the shopper who waited is in line now, ahead of anyone newer.
     assert services.redis.llen(lane_key(sku_lane("SALE-6"), "prequeue")) == 0
@@ -202,7 +181,9 @@ def test_the_countdown_follows_a_start_the_operator_moves(client, shopper, make_
     make_product("SALE-7", on_hand=5, sale_starts_at=starting_in(30))
     job_id = shopper.add("SALE-7", 1).get_json()["job_id"]
 
-    moved = client.put("/admin/products/SALE-7", json={"sale_starts_at": starting_in(120)}, headers=AUTH)
+    moved = client.put(
+        "/admin/products/SALE-7", json={"sale_starts_at": starting_in(120)}, headers=OPERATOR_HEADERS
+    )
 
     assert moved.status_code == 200
     job = shopper.job(job_id).get_json()
@@ -216,7 +197,7 @@ def test_an_operators_stock_change_before_the_start_is_not_drawn_with_the_shoppe
     make_product("SALE-8", on_hand=5, sale_starts_at=starting_in(60))
     shopper.add("SALE-8", 1)
 
-    changed = client.put("/admin/products/SALE-8", json={"on_hand": 8}, headers=AUTH)
+    changed = client.put("/admin/products/SALE-8", json={"on_hand": 8}, headers=OPERATOR_HEADERS)
 
     assert changed.status_code == 202
     drain()

@@ -19,7 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 from config import BASE_DIR, Config, config_from_env
 from devtools.redis_server import free_port
 from shop import create_app
-from tests.conftest import worker_env
+from tests.helpers import worker_env
 
 # The key the development config used to fall back to; it is public (it was in config.py).
 OLD_DEVELOPMENT_KEY = "dev-only-insecure-secret-key"
@@ -77,6 +77,7 @@ def test_every_procfile_process_refuses_to_start_without_an_operator_password(co
     assert "OPERATOR_PASSWORD must be set" in started.stdout, started.stdout[-2000:]
 
 
+@pytest.mark.pure
 def test_the_development_config_has_no_built_in_secret_key(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("SHOP_ENV", "development")
@@ -160,6 +161,7 @@ def test_by_default_the_session_cookie_is_secure_exactly_when_served_over_https(
     assert ("; Secure" in cookie) is secure
 
 
+@pytest.mark.pure
 def test_an_unknown_cookie_secure_setting_is_refused(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-key-0123456789abcdef")
     monkeypatch.setenv("COOKIE_SECURE", "sometimes")
@@ -168,6 +170,7 @@ def test_an_unknown_cookie_secure_setting_is_refused(monkeypatch):
         Config()
 
 
+@pytest.mark.pure
 def test_the_procfile_runs_the_production_config():
     for name, command in PROCESSES.items():
         assert command.startswith("SHOP_ENV=${SHOP_ENV:-production} "), name

@@ -3,9 +3,6 @@ its secrets, and no secret (secret key, operator password, cart tokens) ever rea
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
 import logging
 import re
 import subprocess
@@ -19,8 +16,9 @@ import rq_dashboard
 from config import BASE_DIR, ProductionConfig, TestConfig, config_from_env
 from shop import create_app
 from shop.domain.carts import CartTokens
-from tests.conftest import worker_env
 from tests.gunicorn_server import gunicorn
+from tests.helpers import OPERATOR_HEADERS, basic, worker_env
+from tests.http_server import call as http_call
 
 SECRET_KEY = "sk-do-not-log-4f1c9e27b3a8d650"
 OPERATOR_PASSWORD = "op-do-not-log-8e2d41b7c9"
@@ -30,10 +28,6 @@ LOADED_FROM_ELSEWHERE = re.compile(
     r"""<(script|img|iframe|link)\b[^>]*\b(src|href)\s*=\s*["'](https?:)?//""", re.IGNORECASE
 )
 GUNICORN_DEFAULT_ACCESS_LOG = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def policy(response) -> dict[str, list[str]]:
@@ -104,7 +98,7 @@ def test_a_static_file_carries_the_security_headers(client):
 
 
 def test_rq_dashboard_gets_a_relaxed_policy_that_still_refuses_framing(client):
-    response = client.get("/rq/", headers=basic("operator", TestConfig.OPERATOR_PASSWORD))
+    response = client.get("/rq/", headers=OPERATOR_HEADERS)
     assert response.status_code == 200
     directives = assert_protected(response)
     # Its pages carry their script inline and compile templates with underscore's _.template.
@@ -115,6 +109,7 @@ def test_rq_dashboard_gets_a_relaxed_policy_that_still_refuses_framing(client):
     )
 
 
+@pytest.mark.pure
 def test_rq_dashboard_loads_nothing_from_other_sites():
     """Its relaxed policy allows only 'self' because its templates load nothing from elsewhere."""
     templates = list(RQ_TEMPLATES.rglob("*.html")) + list(RQ_TEMPLATES.rglob("*.js"))
@@ -124,6 +119,7 @@ def test_rq_dashboard_loads_nothing_from_other_sites():
         assert not LOADED_FROM_ELSEWHERE.search(text), template
 
 
+@pytest.mark.pure
 def test_the_shops_templates_need_no_inline_script_or_style():
     """The page policy forbids inline script and style, so no template may rely on them."""
     inline = re.compile(
@@ -148,6 +144,7 @@ def production_env(monkeypatch):
     return monkeypatch
 
 
+@pytest.mark.pure
 def test_production_starts_with_its_secrets(production_env):
     config = config_from_env()
     assert isinstance(config, ProductionConfig)
@@ -155,6 +152,7 @@ def test_production_starts_with_its_secrets(production_env):
     assert config.OPERATOR_PASSWORD == OPERATOR_PASSWORD
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("value", [None, "", "   "])
 def test_production_refuses_to_start_without_a_secret_key(production_env, value):
     if value is None:
@@ -165,6 +163,7 @@ def test_production_refuses_to_start_without_a_secret_key(production_env, value)
         config_from_env()
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("value", [None, ""])
 def test_production_refuses_to_start_without_an_operator_password(production_env, value):
     if value is None:
@@ -186,11 +185,13 @@ def test_production_runs_without_the_operator_area_only_when_told_so(production_
     assert client.get("/catalogs").status_code == 200
 
 
+@pytest.mark.pure
 def test_disabling_the_operator_area_ignores_a_configured_password(production_env):
     production_env.setenv("OPERATOR_AREA", "disabled")
     assert config_from_env().OPERATOR_PASSWORD == ""
 
 
+@pytest.mark.pure
 def test_production_refuses_an_unknown_operator_area_setting(production_env):
     production_env.setenv("OPERATOR_AREA", "off")
     with pytest.raises(RuntimeError, match="OPERATOR_AREA must be enabled or disabled"):
@@ -315,17 +316,7 @@ def test_no_secret_is_logged_by_gunicorn_or_the_consumer_at_info(config, service
     with gunicorn(env, workers=2, access_log_format=GUNICORN_DEFAULT_ACCESS_LOG) as server:
 
         def call(method: str, path: str, body: Any, headers: dict[str, str]):
-            conn = http.client.HTTPConnection(server.host, timeout=30)
-            try:
-                payload = json.dumps(body) if body is not None else None
-                conn.request(
-                    method, path, body=payload, headers={"Content-Type": "application/json", **headers}
-                )
-                response = conn.getresponse()
-                data = response.read()
-                return response.status, dict(response.getheaders()), json.loads(data) if data else None
-            finally:
-                conn.close()
+            return http_call(server.host, method, path, body, headers)
 
         cycle.run(call, drain)
         server.wait_for_access("POST /admin/audit")

@@ -16,10 +16,7 @@ from config import TestConfig
 from shop import create_app
 from shop.domain.audit import audit
 from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Product, StockLocation, utcnow
-from tests.conftest import Shopper
-
-OPERATOR = ("operator", "test-operator-password")
-GOOD_CARD = "4242424242424242"
+from tests.helpers import GOOD_CARD, OPERATOR, Shopper, assert_audit_clean, available
 
 
 @pytest.fixture
@@ -38,20 +35,10 @@ def boxed(make_product):
     return make_product("BOXED-1", on_hand=30, max_per_cart=24, uoms=[{"uom": "box", "conversion": 12}])
 
 
-def audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
-
-
 def locations(services, sku: str) -> dict[str, tuple[int, int, int]]:
     with services.db.reading() as session:
         rows = session.scalars(select(StockLocation).where(StockLocation.sku == sku)).all()
         return {r.location_code: (r.on_hand, r.reserved, r.allocated) for r in rows}
-
-
-def available(client, sku: str) -> int:
-    return client.get(f"/catalogs/{sku}").get_json()["available"]
 
 
 def held(shopper: Shopper, drain, sku: str, qty: int, **extra) -> dict:
@@ -99,7 +86,7 @@ def test_holding_one_box_lowers_available_by_its_pieces(client, shopper, drain, 
     assert available(client, boxed) == 30 - 12
     line = shopper.cart().get_json()["items"][0]
     assert (line["qty"], line["uom"], line["uom_qty"]) == (12, "box", 1)
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_hold_over_max_per_cart_in_base_units_is_refused_at_admission(client, shopper, boxed):
@@ -141,7 +128,7 @@ def test_a_hold_takes_its_units_from_the_first_location_by_priority(
 
     assert result["outcome"] == "held"
     assert locations(services, sku) == {"JKT": (5, 4, 0), "SBY": (20, 0, 0)}
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_hold_larger_than_any_location_spans_locations(client, ops, shopper, drain, make_product, services):
@@ -154,7 +141,7 @@ def test_a_hold_larger_than_any_location_spans_locations(client, ops, shopper, d
     with services.db.reading() as session:
         assert session.scalar(select(Hold.locations).where(Hold.sku == sku)) == '{"JKT":3,"SBY":3}'
     assert available(client, sku) == 1
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_an_overdue_hold_spanning_locations_gives_each_location_its_units_at_the_next_batch(
@@ -175,7 +162,7 @@ def test_an_overdue_hold_spanning_locations_gives_each_location_its_units_at_the
     with services.db.reading() as session:
         statuses = dict(session.execute(select(Hold.qty, Hold.status).where(Hold.sku == sku)).all())
     assert statuses == {6: HoldStatus.EXPIRED, 7: HoldStatus.ACTIVE}
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_receipt_in_boxes_is_a_goods_receipt_movement_at_its_location(client, ops, drain, boxed, services):
@@ -193,7 +180,7 @@ def test_a_receipt_in_boxes_is_a_goods_receipt_movement_at_its_location(client, 
         12,
     )
     assert page["total"] == 2  # the initial stock, then the receipt
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_receipt_in_an_unknown_unit_is_refused_and_changes_nothing(client, ops, boxed, services):
@@ -262,7 +249,7 @@ def test_paying_moves_the_units_from_reserved_to_allocated_through_the_lane(
 
     assert locations(services, sku) == {"MAIN": (10, 0, 2)}
     assert available(client, sku) == 8
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_shipping_a_paid_order_is_a_goods_issue(client, ops, shopper, drain, make_product, services):
@@ -284,7 +271,7 @@ def test_shipping_a_paid_order_is_a_goods_issue(client, ops, shopper, drain, mak
         order_no,
         2,
     )
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_an_unpaid_order_cannot_be_shipped(client, ops, shopper, drain, make_product, services):
@@ -363,7 +350,7 @@ def test_cancelling_an_unpaid_order_soft_deletes_it_and_gives_its_units_to_the_w
         row = session.get(Order, order["order_id"])
         assert (row.status, row.deleted_at is not None) == (OrderStatus.CANCELLED, True)
     assert waiting.job(job_id).get_json()["result"]["outcome"] == "held"
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_paid_order_cannot_be_cancelled(client, ops, shopper, drain, make_product):
@@ -426,7 +413,7 @@ def test_a_held_flash_price_is_paid_even_if_the_sale_ends_before_checkout(
         120_000,
     )
     assert view["total"] == 120_000
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_hold_never_makes_available_negative_in_the_catalog(
@@ -453,7 +440,7 @@ def test_shop_receive_books_a_receipt_in_boxes_through_the_line(app, drain, boxe
     drain()
 
     assert locations(services, boxed)["JKT"] == (24, 0, 0)
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_shop_ship_issues_a_paid_order(app, shopper, drain, make_product, services):
@@ -465,7 +452,7 @@ def test_shop_ship_issues_a_paid_order(app, shopper, drain, make_product, servic
     drain()
 
     assert locations(services, sku) == {"MAIN": (1, 0, 0)}
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_shop_ship_refuses_an_unknown_order(app):

@@ -17,16 +17,7 @@ import pytest
 from config import BASE_DIR
 from devtools.processes import FIRST_BACKOFF_S, Supervised, supervise_once
 from devtools.redis_server import free_port
-
-
-def _wait_for(predicate, timeout_s: float = 60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    return predicate()
+from tests.helpers import wait_until
 
 
 def _http(method: str, url: str, body: dict | None = None, headers: dict | None = None):
@@ -86,7 +77,7 @@ def _held(base: str) -> bool:
     status, headers, body = _http("POST", f"{base}/chart", {"sku": "FLASH-PHONE-01", "qty": 1})
     assert status == 202
     token = {"X-Cart-Token": headers["X-Cart-Token"]}
-    job = _wait_for(lambda: _finished(base, body["job_id"], token), timeout_s=30)
+    job = wait_until(lambda: _finished(base, body["job_id"], token), timeout_s=30)
     return bool(job) and job["result"]["outcome"] == "held"
 
 
@@ -97,12 +88,12 @@ def _finished(base: str, job_id: str, headers: dict) -> dict | None:
 
 def test_a_killed_consumer_is_restarted_and_the_shop_keeps_answering(shop):
     process, base, log_path = shop
-    assert _wait_for(lambda: _healthy(base), timeout_s=90), log_path.read_text()
+    assert wait_until(lambda: _healthy(base), timeout_s=90), log_path.read_text()
     assert _held(base)
     text = log_path.read_text()
     first = int(re.search(r"started consumer-1 \(pid (\d+)\)", text).group(1))
     os.kill(first, signal.SIGKILL)
-    restarted = _wait_for(lambda: re.search(r"restarted consumer-1 \(pid (\d+)", log_path.read_text()), 30)
+    restarted = wait_until(lambda: re.search(r"restarted consumer-1 \(pid (\d+)", log_path.read_text()), 30)
     assert restarted, log_path.read_text()
     text = log_path.read_text()
     assert "consumer-1 exited with -9; restarting in 1s" in text
@@ -119,7 +110,7 @@ def test_a_process_that_keeps_dying_is_restarted_with_growing_waits():
     item = Supervised("crasher", command, dict(os.environ), str(BASE_DIR))
     item.start()
     for _ in range(3):
-        assert _wait_for(lambda: item.process.poll() is not None, timeout_s=10)
+        assert wait_until(lambda: item.process.poll() is not None, timeout_s=10)
         supervise_once([item], said.append)
         assert item.restart_at is not None
         item.restart_at = time.monotonic()  # don't wait out the backoff in a test

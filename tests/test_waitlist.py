@@ -9,26 +9,12 @@ import pytest
 from rq_scheduler import Scheduler
 from sqlalchemy import text
 
-from shop.domain.audit import audit
-from shop.domain.inventory import apply_stock_requests, sku_lane
+from shop.domain.inventory import apply_stock_requests
+from shop.domain.requests import sku_lane
 from shop.lanes.expiry import sweep
-from shop.lanes.queueing import READY_LIST, lane_key
+from shop.lanes.keys import READY_LIST, lane_key
 from shop.storage.models import WaitlistEntry, WaitlistStatus
-
-
-def audit_clean(services) -> None:
-    with services.db.writing() as session:
-        report = audit(session)
-    assert report.ok, report.violations
-
-
-def wait_until(predicate, timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
+from tests.helpers import assert_audit_clean, wait_until
 
 
 def job(shopper, response) -> dict:
@@ -92,7 +78,7 @@ def test_a_waitlisted_request_gets_a_returned_unit_before_a_later_request_that_d
     assert [item["sku"] for item in shopper.cart().get_json()["items"]] == ["WL-1"]
     receipt = shopper.client.get(f"/jobs/{handed['job_id']}/receipt", headers=shopper.headers).get_json()
     assert receipt["outcome"]["outcome"] == "held" and receipt["ledger_seq"]
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_returned_unit_goes_to_the_oldest_of_two_entries_that_both_fit(
@@ -110,7 +96,7 @@ def test_a_returned_unit_goes_to_the_oldest_of_two_entries_that_both_fit(
     assert job(shopper, older)["result"]["outcome"] == "held"
     still = job(newer_shopper, newer)
     assert (still["status"], still["waitlist_position"]) == ("waitlisted", 0)
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 @pytest.mark.parametrize(("older_qty", "newer_qty"), [(2, 1), (1, 2)])
@@ -130,7 +116,7 @@ def test_returned_units_go_to_the_oldest_entry_first_whatever_the_quantities(
     still = job(newer_shopper, newer)
     assert (still["status"], still["waitlist_position"]) == ("waitlisted", 0)
     assert still["odds"]["available"] == 2 - older_qty
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_units_an_expired_order_returns_go_to_the_waitlist_before_requests_already_in_line(
@@ -152,7 +138,7 @@ def test_units_an_expired_order_returns_go_to_the_waitlist_before_requests_alrea
 
     assert job(shopper, waiting)["result"]["outcome"] == "held"
     assert job(in_line, ahead)["result"]["outcome"] == "sold_out"
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_an_entry_wanting_more_than_came_back_keeps_its_place_while_a_smaller_one_is_served(
@@ -176,7 +162,7 @@ def test_an_entry_wanting_more_than_came_back_keeps_its_place_while_a_smaller_on
     small_shopper.set_qty("WL-1", 0)
     drain()
     assert job(shopper, big)["result"]["outcome"] == "held"
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_waitlist_entry_ends_as_sold_out_when_nothing_comes_back_in_time(
@@ -197,7 +183,7 @@ def test_a_waitlist_entry_ends_as_sold_out_when_nothing_comes_back_in_time(
     }
     with services.db.reading() as session:
         assert session.query(WaitlistEntry).one().status == WaitlistStatus.EXPIRED
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_the_sweeper_ends_an_overdue_entry_whose_scheduled_expiry_was_lost(
@@ -236,7 +222,7 @@ def test_a_hold_expiring_through_the_workers_hands_its_unit_to_the_waitlist(
     assert job(shopper, waiting)["result"]["outcome"] == "held"
     # ...and that hold expires in its turn, like any other.
     assert wait_until(lambda: shopper.cart().get_json()["items"][0]["status"] == "expired", timeout_s=15)
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_a_hand_off_made_by_a_consumer_that_died_before_publishing_is_published_by_the_next(
@@ -258,7 +244,7 @@ def test_a_hand_off_made_by_a_consumer_that_died_before_publishing_is_published_
     drain()
 
     assert job(shopper, waiting)["result"]["outcome"] == "held"
-    audit_clean(services)
+    assert_audit_clean(services)
 
 
 def test_the_waitlist_flag_must_be_true_or_false(shopper, make_product):

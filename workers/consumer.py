@@ -21,7 +21,6 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -30,15 +29,17 @@ from rq import Worker
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from config import config_from_env
+from shop.domain.batches import BatchSettings, apply_batch
+from shop.domain.effects import BatchEffects
 from shop.domain.errors import StaleFence
-from shop.domain.inventory import BatchEffects, RequestKind, apply_stock_requests, sku_lane
-from shop.domain.ledger import Outcome, QueuedRequest, issue_fence
-from shop.domain.orders import CHECKOUT_LANE_PREFIX, UNITS_RETURNED, apply_order_requests
+from shop.domain.ledger import issue_fence
+from shop.domain.requests import Outcome, OutcomeDict, QueuedRequest, lane_sku, rejected
 from shop.lanes import expiry, pausing
 from shop.lanes import metrics as monitoring
-from shop.lanes.queueing import LANE_PAUSED, TakenRequest
+from shop.lanes.lease import LANE_PAUSED, TakenRequest
 from shop.services import Services, build_services
 from shop.storage.models import utcnow
+from workers.publishing import UNEXPECTED_RETRIES, Publisher
 
 log = logging.getLogger("shop.consumer")
 
@@ -48,9 +49,6 @@ DRAIN_SLICE_S = 1.0
 RESCUE_INTERVAL_S = 2.0
 HEARTBEAT_INTERVAL_S = 10.0
 MAX_BACKOFF_S = 5.0
-# How often a batch (or a part of it) that raised something unexpected is tried again before it is
-# split in halves to find the request that fails.
-UNEXPECTED_RETRIES = 1
 
 
 class InjectedFault(RuntimeError):
@@ -69,6 +67,8 @@ class Consumer:
         self.name = name or f"shop-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.batch_size = max(1, batch_size or self.config.BATCH_SIZE)
         self.lease_ms = self.config.LEASE_TTL_MS
+        self.settings = BatchSettings.from_config(self.config)
+        self.publisher = Publisher(self.lanes, self.name, self.lease_ms, self._inject_fault)
         self._stopping = False
         self._worker = Worker([], connection=services.redis, name=self.name)
         self._last_rescue = 0.0
@@ -133,19 +133,19 @@ class Consumer:
             if result is None:
                 return applied
             outcomes, token = result
-            self._publish(lane, taken, outcomes, effects)
+            self.publisher.publish(lane, taken, outcomes, effects)
             if effects.product_rules is not None:
                 # What was committed, not what the operator's request said: the cache follows the database.
                 max_per_cart, max_per_customer, starts, base_uom, uoms = effects.product_rules
                 self.lanes.cache_product(
-                    lane.removeprefix("sku:"),
+                    lane_sku(lane) or lane,
                     max_per_cart,
                     max_per_customer=max_per_customer,
                     sale_starts_at=starts,
                     base_uom=base_uom,
                     uoms=uoms,
                 )
-            self._hand_off(taken, outcomes)
+            self._hand_off(effects)
             elapsed = time.monotonic() - began
             self._record(lane, taken, outcomes, elapsed)
             applied += len(taken)
@@ -176,10 +176,10 @@ class Consumer:
 
     def _apply_batch(
         self, lane: str, token: int, taken: Sequence[TakenRequest], effects: BatchEffects
-    ) -> tuple[dict[str, Outcome | BaseException], int] | None:
+    ) -> tuple[dict[str, OutcomeDict | BaseException], int] | None:
         """Apply a batch in line order, isolating a request that fails; None if the lane was lost."""
         requests = [item.request for item in taken if item.request is not None]
-        outcomes: dict[str, Outcome | BaseException] = {}
+        outcomes: dict[str, OutcomeDict | BaseException] = {}
         if not requests:
             return outcomes, token
         try:
@@ -193,7 +193,7 @@ class Consumer:
         lane: str,
         token: int,
         requests: Sequence[QueuedRequest],
-        outcomes: dict[str, Outcome | BaseException],
+        outcomes: dict[str, OutcomeDict | BaseException],
         effects: BatchEffects,
     ) -> int:
         """Apply requests in order; on an unexpected error retry, then split the batch in halves.
@@ -240,7 +240,7 @@ class Consumer:
 
     def _apply_retrying(
         self, lane: str, token: int, requests: Sequence[QueuedRequest], effects: BatchEffects
-    ) -> tuple[list[Outcome], int]:
+    ) -> tuple[list[OutcomeDict], int]:
         """Apply one transaction, riding out database outages and a forgotten fencing counter.
 
         Raises _LaneLost if another consumer holds the lane now; anything unexpected propagates.
@@ -266,123 +266,6 @@ class Consumer:
                 if not self.lanes.renew(lane, self.name, self.lease_ms):
                     raise _LaneLost(lane) from None
 
-    # --- publishing ---------------------------------------------------------------------------
-
-    def _publish(
-        self,
-        lane: str,
-        taken: Sequence[TakenRequest],
-        outcomes: dict[str, Outcome | BaseException],
-        effects: BatchEffects,
-    ) -> None:
-        """Publish a committed batch; if that fails unexpectedly, isolate the result that cannot be.
-
-        Redis being unreachable propagates (the batch stays in flight; the next holder republishes
-        it from the ledger). Anything else is retried, then the results are published in halves
-        without finishing, down to one job, which is answered as failed; then the batch finishes.
-        """
-        error: BaseException | None = None
-        for attempt in range(1 + UNEXPECTED_RETRIES):
-            try:
-                self._inject_fault("publish", [item.request for item in taken])
-                self.lanes.publish(
-                    lane,
-                    self.name,
-                    taken,
-                    outcomes,
-                    self.lease_ms,
-                    self._expiries(taken, outcomes, effects.waitlist_resolved),
-                    seqs=effects.seqs,
-                    stock=effects.stock,
-                    shopper_units=effects.shopper_units,
-                    waitlist_joined=effects.waitlist_joined,
-                    waitlist_resolved=effects.waitlist_resolved,
-                )
-                return
-            except (RedisConnectionError, RedisTimeoutError):
-                raise
-            except Exception as exc:
-                error = exc
-                log.warning("publishing %d on %s failed (try %d): %r", len(taken), lane, attempt + 1, exc)
-        log.error("publishing a batch on %s failed: %r; publishing it in parts", lane, error)
-        self._publish_isolating(lane, taken, outcomes, effects)
-        resolved = effects.waitlist_resolved
-        for extras in (True, False):
-            try:
-                self.lanes.publish(
-                    lane,
-                    self.name,
-                    taken,
-                    {},
-                    self.lease_ms,
-                    self._expiries((), {}, resolved) if extras else (),
-                    seqs=effects.seqs,
-                    stock=effects.stock,
-                    shopper_units=effects.shopper_units,
-                    waitlist_joined=effects.waitlist_joined if extras else (),
-                    waitlist_resolved=resolved if extras else (),
-                )
-                return
-            except (RedisConnectionError, RedisTimeoutError):
-                raise
-            except Exception:
-                # Waitlist results the database holds (and the sweeper expires) but Redis cannot show.
-                log.exception("finishing a batch on %s failed (waitlist results included: %s)", lane, extras)
-
-    def _publish_isolating(
-        self,
-        lane: str,
-        taken: Sequence[TakenRequest],
-        outcomes: dict[str, Outcome | BaseException],
-        effects: BatchEffects,
-    ) -> None:
-        """Publish results in halves, in line order; a single one that fails is published as failed."""
-        try:
-            self._inject_fault("publish", [item.request for item in taken])
-            self.lanes.publish(
-                lane,
-                self.name,
-                taken,
-                outcomes,
-                self.lease_ms,
-                self._expiries(taken, outcomes),
-                seqs=effects.seqs,
-                finish=False,
-            )
-            return
-        except (RedisConnectionError, RedisTimeoutError):
-            raise
-        except Exception as exc:
-            if len(taken) > 1:
-                middle = len(taken) // 2
-                self._publish_isolating(lane, taken[:middle], outcomes, effects)
-                self._publish_isolating(lane, taken[middle:], outcomes, effects)
-                return
-            item = taken[0]
-            log.error(
-                json.dumps(
-                    {
-                        "event": "publish_failed",
-                        "lane": lane,
-                        "job": item.job_id,
-                        "ticket": item.request.ticket if item.request else None,
-                        "error": repr(exc),
-                    }
-                ),
-                exc_info=exc,
-            )
-            # What was committed stays (a hold still expires: on schedule if this works, else swept).
-            expiries = self._expiries([item], {item.job_id: outcomes[item.job_id]})
-            outcomes[item.job_id] = exc
-        for scheduled in (expiries, []):
-            try:
-                self.lanes.publish(lane, self.name, [item], outcomes, self.lease_ms, scheduled, finish=False)
-                return
-            except (RedisConnectionError, RedisTimeoutError):
-                raise
-            except Exception:
-                log.exception("could not mark job %s on %s failed", item.job_id, lane)
-
     # --- applying (one transaction) -----------------------------------------------------------
 
     def _inject_fault(self, stage: str, requests: Sequence[QueuedRequest | None]) -> None:
@@ -398,29 +281,16 @@ class Consumer:
 
     def _apply(
         self, lane: str, token: int, requests: Sequence[QueuedRequest], effects: BatchEffects
-    ) -> list[Outcome]:
+    ) -> list[OutcomeDict]:
+        """Apply one transaction: the maintenance lane here, every other lane by the domain's dispatcher."""
         self._inject_fault("apply", requests)
-        config = self.config
+        if lane == expiry.MAINTENANCE_LANE:
+            return [self._maintenance(r) for r in requests]
         session = self.services.db.write_session()
         try:
-            if lane.startswith("sku:"):
-                return apply_stock_requests(
-                    session,
-                    lane[4:],
-                    token,
-                    requests,
-                    timedelta(seconds=config.HOLD_TTL_SECONDS),
-                    before_commit=self._before_commit,
-                    effects=effects,
-                    waitlist_ttl=timedelta(seconds=config.WAITLIST_TTL_SECONDS),
-                )
-            if lane.startswith(CHECKOUT_LANE_PREFIX):
-                return apply_order_requests(
-                    session, lane, token, requests, timedelta(seconds=config.PAYMENT_TTL_SECONDS)
-                )
-            if lane == expiry.MAINTENANCE_LANE:
-                return [self._maintenance(r) for r in requests]
-            return [{"outcome": "rejected", "reason": f"no consumer for lane {lane!r}"} for _ in requests]
+            return apply_batch(
+                session, lane, token, requests, self.settings, effects, before_commit=self._before_commit
+            )
         finally:
             session.close()
 
@@ -435,58 +305,21 @@ class Consumer:
         while os.path.exists(marker) and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def _maintenance(self, request: QueuedRequest) -> Outcome:
+    def _maintenance(self, request: QueuedRequest) -> OutcomeDict:
         if request.kind == "sweep":
             counts = expiry.sweep(self.services.db, self.lanes, self.config.CHECKOUT_LANES)
-            return {"outcome": "swept", **counts}
-        return {"outcome": "rejected", "reason": f"unknown maintenance job {request.kind!r}"}
+            return {"outcome": Outcome.SWEPT, **counts}
+        return rejected(f"unknown maintenance job {request.kind!r}")
 
-    def _hand_off(self, taken: Sequence[TakenRequest], outcomes: dict[str, Outcome | BaseException]) -> None:
-        """Tell each SKU's line about units an expired order returned, once that is committed.
+    def _hand_off(self, effects: BatchEffects) -> None:
+        """Queue the hand-offs the batch called for (units an expired order returned), once committed.
 
         The units are the SKU's again already; the hand-off request makes its consumer re-read the
         stock and the order's shoppers (and serve the SKU's waitlist) before anyone newer in line.
         A repeat (after a crash before this ran) has the same job id and is applied once.
         """
-        for item in taken:
-            outcome = outcomes.get(item.job_id)
-            if not isinstance(outcome, dict) or outcome.get("outcome") not in UNITS_RETURNED:
-                continue
-            for sku in outcome.get("skus", []):
-                params = {"sku": sku, "order_id": outcome["order_id"]}
-                job_id = f"handoff-{outcome['order_id']}-{sku}"
-                self.lanes.admit(sku_lane(sku), RequestKind.HANDOFF, params, job_id=job_id)
-
-    def _expiries(
-        self,
-        taken: Sequence[TakenRequest],
-        outcomes: dict[str, Outcome | BaseException],
-        resolved: Sequence[Any] = (),
-    ) -> list[tuple]:
-        """Expiry jobs to schedule for the holds, orders and waitlist entries this batch created."""
-        jobs = []
-        for resolution in resolved:
-            # A waitlist entry that became a hold: the hold expires like any other.
-            outcome = resolution.outcome
-            if outcome.get("outcome") == "held" and outcome.get("hold_id"):
-                when = _parse_time(outcome["expires_at"])
-                jobs.append(expiry.hold_expiry_job(outcome["hold_id"], outcome["sku"], when))
-        for item in taken:
-            outcome = outcomes.get(item.job_id)
-            if not isinstance(outcome, dict) or item.request is None:
-                continue
-            if outcome.get("outcome") == "held" and outcome.get("hold_id"):
-                when = _parse_time(outcome["expires_at"])
-                jobs.append(expiry.hold_expiry_job(outcome["hold_id"], outcome["sku"], when))
-            elif outcome.get("outcome") == "waitlisted":
-                when = _parse_time(outcome["expires_at"])
-                jobs.append(expiry.waitlist_expiry_job(item.job_id, outcome["sku"], when))
-            elif outcome.get("outcome") == "order_created":
-                when = _parse_time(outcome["pay_before"])
-                cart_id = item.request.params["cart_id"]
-                jobs.append(expiry.order_expiry_job(outcome["order_id"], cart_id, when))
-        # One cart's several requests in a batch answer with the same hold: schedule its expiry once.
-        return list({job[0]: job for job in jobs}.values())
+        for handoff in effects.handoffs:
+            self.lanes.admit(handoff.lane, handoff.kind, handoff.params, job_id=handoff.job_id)
 
     # --- bookkeeping --------------------------------------------------------------------------
 
@@ -523,7 +356,7 @@ class Consumer:
         self,
         lane: str,
         taken: Sequence[TakenRequest],
-        outcomes: dict[str, Outcome | BaseException],
+        outcomes: dict[str, OutcomeDict | BaseException],
         elapsed: float,
     ) -> None:
         """Feed the batch into the lane's metrics and log one JSON line per applied request."""
@@ -541,7 +374,7 @@ class Consumer:
             wait_ms = round((now - item.enqueued_at).total_seconds() * 1000, 1) if item.enqueued_at else None
             line = {
                 "lane": lane,
-                "sku": lane[4:] if lane.startswith("sku:") else None,
+                "sku": lane_sku(lane),
                 "job": item.job_id,
                 "ticket": item.request.ticket if item.request else None,
                 "outcome": label,
@@ -552,7 +385,7 @@ class Consumer:
             log.info(json.dumps(line))
 
 
-def _label(outcome: Outcome | BaseException | None) -> str:
+def _label(outcome: OutcomeDict | BaseException | None) -> str:
     if isinstance(outcome, dict):
         return str(outcome.get("outcome", "unknown"))
     return "error" if outcome is not None else "missing"
@@ -562,10 +395,6 @@ def _transient(exc: DBAPIError) -> bool:
     """Deadlocks, serialization failures and lock timeouts are worth retrying as a whole batch."""
     text = str(exc.orig).lower() if exc.orig else ""
     return any(word in text for word in ("deadlock", "serializ", "lock", "could not connect", "closed"))
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,11 @@ from rq_scheduler import Scheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import config_from_env
+from shop.lanes.client import Lanes
+from shop.lanes.door import LaneQueue
 from shop.lanes.expiry import MAINTENANCE_LANE, SWEEPER_JOB_ID
+from shop.lanes.keys import job_func
 from shop.lanes.metrics import SAMPLE_EVERY_S, record_samples
-from shop.lanes.queueing import JOB_FUNC_PREFIX, LaneQueue, Lanes
 from shop.lanes.reconciler import reconcile
 from shop.services import build_services
 
@@ -64,7 +66,7 @@ class LaneScheduler(Scheduler):
             return
         self.schedule(
             scheduled_time=datetime.now(UTC),
-            func=JOB_FUNC_PREFIX + "sweep",
+            func=job_func("sweep"),
             interval=self.sweep_interval,
             repeat=None,
             id=SWEEPER_JOB_ID,

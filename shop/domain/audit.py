@@ -72,6 +72,7 @@ def audit(session: Session) -> AuditReport:
     """Check every stock invariant over the whole database, in one consistent snapshot."""
     report = AuditReport()
     with session.begin():
+        _read_one_snapshot(session)
         _check_products(session, report)
         report.locations = check_locations(session, report.violations)
         _check_holds(session, report)
@@ -80,6 +81,17 @@ def audit(session: Session) -> AuditReport:
         _check_ledgers(session, report)
         _check_draws(session, report)
     return report
+
+
+def _read_one_snapshot(session: Session) -> None:
+    """Make every statement of this transaction read the same snapshot.
+
+    PostgreSQL's default (READ COMMITTED) gives each statement a snapshot of its own, so a batch that
+    commits between two checks would look like a mismatch; REPEATABLE READ reads one snapshot for the
+    whole transaction. SQLite's read transaction (BEGIN, WAL) already reads one.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _check_products(session: Session, report: AuditReport) -> None:

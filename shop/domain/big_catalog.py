@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from shop.domain.inventory import sku_lane
 from shop.domain.ledger import creation_entry, ledger_row
+from shop.domain.requests import sku_lane
 from shop.domain.stock import movement_row
 from shop.storage.models import (
     BASE_UOM,

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop.domain.errors import BadRequest, NotFound
+from shop.domain.errors import Malformed, NotFound
 from shop.domain.pricing import discount_pct
 from shop.storage.models import Hold, HoldStatus, Order, OrderStatus, Product, utcnow
 
@@ -38,7 +38,7 @@ class CartTokens:
     def verify(self, token: str) -> str:
         """Return the cart id for a token: 400 if malformed, 404 if not one of ours."""
         if not TOKEN_PATTERN.match(token):
-            raise BadRequest("X-Cart-Token is malformed.", code="invalid_cart_token")
+            raise Malformed("X-Cart-Token is malformed.", code="invalid_cart_token")
         try:
             raw = self._signer.unsign(token).decode()
         except BadSignature:

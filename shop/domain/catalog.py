@@ -96,12 +96,24 @@ def _filtered(session: Session, query: CatalogQuery, category_leads: bool = True
     return stmt, relevance
 
 
+def get_product(session: Session, sku: str) -> Product | None:
+    """Return the product with this SKU, or None (a SKU with a NUL names none, on any database)."""
+    return None if "\x00" in sku else session.get(Product, sku)
+
+
 def find_product(session: Session, sku: str) -> Product:
     """Return the product with this SKU or raise NotFound."""
-    product = None if "\x00" in sku else session.get(Product, sku)
+    product = get_product(session, sku)
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
     return product
+
+
+def products_by_sku(session: Session, skus: set[str]) -> dict[str, Product]:
+    """Return the products with these SKUs in one query (their units and locations in one more each)."""
+    if not skus:
+        return {}
+    return {row.sku: row for row in session.scalars(select(Product).where(Product.sku.in_(skus)))}
 
 
 # A loose index scan: one seek per category in the (category, …) index, not a read of every product.

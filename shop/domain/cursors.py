@@ -15,7 +15,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from shop.domain.errors import BadRequest
+from shop.domain.errors import Malformed
 
 # The query parameters a cursor carries; given beside it, they must agree with it.
 QUERY_FIELDS = ("sortBy", "sortDir", "category", "search", "limit")
@@ -49,7 +49,7 @@ def decode(token: str) -> tuple[dict[str, str], tuple[Any, str]]:
         args = dict(zip(QUERY_FIELDS, fields, strict=True)) | {"page": str(page)}
         return args, (_typed_key(args["sortBy"], value), sku)
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as error:
-        raise BadRequest("cursor is not one this catalog gave out.", code="invalid_cursor") from error
+        raise Malformed("cursor is not one this catalog gave out.", code="invalid_cursor") from error
 
 
 def check_agrees(args: Any, fields: dict[str, str]) -> None:
@@ -57,7 +57,7 @@ def check_agrees(args: Any, fields: dict[str, str]) -> None:
     for name in (*QUERY_FIELDS, "page"):
         given = args.get(name)
         if given is not None and given.strip().lower() != fields[name].strip().lower():
-            raise BadRequest(
+            raise Malformed(
                 f"{name} differs from the query the cursor continues; send the cursor alone.",
                 code="cursor_mismatch",
                 parameter=name,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from shop.domain.inventory import sku_lane
 from shop.domain.ledger import insert_ignoring_conflicts, record_creation
+from shop.domain.requests import sku_lane
 from shop.domain.stock import movement_row, record_movements
 from shop.storage.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
 

@@ -1,5 +1,8 @@
 """The pre-queue draw: a seeded shuffle, written identically in Lua (for Redis) and Python (for the audit).
 
+The Lua is the lanes' (shop/lanes/scripts/draw.lua, run by the script that opens a sale); this is the
+Python the audit recomputes the order with, and tests/test_sale_start.py checks that the two agree.
+
 Requests that arrive before a product's ``sale_starts_at`` wait in a pre-queue; at the start, one
 Redis script orders them by this draw and gives them tickets, so being first to refresh before the
 start gives no advantage. The input is the pre-queued job ids sorted (arrival order plays no part),
@@ -18,29 +21,6 @@ from collections.abc import Iterable
 
 MODULUS = 2_147_483_647
 MULTIPLIER = 48_271
-
-# Defines ``draw(ids, seed)`` for a script: sorts ``ids`` and shuffles them in place (Fisher-Yates).
-# The sort compares bytes: Lua's ``<`` on strings follows the server's locale, Python's does not.
-LUA_DRAW = """
-local function bytewise(a, b)
-  for k = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, k), string.byte(b, k)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-
-local function draw(ids, seed)
-  table.sort(ids, bytewise)
-  local state = seed
-  for i = #ids, 2, -1 do
-    state = math.fmod(state * 48271, 2147483647)
-    local j = math.fmod(state, i) + 1
-    ids[i], ids[j] = ids[j], ids[i]
-  end
-  return ids
-end
-"""
 
 
 def new_seed() -> int:

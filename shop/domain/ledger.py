@@ -22,20 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop.domain.errors import StaleFence
+from shop.domain.requests import Outcome, OutcomeDict, QueuedRequest, sku_lane
 from shop.storage.bulk import BulkInsert
 from shop.storage.models import AppliedRequest, Base, Product, SkuFence, utcnow
-
-Outcome = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class QueuedRequest:
-    """One request taken from a lane, in line order."""
-
-    request_id: str
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
-    ticket: int | None = None
 
 
 def insert_ignoring_conflicts(session: Session, model: type[Base], rows: Sequence[dict]) -> None:
@@ -90,10 +79,10 @@ def current_fence(session: Session, lane: str) -> int:
     return int(token or 0)
 
 
-def recorded_outcomes(session: Session, request_ids: Iterable[str]) -> dict[str, Outcome]:
+def recorded_outcomes(session: Session, request_ids: Iterable[str]) -> dict[str, OutcomeDict]:
     """Return the outcomes already recorded for any of these requests."""
     ids = list(request_ids)
-    found: dict[str, Outcome] = {}
+    found: dict[str, OutcomeDict] = {}
     # Chunk to stay under SQLite's bound-parameter limit.
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -123,7 +112,7 @@ def recorded_seqs(session: Session, request_ids: Iterable[str]) -> dict[str, int
 def record_outcomes(
     session: Session,
     lane: str,
-    applied: Sequence[tuple[QueuedRequest, Outcome]],
+    applied: Sequence[tuple[QueuedRequest, OutcomeDict]],
     now: datetime | None = None,
 ) -> None:
     """Write the ledger rows for newly applied requests (same transaction as the apply)."""
@@ -152,7 +141,7 @@ class StockEntry:
 
     request_id: str
     kind: str
-    outcome: Outcome
+    outcome: OutcomeDict
     seq: int
     on_hand: int
     reserved: int
@@ -219,7 +208,7 @@ def append_stock_entry(
     sku: str,
     request_id: str,
     kind: str,
-    outcome: Outcome,
+    outcome: OutcomeDict,
     params: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> StockEntry:
@@ -243,7 +232,7 @@ def append_stock_entry(
 def record_creation(session: Session, sku: str, on_hand: int, now: datetime | None = None) -> None:
     """Open a new product's ledger with the stock it was created with."""
     entry = creation_entry(sku, on_hand, last_seq(session, sku) + 1)
-    record_stock_entries(session, f"sku:{sku}", sku, [entry], now)
+    record_stock_entries(session, sku_lane(sku), sku, [entry], now)
 
 
 def creation_entry(sku: str, on_hand: int, seq: int = 1) -> StockEntry:
@@ -251,7 +240,7 @@ def creation_entry(sku: str, on_hand: int, seq: int = 1) -> StockEntry:
     return StockEntry(
         request_id=f"created-{sku}",
         kind="create_product",
-        outcome={"outcome": "created", "sku": sku, "on_hand": on_hand, "reserved": 0},
+        outcome={"outcome": Outcome.CREATED, "sku": sku, "on_hand": on_hand, "reserved": 0},
         seq=seq,
         on_hand=on_hand,
         reserved=0,
@@ -259,16 +248,16 @@ def creation_entry(sku: str, on_hand: int, seq: int = 1) -> StockEntry:
     )
 
 
-def _public(outcome: Outcome) -> Outcome:
+def _public(outcome: OutcomeDict) -> OutcomeDict:
     """Drop in-memory helpers (keys starting with an underscore) before an outcome is stored."""
     return {k: v for k, v in outcome.items() if not k.startswith("_")}
 
 
 # What each outcome does to (on_hand, reserved); any other outcome changes nothing.
-ABSOLUTE_OUTCOMES = frozenset({"created", "opening_balance"})
+ABSOLUTE_OUTCOMES = frozenset({Outcome.CREATED, Outcome.OPENING_BALANCE})
 
 
-def replay(figures: tuple[int, int] | None, outcome: Outcome) -> tuple[int, int] | None:
+def replay(figures: tuple[int, int] | None, outcome: OutcomeDict) -> tuple[int, int] | None:
     """Return a SKU's figures after an entry, from the figures before it (None before the first)."""
     name = outcome.get("outcome")
     if name in ABSOLUTE_OUTCOMES:
@@ -276,21 +265,21 @@ def replay(figures: tuple[int, int] | None, outcome: Outcome) -> tuple[int, int]
     if figures is None:
         return None
     on_hand, reserved = figures
-    if name == "held":
+    if name == Outcome.HELD:
         return on_hand, reserved + int(outcome["added"])
-    if name == "released":
+    if name == Outcome.RELEASED:
         return on_hand, reserved - int(outcome["released"])
-    if name in ("expired", "order_units_returned"):
+    if name in (Outcome.EXPIRED, Outcome.ORDER_UNITS_RETURNED):
         return on_hand, reserved - int(outcome["qty"])
-    if name == "sold":
+    if name == Outcome.SOLD:
         # Before revision 0008 (the brief's data model) payment took units off on hand directly.
         return on_hand - int(outcome["qty"]), reserved - int(outcome["qty"])
-    if name == "allocated":
+    if name == Outcome.ALLOCATED:
         return on_hand, reserved - int(outcome["qty"])
-    if name == "received":
+    if name == Outcome.RECEIVED:
         return on_hand + int(outcome["qty"]), reserved
-    if name == "shipped":
+    if name == Outcome.SHIPPED:
         return on_hand - int(outcome["qty"]), reserved
-    if name == "stock_set":
+    if name == Outcome.STOCK_SET:
         return int(outcome["on_hand"]), reserved
     return on_hand, reserved

@@ -1,119 +1,52 @@
-"""Checkout and payment: turning a cart's holds into an order, and an order into a sale.
+"""Orders: a cart's live holds turned into an order awaiting payment, and unpaid orders ended.
 
-Checkout and order expiry are queued requests (applied in batches, like stock requests); payment is
-synchronous because the shopper is waiting on a card answer. The gateway is called outside any
-transaction, and every state change is a conditional update that the database arbitrates.
+Checkout, order expiry and an operator's cancellation are queued requests of the checkout lanes
+(applied in batches by shop.domain.batches, like stock requests). Payment is synchronous
+(shop.domain.payments). Every state change is a conditional update that the database arbitrates.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import secrets
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.domain.errors import NotFound, OrderNotPayable, Unprocessable
-from shop.domain.ledger import (
-    Outcome,
-    QueuedRequest,
-    append_stock_entry,
-    claim_fence,
-    record_outcomes,
-    recorded_outcomes,
-)
+from shop.domain.errors import NotFound
+from shop.domain.ledger import append_stock_entry
 from shop.domain.locations import parse_locations
 from shop.domain.order_numbers import next_order_no
-from shop.domain.payments import Charge, GatewayError, PaymentGateway
 from shop.domain.pricing import line_amounts
-from shop.domain.stock import Delta, change_locations
+from shop.domain.requests import OrderKind, Outcome, OutcomeDict, QueuedRequest
+from shop.domain.stock import Delta, change_locations, change_totals
 from shop.storage.models import (
     Hold,
     HoldStatus,
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentStatus,
     Product,
     utcnow,
 )
 
-
-class OrderKind:
-    CHECKOUT = "checkout"
-    EXPIRE_ORDER = "expire_order"
-    # An operator cancels an unpaid order: soft delete, its units back as on expiry.
-    CANCEL_ORDER = "cancel_order"
-
-
-# Orders whose units came back to their SKUs: the lanes hand them to the waitlist first.
-UNITS_RETURNED = frozenset({"order_expired", "order_cancelled"})
 MAX_NOTES = 500
 
 
-log = logging.getLogger(__name__)
+@dataclass(frozen=True)
+class OrderBatch:
+    """What every request of one checkout lane's batch is decided with."""
 
-# The lane name payments' ledger entries carry (payment is synchronous, not a queued request).
-PAYMENT_LEDGER_LANE = "payment"
-
-
-CHECKOUT_LANE_PREFIX = "checkout:"
-
-
-def checkout_lane(cart_id: str, lanes: int) -> str:
-    """Spread checkouts over a few lanes by cart, so one cart's requests stay in order."""
-    digest = int(hashlib.sha256(cart_id.encode()).hexdigest()[:8], 16)
-    return f"{CHECKOUT_LANE_PREFIX}{digest % max(lanes, 1)}"
+    lane: str
+    payment_ttl: timedelta
+    now: datetime
 
 
-def all_checkout_lanes(lanes: int) -> list[str]:
-    """Every checkout lane ``checkout_lane`` can name."""
-    return [f"{CHECKOUT_LANE_PREFIX}{n}" for n in range(max(lanes, 1))]
-
-
-def apply_order_requests(
-    session: Session,
-    lane: str,
-    fence_token: int,
-    requests: Sequence[QueuedRequest],
-    payment_ttl: timedelta,
-    now: datetime | None = None,
-) -> list[Outcome]:
-    """Apply a batch of checkout-lane requests in line order, in one transaction."""
-    now = now or utcnow()
-    with session.begin():
-        claim_fence(session, lane, fence_token)
-        done = recorded_outcomes(session, [r.request_id for r in requests])
-        outcomes: dict[str, Outcome] = dict(done)
-        applied: list[tuple[QueuedRequest, Outcome]] = []
-        for request in requests:
-            if request.request_id in outcomes:
-                continue  # applied before, or a repeat within this batch
-            if request.kind == OrderKind.CHECKOUT:
-                outcome = _checkout(session, request, payment_ttl, now)
-            elif request.kind == OrderKind.EXPIRE_ORDER:
-                outcome = _expire_order(session, lane, request.params["order_id"], now)
-            elif request.kind == OrderKind.CANCEL_ORDER:
-                outcome = _cancel_order(session, lane, request.params["order_id"], now)
-            else:
-                outcome = {"outcome": "rejected", "reason": f"unknown request kind {request.kind!r}"}
-            outcomes[request.request_id] = outcome
-            applied.append((request, outcome))
-        record_outcomes(session, lane, applied, now)
-    return [outcomes[r.request_id] for r in requests]
-
-
-def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, now: datetime) -> Outcome:
+def checkout(session: Session, batch: OrderBatch, request: QueuedRequest) -> OutcomeDict:
     """Turn the cart's live holds into an order awaiting payment; units stay reserved."""
+    now = batch.now
     cart_id = request.params["cart_id"]
     lines = list(
         session.scalars(
@@ -124,11 +57,11 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
         )
     )
     if not lines:
-        return {"outcome": "empty_cart"}
+        return {"outcome": Outcome.EMPTY_CART}
     live = [h for h in lines if h.status == HoldStatus.ACTIVE and h.expires_at > now]
     missing = sorted({h.sku for h in lines if h not in live})
     if not live:
-        return {"outcome": "holds_expired", "missing": missing}
+        return {"outcome": Outcome.HOLDS_EXPIRED, "missing": missing}
     names = dict(
         session.execute(select(Product.sku, Product.name).where(Product.sku.in_({h.sku for h in live}))).all()
     )
@@ -140,7 +73,7 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
         cart_id=cart_id,
         status=OrderStatus.PENDING_PAYMENT,
         total=sum(a.net_amt for a in amounts.values()),
-        pay_before=now + payment_ttl,
+        pay_before=now + batch.payment_ttl,
         request_id=request.request_id,
         order_no=next_order_no(session, now),
         order_date=now,
@@ -175,7 +108,7 @@ def _checkout(session: Session, request: QueuedRequest, payment_ttl: timedelta, 
         if hold not in live:
             hold.in_cart = False
     return {
-        "outcome": "order_created",
+        "outcome": Outcome.ORDER_CREATED,
         "order_id": order.id,
         "order_no": order.order_no,
         "total": order.total,
@@ -201,7 +134,7 @@ def _return_order_units(
         )
     )
     for hold in holds:
-        _change_stock(session, hold.sku, reserved=-hold.qty)
+        change_totals(session, hold.sku, reserved=-hold.qty)
         where = parse_locations(hold.locations)
         change_locations(
             session, hold.sku, {code: Delta(reserved=-units) for code, units in where.items()}, now
@@ -214,7 +147,7 @@ def _return_order_units(
             f"order-expired-h{hold.id}",
             OrderKind.EXPIRE_ORDER,
             {
-                "outcome": "order_units_returned",
+                "outcome": Outcome.ORDER_UNITS_RETURNED,
                 "order_id": order_id,
                 "hold_id": hold.id,
                 "sku": hold.sku,
@@ -226,28 +159,9 @@ def _return_order_units(
     return sorted({hold.sku for hold in holds})
 
 
-def _change_stock(session: Session, sku: str, *, reserved: int = 0, on_hand: int = 0, sales: int = 0) -> None:
-    """Apply a guarded counter change; the guard failing means the invariants were already broken."""
-    result = session.execute(
-        update(Product)
-        .where(
-            Product.sku == sku,
-            Product.reserved + reserved >= 0,
-            Product.on_hand + on_hand >= Product.reserved + reserved,
-        )
-        .values(
-            reserved=Product.reserved + reserved,
-            on_hand=Product.on_hand + on_hand,
-            sales=Product.sales + sales,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise RuntimeError(f"stock guard refused a change to {sku}")
-
-
-def _expire_order(session: Session, lane: str, order_id: str, now: datetime) -> Outcome:
+def expire_order(session: Session, batch: OrderBatch, request: QueuedRequest) -> OutcomeDict:
     """Expire an unpaid order past its deadline and return its units; a no-op otherwise."""
+    order_id, now = request.params["order_id"], batch.now
     result = session.execute(
         update(Order)
         .where(
@@ -259,13 +173,14 @@ def _expire_order(session: Session, lane: str, order_id: str, now: datetime) -> 
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return {"outcome": "noop", "order_id": order_id}
-    skus = _return_order_units(session, lane, order_id, HoldStatus.EXPIRED, now)
-    return {"outcome": "order_expired", "order_id": order_id, "skus": skus}
+        return {"outcome": Outcome.NOOP, "order_id": order_id}
+    skus = _return_order_units(session, batch.lane, order_id, HoldStatus.EXPIRED, now)
+    return {"outcome": Outcome.ORDER_EXPIRED, "order_id": order_id, "skus": skus}
 
 
-def _cancel_order(session: Session, lane: str, order_id: str, now: datetime) -> Outcome:
+def cancel_order(session: Session, batch: OrderBatch, request: QueuedRequest) -> OutcomeDict:
     """Cancel an unpaid order (soft delete) and return its units; refuse any other order."""
+    order_id, now = request.params["order_id"], batch.now
     result = session.execute(
         update(Order)
         .where(Order.id == order_id, Order.status == OrderStatus.PENDING_PAYMENT)
@@ -274,385 +189,9 @@ def _cancel_order(session: Session, lane: str, order_id: str, now: datetime) -> 
     )
     if result.rowcount != 1:
         status = session.scalar(select(Order.status).where(Order.id == order_id))
-        return {"outcome": "not_cancellable", "order_id": order_id, "status": status}
-    skus = _return_order_units(session, lane, order_id, HoldStatus.RELEASED, now)
-    return {"outcome": "order_cancelled", "order_id": order_id, "skus": skus}
-
-
-def overdue_orders(session: Session, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
-    """Return (order id, cart id) of unpaid orders past their deadline."""
-    rows = session.execute(
-        select(Order.id, Order.cart_id)
-        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.pay_before <= now)
-        .order_by(Order.pay_before)
-        .limit(limit)
-    )
-    return [(order_id, cart_id) for order_id, cart_id in rows]
-
-
-@dataclass(frozen=True)
-class PaymentAnswer:
-    payment_id: str
-    order_id: str
-    status: str
-    amount: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "payment_id": self.payment_id,
-            "order_id": self.order_id,
-            "status": self.status,
-            "amount": self.amount,
-        }
-
-
-# How often a repeated payment request looks whether the attempt in flight has been settled.
-WAIT_POLL_S = (0.02, 0.25)  # first and longest pause between looks
-DEFAULT_PAYMENT_WAIT = timedelta(seconds=20)
-
-
-def _fingerprint(order_id: str, amount: int, card_number: str) -> str:
-    payload = json.dumps([order_id, amount, card_number])
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _lock_order(session: Session, order_id: str) -> Order | None:
-    """Lock the order row (PostgreSQL; SQLite's write transaction already holds the database lock).
-
-    Every payment step for an order takes this lock first, so starting and finishing attempts on
-    one order are serialised and each reads the others' committed state.
-    """
-    return session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
-
-
-def _check_payable(order: Order | None, cart_id: str, now: datetime) -> Order:
-    if order is None or order.cart_id != cart_id:
-        raise NotFound("No such order for this cart.", code="order_not_found")
-    if order.status == OrderStatus.PAID:
-        raise OrderNotPayable("This order is already paid.", code="order_already_paid")
-    if order.status != OrderStatus.PENDING_PAYMENT or order.pay_before <= now:
-        raise OrderNotPayable(
-            "This order can no longer be paid: its payment deadline has passed.",
-            code="order_expired",
-            pay_before=order.pay_before.isoformat(),
-        )
-    return order
-
-
-def pay_order(
-    session: Session,
-    gateway: PaymentGateway,
-    *,
-    cart_id: str,
-    order_id: str,
-    amount: int,
-    card_number: str,
-    idempotency_key: str,
-    now: datetime | None = None,
-    wait: timedelta = DEFAULT_PAYMENT_WAIT,
-) -> PaymentAnswer:
-    """Charge an order at most once per idempotency key and, if approved, turn its holds into sales.
-
-    A request repeating a key whose attempt is still in flight never charges: it waits up to
-    ``wait`` for that attempt's answer and returns it. Only one attempt per order is in flight at
-    a time; another key meanwhile is told ``payment_in_progress``.
-    """
-    started = now or utcnow()
-    fingerprint = _fingerprint(order_id, amount, card_number)
-    payment, created = _start_payment(
-        session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, started
-    )
-    if not created:
-        if payment.status == PaymentStatus.PROCESSING:
-            log.info("payment %s: a repeated request waits for the attempt in flight", payment.id)
-            payment = _wait_until_settled(session, payment.id, wait)
-        return _answer(payment)
-    charge = gateway.charge(amount=amount, card_number=card_number, idempotency_key=payment.id)
-    # The deadline is checked when the charge is back, not when the request came in.
-    payment, refund_owed = _settle(session, payment.id, charge, now or utcnow())
-    if refund_owed:
-        payment = _refund(session, gateway, payment)
-    return _answer(payment)
-
-
-def _start_payment(
-    session: Session,
-    cart_id: str,
-    order_id: str,
-    amount: int,
-    card_number: str,
-    idempotency_key: str,
-    fingerprint: str,
-    now: datetime,
-) -> tuple[Payment, bool]:
-    """Record the payment attempt before charging, or return the attempt this key already made.
-
-    Return the payment and whether this call created it (and so is the one to charge).
-    """
-    try:
-        with session.begin():
-            order = _lock_order(session, order_id)
-            existing = session.scalar(
-                select(Payment)
-                .where(Payment.cart_id == cart_id, Payment.idempotency_key == idempotency_key)
-                .execution_options(populate_existing=True)
-            )
-            if existing is not None:
-                if existing.fingerprint != fingerprint:
-                    raise Unprocessable(
-                        "This Idempotency-Key was used for a different payment request.",
-                        code="idempotency_key_reused",
-                    )
-                return existing, False
-            order = _check_payable(order, cart_id, now)
-            if amount != order.total:
-                raise Unprocessable(
-                    "The amount does not match the order total.",
-                    code="amount_mismatch",
-                    expected=order.total,
-                    given=amount,
-                )
-            in_flight = session.scalar(
-                select(Payment.id).where(
-                    Payment.order_id == order_id, Payment.status == PaymentStatus.PROCESSING
-                )
-            )
-            if in_flight is not None:
-                raise _in_progress()
-            payment = Payment(
-                id="pay_" + secrets.token_hex(12),
-                order_id=order_id,
-                cart_id=cart_id,
-                amount=amount,
-                status=PaymentStatus.PROCESSING,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                card_last4=card_number[-4:],
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(payment)
-        return payment, True
-    except IntegrityError:
-        # Another attempt got in first (same key, or one in flight for the order): answer by it.
-        return _start_payment(
-            session, cart_id, order_id, amount, card_number, idempotency_key, fingerprint, now
-        )
-
-
-def _in_progress() -> OrderNotPayable:
-    return OrderNotPayable(
-        "Another payment for this order is being processed; wait for its answer before paying again.",
-        code="payment_in_progress",
-    )
-
-
-def _wait_until_settled(session: Session, payment_id: str, wait: timedelta) -> Payment:
-    """Poll the attempt in flight until it is settled or ``wait`` has passed; return it as last read."""
-    deadline = time.monotonic() + wait.total_seconds()
-    pause = WAIT_POLL_S[0]
-    while True:
-        with session.begin():
-            payment = session.scalar(
-                select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-            )
-        assert payment is not None
-        if payment.status != PaymentStatus.PROCESSING or time.monotonic() >= deadline:
-            return payment
-        time.sleep(pause)
-        pause = min(pause * 2, WAIT_POLL_S[1])
-
-
-def _settle(session: Session, payment_id: str, charge: Charge, now: datetime) -> tuple[Payment, bool]:
-    """Record the gateway's answer for an attempt, once; return it and whether a refund is owed.
-
-    The payment is re-read under the order's lock: another process (the reconciler) may have
-    settled it meanwhile, and then its outcome stands.
-    """
-    with session.begin():
-        payment = session.scalar(
-            select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-        )
-        assert payment is not None
-        _lock_order(session, payment.order_id)
-        payment = session.scalar(
-            select(Payment)
-            .where(Payment.id == payment_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert payment is not None
-        refund_owed = False
-        if payment.status == PaymentStatus.PROCESSING:
-            refund_owed = _finish_payment(session, payment, charge, now)
-        elif payment.status == PaymentStatus.FAILED and charge.approved:
-            # The reconciler found no charge and gave up on it; the charge came through after all.
-            payment.provider_reference = charge.reference
-            payment.status = PaymentStatus.REFUND_PENDING
-            payment.updated_at = now
-            refund_owed = True
-    return payment, refund_owed
-
-
-def _finish_payment(session: Session, payment: Payment, charge: Charge, now: datetime) -> bool:
-    """Mark the order and its holds paid, or the payment declined; True if a refund is owed."""
-    payment.provider_reference = charge.reference
-    payment.updated_at = now
-    if not charge.approved:
-        payment.status = PaymentStatus.DECLINED
-        return False
-    result = session.execute(
-        update(Order)
-        .where(
-            Order.id == payment.order_id,
-            Order.status == OrderStatus.PENDING_PAYMENT,
-            Order.pay_before > now,
-        )
-        .values(status=OrderStatus.PAID, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        payment.status = PaymentStatus.REFUND_PENDING
-        return True
-    # The units stay reserved until each SKU's lane allocates them (RequestKind.ALLOCATE): the
-    # lane's consumer is the one writer of its stock. shop.lanes.admission.request_allocation queues it
-    # after this transaction commits.
-    session.execute(
-        update(Hold)
-        .where(Hold.order_id == payment.order_id, Hold.status == HoldStatus.ORDERED)
-        .values(status=HoldStatus.PAID, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    payment.status = PaymentStatus.PAID
-    return False
-
-
-def _refund(session: Session, gateway: PaymentGateway, payment: Payment) -> Payment:
-    """Refund a charge the order could not take; if the gateway fails, the reconciler retries it."""
-    assert payment.provider_reference is not None
-    try:
-        gateway.refund(reference=payment.provider_reference, amount=payment.amount)
-    except GatewayError as exc:
-        log.warning("payment %s: refund failed, left for the reconciler: %s", payment.id, exc)
-        return payment
-    with session.begin():
-        session.execute(
-            update(Payment)
-            .where(Payment.id == payment.id, Payment.status == PaymentStatus.REFUND_PENDING)
-            .values(status=PaymentStatus.REFUNDED, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        refreshed = session.scalar(
-            select(Payment).where(Payment.id == payment.id).execution_options(populate_existing=True)
-        )
-    assert refreshed is not None
-    return refreshed
-
-
-def _answer(payment: Payment) -> PaymentAnswer:
-    """Say what became of an attempt, the same way to the first request and to every repeat."""
-    if payment.status in (PaymentStatus.PAID, PaymentStatus.DECLINED):
-        return PaymentAnswer(payment.id, payment.order_id, payment.status, payment.amount)
-    if payment.status == PaymentStatus.REFUNDED:
-        raise OrderNotPayable(
-            "The order could no longer be paid when the card was charged (its payment deadline had "
-            "passed); the charge was refunded.",
-            code="order_expired",
-            payment_id=payment.id,
-            refund="refunded",
-        )
-    if payment.status == PaymentStatus.REFUND_PENDING:
-        raise OrderNotPayable(
-            "The order could no longer be paid when the card was charged (its payment deadline had "
-            "passed); the refund of the charge is under way.",
-            code="order_expired",
-            payment_id=payment.id,
-            refund="pending",
-        )
-    if payment.status == PaymentStatus.FAILED:
-        raise OrderNotPayable(
-            "This payment attempt was never completed and nothing was charged; pay again with a new "
-            "Idempotency-Key.",
-            code="payment_failed",
-            payment_id=payment.id,
-        )
-    raise OrderNotPayable(
-        "This payment is still being processed; ask again with the same Idempotency-Key shortly.",
-        code="payment_in_progress",
-        payment_id=payment.id,
-        retry=True,
-    )
-
-
-def reconcile_payments(
-    session: Session,
-    gateway: PaymentGateway,
-    older_than: timedelta,
-    now: datetime | None = None,
-    limit: int = 100,
-    on_paid: Callable[[str], object] | None = None,
-) -> dict[str, int]:
-    """Settle attempts left in flight (their process died) and refunds left owed; return counts.
-
-    A payment still ``processing`` after ``older_than`` is looked up at the gateway by its id (the
-    charge's idempotency key): a charge found is settled as the web process would have (the order
-    paid, or refunded if it can no longer be paid), none found marks the attempt failed. A refund
-    that failed is asked for again (refunds are idempotent per reference). ``on_paid`` is called
-    with the order id of each attempt settled as paid, after its commit: it queues the allocation
-    of the order's units in their SKUs' lanes (shop.lanes.admission.request_allocation).
-    """
-    now = now or utcnow()
-    cutoff = now - older_than
-    with session.begin():
-        stuck = list(
-            session.scalars(
-                select(Payment.id)
-                .where(
-                    Payment.status.in_([PaymentStatus.PROCESSING, PaymentStatus.REFUND_PENDING]),
-                    Payment.updated_at <= cutoff,
-                )
-                .order_by(Payment.updated_at)
-                .limit(limit)
-            )
-        )
-    counts = {"paid": 0, "declined": 0, "refunded": 0, "refund_pending": 0, "failed": 0}
-    for payment_id in stuck:
-        status, order_id = _reconcile_one(session, gateway, payment_id, now)
-        if status == PaymentStatus.PAID and on_paid is not None and order_id is not None:
-            on_paid(order_id)
-        if status in counts:
-            counts[status] += 1
-    if stuck:
-        log.warning("payments reconciled: %s", json.dumps(counts))
-    return counts
-
-
-def _reconcile_one(
-    session: Session, gateway: PaymentGateway, payment_id: str, now: datetime
-) -> tuple[str | None, str | None]:
-    with session.begin():
-        payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is None:
-        return None, None
-    if payment.status == PaymentStatus.REFUND_PENDING:
-        return _refund(session, gateway, payment).status, payment.order_id
-    charge = gateway.lookup(idempotency_key=payment.id)
-    if charge is None:
-        with session.begin():
-            _lock_order(session, payment.order_id)
-            result = session.execute(
-                update(Payment)
-                .where(Payment.id == payment.id, Payment.status == PaymentStatus.PROCESSING)
-                .values(status=PaymentStatus.FAILED, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        return (PaymentStatus.FAILED if result.rowcount == 1 else None), payment.order_id
-    payment, refund_owed = _settle(session, payment.id, charge, now)
-    if refund_owed:
-        payment = _refund(session, gateway, payment)
-    return payment.status, payment.order_id
+        return {"outcome": Outcome.NOT_CANCELLABLE, "order_id": order_id, "status": status}
+    skus = _return_order_units(session, batch.lane, order_id, HoldStatus.RELEASED, now)
+    return {"outcome": Outcome.ORDER_CANCELLED, "order_id": order_id, "skus": skus}
 
 
 def paid_unallocated(

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from shop.domain.errors import Unprocessable
-from shop.domain.inventory import sku_lane
+from shop.domain.errors import Invalid
 from shop.domain.ledger import insert_ignoring_conflicts, record_creation
 from shop.domain.locations import DEFAULT_LOCATION
+from shop.domain.requests import sku_lane
 from shop.domain.stock import movement_row, record_movements
 from shop.storage.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
 
@@ -27,7 +27,7 @@ LOCATION_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 def valid_uom(raw: Any, name: str = "uom") -> str:
     """Accept a unit code such as pcs, box or pack-6."""
     if not isinstance(raw, str) or not UOM_PATTERN.fullmatch(raw):
-        raise Unprocessable(
+        raise Invalid(
             f"{name} must be a unit code: a lower-case letter, then up to 19 letters, digits, _ or -.",
             code=f"invalid_{name}",
         )
@@ -37,7 +37,7 @@ def valid_uom(raw: Any, name: str = "uom") -> str:
 def valid_location(raw: Any) -> str:
     """Accept a location code such as JKT, SBY or MAIN."""
     if not isinstance(raw, str) or not LOCATION_PATTERN.fullmatch(raw):
-        raise Unprocessable(
+        raise Invalid(
             "location must be a location code: up to 20 upper-case letters, digits, _ or -.",
             code="invalid_location",
         )
@@ -81,7 +81,7 @@ def apply_fields(product: Product, fields: dict[str, Any]) -> None:
 def set_uoms(session: Session, product: Product, uoms: list[tuple[str, int]]) -> None:
     """Make the product's extra units exactly ``uoms`` (the base unit is never one of them)."""
     if product.base_uom in {u for u, _c in uoms}:
-        raise Unprocessable("An extra unit cannot be the base unit.", code="invalid_uoms")
+        raise Invalid("An extra unit cannot be the base unit.", code="invalid_uoms")
     session.execute(delete(ProductUom).where(ProductUom.sku == product.sku))
     now = utcnow()
     for uom, conversion in uoms:
@@ -103,16 +103,14 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
         if product is None:
             missing = [f for f in ("name", "category", "price") if f not in change.fields]
             if missing:
-                raise Unprocessable(
+                raise Invalid(
                     f"A new product needs {', '.join(missing)}.", code="missing_fields", missing=missing
                 )
             now = utcnow()
             fields = dict(change.fields)
             fields.setdefault("normal_price", fields["price"])
             if fields["price"] > fields["normal_price"]:
-                raise Unprocessable(
-                    "price (the flash price) cannot exceed normal_price.", code="invalid_price"
-                )
+                raise Invalid("price (the flash price) cannot exceed normal_price.", code="invalid_price")
             on_hand = change.on_hand or 0
             product = Product(
                 sku=sku,

@@ -1,8 +1,10 @@
-"""Stock per location: guarded counter changes, locations opened on first use, and item movements.
+"""Stock counters: guarded changes of a SKU's totals and of its locations, and item movements.
 
-Every function runs inside the caller's transaction, after the caller locked the SKU's product row
-(the SKU's lane consumer, or the checkout lane through ``orders._change_stock``), so one writer at a
-time changes a SKU's locations. Counters change with SQL expressions whose guard failing is a bug.
+Every function runs inside the caller's transaction. ``change_totals`` is the one statement that
+changes a product's counters; it locks the row, and the SKU's lane consumer already holds that lock
+for its batch, so one writer at a time changes a SKU's stock (the checkout lane returning an unpaid
+order's units is the other caller: README, Guarantees). Counters change with SQL expressions whose
+guard failing is a bug.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shop.storage.models import BASE_UOM, DocType, ItemMovement, MovementType, StockLocation, utcnow
+from shop.storage.models import BASE_UOM, DocType, ItemMovement, MovementType, Product, StockLocation, utcnow
 
 LOCATION_CODE_MAX = 20
 
@@ -29,6 +31,39 @@ class Delta:
 
     def __bool__(self) -> bool:
         return bool(self.on_hand or self.reserved or self.allocated)
+
+
+def change_totals(
+    session: Session, sku: str, *, on_hand: int = 0, reserved: int = 0, allocated: int = 0, sales: int = 0
+) -> None:
+    """Change a SKU's totals (base units) as one guarded UPDATE; nothing to change, no statement.
+
+    The guard is the invariant ``0 <= reserved``, ``0 <= allocated``, ``reserved + allocated <=
+    on_hand``: every caller holds the row lock, so its failing means the figures were already wrong.
+    """
+    if not (on_hand or reserved or allocated or sales):
+        return
+    result = session.execute(
+        update(Product)
+        .where(
+            Product.sku == sku,
+            Product.reserved + reserved >= 0,
+            Product.allocated + allocated >= 0,
+            Product.reserved + reserved + Product.allocated + allocated <= Product.on_hand + on_hand,
+        )
+        .values(
+            reserved=Product.reserved + reserved,
+            on_hand=Product.on_hand + on_hand,
+            allocated=Product.allocated + allocated,
+            sales=Product.sales + sales,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise RuntimeError(
+            f"stock guard refused a change to {sku}: on_hand {on_hand:+}, reserved {reserved:+}, "
+            f"allocated {allocated:+}, sales {sales:+}"
+        )
 
 
 def open_location(session: Session, sku: str, code: str, now: datetime | None = None) -> None:

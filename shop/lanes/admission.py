@@ -15,16 +15,24 @@ from datetime import datetime
 from typing import Any
 
 from shop.domain.catalog import find_product
-from shop.domain.errors import Conflict, NotFound, Unavailable, UnknownSku, Unprocessable
-from shop.domain.inventory import RequestKind, sku_lane
-from shop.domain.orders import OrderKind, checkout_lane
+from shop.domain.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    OverCustomerLimit,
+    OverLimit,
+    Unavailable,
+    UnknownProduct,
+    UnknownSku,
+    UnknownUnit,
+)
+from shop.domain.requests import OrderKind, Outcome, RequestKind, checkout_lane, lane_sku, sku_lane
 from shop.lanes import pausing
-from shop.lanes.queueing import Admission, JobState, OverCustomerLimit, OverLimit, UnknownProduct, UnknownUnit
+from shop.lanes.keys import IDEMPOTENCY_CLAIM_PREFIX
+from shop.lanes.views import Admission, JobState
 from shop.services import Services
 from shop.storage.models import Product
 
-# A cart's Idempotency-Key claim (shop:idem:cart:<sha256(cart:key)> -> fingerprint of the request).
-IDEMPOTENCY_CLAIM_PREFIX = "shop:idem:cart:"
 # A fresh claim lives this long (seconds) until its request is in line; then as long as results do.
 # Short, so a claim whose admission failed in a way that could not release it frees itself.
 IDEMPOTENCY_CLAIM_TTL_S = 30
@@ -69,19 +77,19 @@ def _admit_for_sku(
             refresh_product_cache(services, sku)
         except UnknownUnit:
             if attempt:
-                raise Unprocessable(
+                raise Invalid(
                     f"{sku} is not sold by the {uom!r}; see the product's uoms.", code="unknown_uom", uom=uom
                 ) from None
             # The cached units may predate the product's latest change: read them again once.
             refresh_product_cache(services, sku)
         except OverLimit as over:
-            raise Unprocessable(
+            raise Invalid(
                 f"At most {over.max_per_cart} of this item fit in one cart.",
                 code="limit_exceeded",
                 max_per_cart=over.max_per_cart,
             ) from None
         except OverCustomerLimit as over:
-            raise Unprocessable(
+            raise Invalid(
                 f"At most {over.max_per_customer} of this item per shopper, across all carts; "
                 f"{over.customer_has} are already yours or in line for you.",
                 code="customer_limit_exceeded",
@@ -163,7 +171,7 @@ def _admit_once(
         if stored is None:
             continue  # the first request was refused and gave the key back: try to claim it
         if stored.decode() != fingerprint:
-            raise Unprocessable(
+            raise Invalid(
                 "This Idempotency-Key was already used for a different request from this cart; "
                 "use a new key for a new request.",
                 code="idempotency_key_reused",
@@ -360,7 +368,7 @@ def job_receipt(services: Services, cart_id: str, job_id: str) -> dict[str, Any]
         )
     return {
         "job_id": job_id,
-        "sku": receipt.lane.removeprefix("sku:") if receipt.lane.startswith("sku:") else None,
+        "sku": lane_sku(receipt.lane),
         "lane": receipt.lane,
         "ticket": receipt.ticket,
         "position_when_joined": receipt.position_when_joined,
@@ -442,15 +450,21 @@ def request_cancel(services: Services, order_id: str, cart_id: str) -> Admission
     return services.lanes.admit(lane, OrderKind.CANCEL_ORDER, params, job_id=f"cancel-{order_id}")
 
 
-def await_result(services: Services, adm: Admission, wait_s: float, poll_s: float = 0.05) -> dict[str, Any]:
-    """Wait up to ``wait_s`` for a queued request's outcome; else say it is still in line."""
-    import time
+def await_result(services: Services, adm: Admission, wait_s: float) -> dict[str, Any]:
+    """Wait up to ``wait_s`` for a queued request's outcome; else say it is still in line.
 
-    deadline = time.monotonic() + wait_s
-    while True:
+    The wait is the long-poll of ``shop.lanes.decisions`` (woken by the lane's consumer when it
+    publishes a batch), not a sleep: no Redis reads while nothing is decided.
+    """
+
+    def result() -> dict[str, Any] | None:
         state = services.lanes.view(adm.job_id)
-        if state is not None and state.result is not None:
-            return state.result
-        if time.monotonic() >= deadline:
-            return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
-        time.sleep(poll_s)
+        return state.result if state is not None else None
+
+    if services.decisions is None or wait_s <= 0:
+        outcome = result()
+    else:
+        outcome = services.decisions.wait(adm.lane, result, lambda found: found is not None, wait_s)
+    if outcome is not None:
+        return outcome
+    return {"outcome": Outcome.QUEUED, "job_id": adm.job_id, "position": adm.position}

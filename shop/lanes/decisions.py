@@ -27,19 +27,15 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shop.lanes.keys import DECIDED_CHANNEL_PREFIX
+
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "shop:decided:"
 # A waiter re-reads its job at least this often, message or not.
 RECHECK_S = 1.0
 # How long the listener blocks for one message before it looks whether it should stop.
 LISTEN_S = 0.5
 T = TypeVar("T")
-
-
-def decided_channel(lane: str) -> str:
-    """The channel a lane's consumer publishes on when it has published a batch's results."""
-    return CHANNEL_PREFIX + lane
 
 
 class DecisionWaiter:
@@ -109,12 +105,12 @@ class DecisionWaiter:
         while not self._stop.is_set():
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                pubsub.psubscribe(DECIDED_CHANNEL_PREFIX + "*")
                 backoff = 0.1
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=LISTEN_S)
                     if message is not None:
-                        self._wake(message["channel"].decode().removeprefix(CHANNEL_PREFIX))
+                        self._wake(message["channel"].decode().removeprefix(DECIDED_CHANNEL_PREFIX))
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("decision channel unavailable (%s); waiters re-read their jobs meanwhile", exc)
                 self._stop.wait(backoff)

@@ -8,14 +8,16 @@ expiry itself is a conditional update, so running it twice or after checkout cha
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from redis import Redis
 
-from shop.domain.inventory import RequestKind, overdue_holds, overdue_waitlist, sku_lane
-from shop.domain.orders import OrderKind, all_checkout_lanes, checkout_lane, overdue_orders, paid_unallocated
+from shop.domain.effects import hold_expiry, order_expiry, waitlist_expiry
+from shop.domain.orders import paid_unallocated
+from shop.domain.overdue import overdue_holds, overdue_orders, overdue_waitlist
 from shop.domain.pricing import end_flash_prices
-from shop.lanes.queueing import Lanes
+from shop.domain.requests import RequestKind, all_checkout_lanes, checkout_lane, sku_lane
+from shop.lanes.client import Lanes
+from shop.lanes.keys import SWEPT_MARK_PREFIX
 from shop.storage.db import Database
 from shop.storage.models import utcnow
 
@@ -23,26 +25,6 @@ MAINTENANCE_LANE = "maintenance"
 SWEEPER_JOB_ID = "shop-sweeper"
 # A swept item is not put in line again for this long, so a long line is not flooded with repeats.
 SWEEP_MARK_SECONDS = 30
-
-
-def hold_expiry_job(
-    hold_id: int, sku: str, expires_at: datetime
-) -> tuple[str, str, dict[str, Any], datetime]:
-    return (f"expire-hold-{hold_id}", RequestKind.EXPIRE_HOLD, {"hold_id": hold_id, "sku": sku}, expires_at)
-
-
-def waitlist_expiry_job(
-    request_id: str, sku: str, expires_at: datetime
-) -> tuple[str, str, dict[str, Any], datetime]:
-    params = {"request_id": request_id, "sku": sku}
-    return (f"expire-waitlist-{request_id}", RequestKind.EXPIRE_WAITLIST, params, expires_at)
-
-
-def order_expiry_job(
-    order_id: str, cart_id: str, pay_before: datetime
-) -> tuple[str, str, dict[str, Any], datetime]:
-    params = {"order_id": order_id, "cart_id": cart_id}
-    return (f"expire-{order_id}", OrderKind.EXPIRE_ORDER, params, pay_before)
 
 
 def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None = None) -> dict[str, int]:
@@ -63,13 +45,13 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
     queued_holds = 0
     for hold_id, sku in holds:
         if _mark(lanes.redis, f"hold:{hold_id}"):
-            job_id, kind, params, _when = hold_expiry_job(hold_id, sku, now)
+            job_id, kind, params, _when = hold_expiry(hold_id, sku, now)
             lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
             queued_holds += 1
     queued_orders = 0
     for order_id, cart_id in orders:
         if _mark(lanes.redis, f"order:{order_id}"):
-            job_id, kind, params, _when = order_expiry_job(order_id, cart_id, now)
+            job_id, kind, params, _when = order_expiry(order_id, cart_id, now)
             lanes.admit(
                 checkout_lane(cart_id, checkout_lanes), kind, params, job_id=f"swept-{job_id}-{stamp}"
             )
@@ -77,7 +59,7 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
     queued_waitlist = 0
     for request_id, sku in waiting:
         if _mark(lanes.redis, f"waitlist:{request_id}"):
-            job_id, kind, params, _when = waitlist_expiry_job(request_id, sku, now)
+            job_id, kind, params, _when = waitlist_expiry(request_id, sku, now)
             lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
             queued_waitlist += 1
     # Paid units whose allocation request was lost (Redis restarted between payment and enqueue).
@@ -105,4 +87,4 @@ def _lanes_to_prune(lanes: Lanes, checkout_lanes: int) -> list[str]:
 
 
 def _mark(redis: Redis, item: str) -> bool:
-    return bool(redis.set(f"shop:swept:{item}", 1, nx=True, ex=SWEEP_MARK_SECONDS))
+    return bool(redis.set(SWEPT_MARK_PREFIX + item, 1, nx=True, ex=SWEEP_MARK_SECONDS))

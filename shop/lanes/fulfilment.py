@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shop.domain.catalog import find_product
-from shop.domain.errors import Conflict, Unprocessable
+from shop.domain.errors import Conflict, Invalid
 from shop.domain.orders import find_order_by_number, order_view
 from shop.domain.products import valid_location
+from shop.domain.requests import Outcome
 from shop.lanes import admission
 from shop.services import Services
 from shop.storage.models import ItemMovement, OrderStatus
@@ -35,18 +36,16 @@ def receive_stock(
     """Book a goods receipt through the SKU's lane; refuse bad input before anything is queued."""
     code = valid_location(location)
     if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_RECEIPT_QTY:
-        raise Unprocessable(f"qty must be a whole number from 1 to {MAX_RECEIPT_QTY}.", code="invalid_qty")
+        raise Invalid(f"qty must be a whole number from 1 to {MAX_RECEIPT_QTY}.", code="invalid_qty")
     if doc_ref is not None and (
         not isinstance(doc_ref, str) or not doc_ref.strip() or len(doc_ref) > MAX_DOC_REF or "\x00" in doc_ref
     ):
-        raise Unprocessable(
-            f"doc_ref must be a text of 1 to {MAX_DOC_REF} characters.", code="invalid_doc_ref"
-        )
+        raise Invalid(f"doc_ref must be a text of 1 to {MAX_DOC_REF} characters.", code="invalid_doc_ref")
     with services.db.reading() as session:
         product = find_product(session, sku)
         units = {product.base_uom, *(u.uom for u in product.uoms)}
     if uom is not None and (not isinstance(uom, str) or uom not in units):
-        raise Unprocessable(
+        raise Invalid(
             f"{sku} is not counted in {uom!r}; its units are {', '.join(sorted(units))}.",
             code="unknown_uom",
             uom=uom if isinstance(uom, str) else None,
@@ -86,7 +85,7 @@ def cancel_order(services: Services, order_no: str, wait_s: float = 5) -> dict[s
             status=status,
         )
     outcome = admission.await_result(services, admission.request_cancel(services, order_id, cart_id), wait_s)
-    if outcome.get("outcome") == "not_cancellable":
+    if outcome.get("outcome") == Outcome.NOT_CANCELLABLE:
         raise Conflict(
             f"Order {order_no} is {outcome.get('status')}: only an unpaid order can be cancelled.",
             code="order_not_cancellable",

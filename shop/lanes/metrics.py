@@ -20,23 +20,23 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from shop.domain.catalog import stock_view
-from shop.domain.inventory import sku_lane
-from shop.lanes.queueing import (
+from shop.domain.requests import sku_lane
+from shop.lanes.keys import (
+    APPLY_KEY,
     HOT_LANES_ZSET,
     LANES_SET,
     LINES_TOTAL,
     LINES_ZSET,
+    OUTCOMES_TOTAL_KEY,
+    RATE_LIMITED_KEY,
+    WAIT_KEY,
     lane_key,
     lane_skus,
     queue_key,
 )
+from shop.lanes.scripts import lua_source
 from shop.storage.models import Hold, HoldStatus, Product, utcnow
 
-# Applied requests by outcome over all lanes; each lane's own are in lane_key(lane, "outcomes").
-OUTCOMES_TOTAL_KEY = "shop:metrics:outcomes:all_lanes"
-RATE_LIMITED_KEY = "shop:metrics:rate_limited"
-WAIT_KEY = "shop:metrics:wait_seconds"
-APPLY_KEY = "shop:metrics:apply_seconds"
 # Seconds a request waited in line, and spent being applied (its share of the batch).
 WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 APPLY_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
@@ -48,16 +48,6 @@ SAMPLE_EVERY_S = 10
 # A lane that leaves the sampled set keeps its sparkline this long, then the key goes.
 HISTORY_TTL_S = 2 * HISTORY_POINTS * SAMPLE_EVERY_S
 EXPIRING_WITHIN = timedelta(minutes=1)
-
-# Blend the batch's rate into the lane's moving average inside Redis: one round trip, no race.
-_BLEND = """
-local rate = tonumber(ARGV[1])
-local current = tonumber(redis.call('HGET', KEYS[1], 'rate') or '')
-if current then rate = 0.8 * current + 0.2 * rate end
-redis.call('HSET', KEYS[1], 'rate', string.format('%.2f', rate), 'updated_at', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'applied', ARGV[3])
-return 1
-"""
 
 
 def _bucket(value: float, bounds: Sequence[float]) -> str:
@@ -81,7 +71,10 @@ def record_batch(
     now = int(time.time())
     per_request = elapsed_s / applied
     pipe = redis.pipeline(transaction=False)
-    pipe.eval(_BLEND, 1, lane_key(lane, "stats"), applied / max(elapsed_s, 1e-6), now, applied)
+    # EVAL, not a registered script: redis-py checks a pipeline's registered scripts with an extra
+    # SCRIPT EXISTS round trip before every execute, and this pipeline runs once per batch.
+    blend = lua_source("blend_rate")
+    pipe.eval(blend, 1, lane_key(lane, "stats"), applied / max(elapsed_s, 1e-6), now, applied)
     second_key = lane_key(lane, "per_second")
     pipe.hincrby(second_key, str(now), applied)
     pipe.expire(second_key, RATE_WINDOW_S * 6)

@@ -16,28 +16,19 @@ import logging
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from shop.lanes.queueing import READY_LIST, READY_SET, lane_key
+from shop.lanes.control import announce
+from shop.lanes.keys import PAUSE_VERSIONS, lane_key
 from shop.services import Services
 from shop.storage.models import LanePause, utcnow
 
 log = logging.getLogger(__name__)
 
-# lane -> the version of the pause that Redis's flag reflects; a missing lane is a cache miss.
-PAUSE_VERSIONS = "shop:lane:pause-versions"
-
-# KEYS: the lane's flag, PAUSE_VERSIONS. ARGV: lane, version, '1' pause / '0' resume / '' leave.
-SET_PAUSE = """
-local current = redis.call('HGET', KEYS[2], ARGV[1])
-if current and tonumber(current) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-if ARGV[3] == '1' then redis.call('SET', KEYS[1], 1) elseif ARGV[3] == '0' then redis.call('DEL', KEYS[1]) end
-return 1
-"""
-
 
 def _cache(services: Services, lane: str, version: int, flag: str) -> None:
-    script = services.redis.register_script(SET_PAUSE)
-    script(keys=[lane_key(lane, "paused"), PAUSE_VERSIONS], args=[lane, version, flag])
+    """Write the pause's version and flag to Redis (scripts/set_pause.lua refuses an older version)."""
+    services.lanes.scripts.set_pause(
+        keys=[lane_key(lane, "paused"), PAUSE_VERSIONS], args=[lane, version, flag]
+    )
 
 
 def _record(services: Services, lane: str, paused: bool) -> int:
@@ -73,8 +64,7 @@ def resume_lane(services: Services, lane: str) -> None:
     """Let the lane be applied again, and announce it so a consumer picks it up at once."""
     _cache(services, lane, _record(services, lane, False), "0")
     pipe = services.redis.pipeline(transaction=True)
-    pipe.sadd(READY_SET, lane)
-    pipe.rpush(READY_LIST, lane)
+    announce(pipe, lane)
     pipe.execute()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shop.domain.orders import reconcile_payments
+from shop.domain.payments import reconcile_payments
 from shop.lanes.admission import request_allocation
 from shop.services import Services
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from shop.domain.audit import audit
-from shop.domain.catalog import find_product, product_view, stock_view
+from shop.domain.catalog import find_product, get_product, product_view, stock_view
 from shop.domain.errors import Conflict
-from shop.domain.inventory import sku_lane
 from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.requests import sku_lane
 from shop.lanes import admission, pausing
 from shop.lanes import metrics as monitoring
-from shop.storage.models import Product
 from shop.web.board_paging import BoardQuery, sale_board_page
 from shop.web.helpers import answer, json_body, services, valid_sku
 from shop.web.operators import operator_required
@@ -23,8 +20,6 @@ from shop.web.schemas import responses as rs
 from shop.web.schemas.products import product_change
 
 bp = Blueprint("admin", __name__)
-
-STOCK_POLL_S = 0.05
 
 
 @bp.put("/admin/products/<sku>")
@@ -34,7 +29,7 @@ def put_product(sku: str) -> Response:
     change = product_change(json_body())
     svc = services()
     with svc.db.reading() as session:
-        exists = session.get(Product, sku) is not None
+        exists = get_product(session, sku) is not None
     stock = None
     if exists and change.on_hand is not None:
         # Stock and details change together in the SKU's line: a refused change alters nothing.
@@ -65,17 +60,14 @@ def put_product(sku: str) -> Response:
 def change_stock(
     sku: str, on_hand: int, fields: dict, wait_s: float | None = None, location: str | None = None
 ) -> dict:
-    """Queue a stock change and wait briefly for its turn, so the operator sees the result."""
+    """Queue a stock change and wait briefly for its turn, so the operator sees the result.
+
+    Past the wait the answer is ``queued`` with the job to poll (the view answers 202).
+    """
     svc = services()
     adm = admission.request_stock_change(svc, sku, on_hand, fields, location)
     wait = current_app.config["ADMIN_WAIT_SECONDS"] if wait_s is None else wait_s
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        state = svc.lanes.view(adm.job_id)
-        if state is not None and state.result is not None:
-            return state.result
-        time.sleep(STOCK_POLL_S)
-    return {"outcome": "queued", "job_id": adm.job_id, "position": adm.position}
+    return admission.await_result(svc, adm, wait)
 
 
 @bp.get("/admin/skus")

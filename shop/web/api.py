@@ -6,46 +6,33 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from shop.domain.carts import cart_view
 from shop.domain.catalog import find_product, list_products, product_view
-from shop.domain.errors import BadRequest
-from shop.domain.orders import find_order, order_view, pay_order
+from shop.domain.errors import Malformed
+from shop.domain.payments import pay_order
 from shop.lanes import admission
 from shop.web.extensions import limiter
 from shop.web.helpers import (
     answer,
     body_as,
+    cart_answer,
     cart_from_request,
+    cart_limit,
     optional_json_body,
+    order_answer,
+    payment_limit,
+    read_limit,
     services,
     shopper_from_request,
     valid_qty,
     valid_sku,
     with_cart,
 )
-from shop.web.schemas import base
 from shop.web.schemas import requests as rq
 from shop.web.schemas import responses as rs
 
 bp = Blueprint("api", __name__)
-
-# The pages read the same ids from their paths (shop/web/pages.py).
-JOB_ID_PATTERN = re.compile(base.JOB_ID_PATTERN)
-ORDER_ID_PATTERN = re.compile(base.ORDER_ID_PATTERN)
-
-
-def cart_limit() -> str:
-    return current_app.config["RATE_LIMIT_CART"]
-
-
-def read_limit() -> str:
-    return current_app.config["RATE_LIMIT_READ"]
-
-
-def payment_limit() -> str:
-    return current_app.config["RATE_LIMIT_PAYMENT"]
 
 
 def _accepted(adm: admission.Admission | admission.Repeated, token: str, cart_id: str) -> Response:
@@ -82,7 +69,7 @@ def _query_wait() -> int:
         return 0
     cap = services().config.LONG_POLL_MAX_SECONDS
     if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) > cap:
-        raise BadRequest(f"wait must be a whole number of seconds from 0 to {cap}.", code="invalid_wait")
+        raise Malformed(f"wait must be a whole number of seconds from 0 to {cap}.", code="invalid_wait")
     return int(raw)
 
 
@@ -90,7 +77,7 @@ def _idempotency_key(required: bool) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         if required:
-            raise BadRequest("The Idempotency-Key header is required.", code="missing_idempotency_key")
+            raise Malformed("The Idempotency-Key header is required.", code="missing_idempotency_key")
         return None
     return rq.IDEMPOTENCY_KEY.check(key)
 
@@ -160,12 +147,7 @@ def _put_body_uom() -> object:
 @bp.get("/cart")
 @limiter.limit(read_limit)
 def show_cart() -> Response:
-    token, cart_id = cart_from_request(create=True)
-    with services().db.reading() as session:
-        view = cart_view(session, cart_id)
-    view["cart_token"] = token
-    view["pending_jobs"] = services().lanes.pending_jobs(cart_id)
-    return with_cart(answer(rs.CartView, view), token)
+    return cart_answer()
 
 
 @bp.get("/jobs/<job_id>")
@@ -221,7 +203,4 @@ def payment() -> Response:
 @bp.get("/orders/<order_id>")
 @limiter.limit(read_limit)
 def order(order_id: str) -> Response:
-    token, cart_id = cart_from_request(create=False)
-    order_id = rq.ORDER_ID.check(order_id)
-    with services().db.reading() as session:
-        return with_cart(answer(rs.Order, order_view(find_order(session, cart_id, order_id))), token)
+    return order_answer(order_id)

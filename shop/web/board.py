@@ -8,15 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 
 from shop.domain.catalog import find_product, stock_view
-from shop.domain.errors import BadRequest, NotFound
-from shop.domain.inventory import sku_lane
+from shop.domain.errors import Malformed, NotAllowed, NotFound
+from shop.domain.requests import sku_lane
 from shop.lanes import fulfilment, pausing
 from shop.web.board_paging import DEFAULT_LIMIT, BoardQuery, sale_board_page
 from shop.web.extensions import csrf
 from shop.web.helpers import services, valid_sku
 from shop.web.operators import (
     SESSION_FLAG,
-    Forbidden,
     check_operator,
     login_page,
     operator_area_enabled,
@@ -43,7 +42,7 @@ def protect_form() -> None:
     if session.get(SESSION_FLAG):
         csrf.protect()
     elif not same_origin():
-        raise Forbidden("Cross-site request refused.", code="cross_site")
+        raise NotAllowed("Cross-site request refused.", code="cross_site")
 
 
 def sparkline(values: list[int]) -> str:
@@ -66,7 +65,7 @@ def board() -> Response | tuple[str, int] | str:
     try:
         query = BoardQuery.from_args(request.args, svc.config.SECRET_KEY)
         page = sale_board_page(svc, query)
-    except BadRequest as refused:
+    except Malformed as refused:
         if refused.code == "cursor_expired":
             # The ranking the page followed is gone: start the walk again from the first page.
             return redirect(url_for("board.board", **_first_page_args(query)), code=303)

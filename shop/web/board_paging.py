@@ -3,7 +3,7 @@
 The orders (``sortBy``):
 
 * ``hottest`` (default): the SKUs whose lanes had the most recent arrivals first (the decayed
-  activity in ``HOT_LANES_ZSET``, see ``shop.lanes.queueing.LUA_HOT``), then every SKU without recent
+  activity in ``HOT_LANES_ZSET``, see ``shop/lanes/scripts/hot.lua``), then every SKU without recent
   activity, in SKU order;
 * ``in_line``: the longest lines first (``LINES_ZSET``), then the SKUs with no line, in SKU order;
 * ``expiring``: the most units in holds expiring within the next minute first, then the others,
@@ -39,9 +39,9 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from shop.domain.errors import BadRequest
+from shop.domain.errors import Malformed
 from shop.lanes import metrics as monitoring
-from shop.lanes.queueing import lane_skus
+from shop.lanes.keys import lane_skus
 from shop.storage.models import FREE_UNITS, Product, utcnow
 
 SORTS = ("hottest", "in_line", "available", "expiring")
@@ -86,14 +86,14 @@ class BoardQuery:
         """Parse ``limit``, ``sortBy``, ``search`` and ``cursor``, refusing anything else with a 400."""
         raw_limit = args.get("limit", str(DEFAULT_LIMIT))
         if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise BadRequest(
+            raise Malformed(
                 f"limit must be a whole number from 1 to {MAX_LIMIT}.",
                 code="invalid_limit",
                 maximum=MAX_LIMIT,
             )
         sort_by = args.get("sortBy")
         if sort_by is not None and sort_by not in SORTS:
-            raise BadRequest(
+            raise Malformed(
                 f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by[:40]
             )
         search = args.get("search")
@@ -104,12 +104,12 @@ class BoardQuery:
             return cls(int(raw_limit), sort_by or "hottest", search)
         cursor_sort, cursor_search, position = _decode(raw_cursor, secret)
         if sort_by is not None and sort_by != cursor_sort:
-            raise BadRequest(
+            raise Malformed(
                 f"This cursor walks sortBy={cursor_sort}; leave sortBy out or start a new walk.",
                 code="invalid_cursor",
             )
         if search is not None and search != cursor_search:
-            raise BadRequest(
+            raise Malformed(
                 "This cursor walks another search; leave search out or start a new walk.",
                 code="invalid_cursor",
             )
@@ -118,9 +118,9 @@ class BoardQuery:
 
 def _valid_search(raw: str) -> str | None:
     if "\x00" in raw:
-        raise BadRequest("search cannot contain NUL characters.", code="invalid_search")
+        raise Malformed("search cannot contain NUL characters.", code="invalid_search")
     if len(raw) > MAX_SEARCH_LENGTH:
-        raise BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
+        raise Malformed(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
     return raw.strip().lower() or None
 
 
@@ -143,7 +143,7 @@ def _encode(secret: str, sort_by: str, search: str | None, position: Position) -
 
 def _decode(raw: str, secret: str) -> tuple[str, str | None, Position]:
     """Read a cursor this board signed; anything else (or altered) is a 400."""
-    refused = BadRequest("cursor is not one this board gave out.", code="invalid_cursor")
+    refused = Malformed("cursor is not one this board gave out.", code="invalid_cursor")
     if len(raw) > 1000:
         raise refused
     try:
@@ -197,7 +197,7 @@ def _ranked_page(services: Any, query: BoardQuery) -> tuple[list[str], Position 
         bucket = position.bucket
         kept = _read_ranking(services, query.sort_by, bucket)
         if kept is None:
-            raise BadRequest(
+            raise Malformed(
                 "The ranking this cursor walks has expired; start again from the first page.",
                 code="cursor_expired",
             )

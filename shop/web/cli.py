@@ -15,7 +15,7 @@ from shop.domain.big_catalog import seed_big_catalog, settle_after_bulk_load
 from shop.domain.catalog import find_product
 from shop.domain.demo import seed_demo_catalog
 from shop.domain.errors import NotFound, ShopError
-from shop.domain.inventory import sku_lane
+from shop.domain.requests import Outcome, sku_lane
 from shop.lanes import fulfilment, pausing
 from shop.lanes.admission import cache_product
 from shop.lanes.expiry import sweep
@@ -77,7 +77,7 @@ def set_stock_command(sku: str, on_hand: int, wait: float) -> None:
     """Set SKU's units on hand, through its line (never below what is reserved)."""
     outcome = change_stock(sku, on_hand, {}, wait_s=wait)
     click.echo(json.dumps(outcome))
-    if outcome.get("outcome") == "conflict":
+    if outcome.get("outcome") == Outcome.CONFLICT:
         sys.exit(1)
 
 
@@ -132,7 +132,7 @@ def receive_command(
     except ShopError as error:
         raise click.ClickException(error.message) from None
     click.echo(json.dumps(outcome))
-    if outcome.get("outcome") not in ("received", "queued"):
+    if outcome.get("outcome") not in (Outcome.RECEIVED, Outcome.QUEUED):
         sys.exit(1)
 
 
@@ -146,7 +146,7 @@ def ship_command(order_no: str, wait: float) -> None:
     except ShopError as error:
         raise click.ClickException(error.message) from None
     click.echo(json.dumps(result))
-    if any(s.get("outcome") not in ("shipped", "queued") for s in result["shipments"]):
+    if any(s.get("outcome") not in (Outcome.SHIPPED, Outcome.QUEUED) for s in result["shipments"]):
         sys.exit(1)
 
 

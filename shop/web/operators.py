@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, render_template, request, session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.domain.errors import NotFound, ShopError
+from shop.domain.errors import NotAllowed, NotAuthenticated, NotFound
 
 SESSION_FLAG = "operator"
 # The blueprints of the operator area: the JSON APIs (products, stock), the board pages, rq-dashboard.
@@ -27,16 +27,6 @@ OPERATOR_BLUEPRINTS = frozenset({"admin", "board", "rq_dashboard", "stock_admin"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Sec-Fetch-Site values that mean another site made the request ("same-site" is a sibling host).
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
-
-
-class Unauthorized(ShopError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(ShopError):
-    status = 403
-    code = "forbidden"
 
 
 def password_hash(password: str) -> str:
@@ -125,7 +115,7 @@ def refuse_cross_site_operator_requests() -> None:
         return  # the views answer 404
     header = foreign_header()
     if header is not None:
-        raise Forbidden(
+        raise NotAllowed(
             f"Cross-site request refused: its {header} header says it comes from another site. "
             "Operator changes must come from this site's pages or from a client such as curl.",
             code="cross_site",
@@ -141,7 +131,7 @@ def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if not operator_area_enabled():
             raise NotFound("Not found.")
         if not is_operator():
-            raise Unauthorized("Operator credentials are required.")
+            raise NotAuthenticated("Operator credentials are required.")
         # Cross-site unsafe requests never get here: refuse_cross_site_operator_requests.
         return view(*args, **kwargs)
 
@@ -184,6 +174,6 @@ def protect_blueprint_before_request() -> Response | None:
         return login_page()
     if request.endpoint == "rq_dashboard.requeue_all" and request.method == "GET":
         # rq-dashboard also accepts this state change as a GET, which a link could trigger.
-        raise Forbidden("Requeueing needs a POST.", code="post_required")
+        raise NotAllowed("Requeueing needs a POST.", code="post_required")
     # Cross-site posts were refused before this guard: refuse_cross_site_operator_requests.
     return None

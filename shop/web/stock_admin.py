@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel
 
 from shop.domain.catalog import find_product, stock_view
-from shop.domain.errors import BadRequest
+from shop.domain.errors import Malformed
+from shop.domain.requests import Outcome
 from shop.lanes import fulfilment
 from shop.web.helpers import answer, body_as, services, valid_sku
 from shop.web.operators import operator_required
@@ -25,7 +26,7 @@ def _wait() -> float:
 def _answer(model: type[BaseModel], body: dict) -> Response:
     """200 once every stock change in the answer was applied, 202 while one is still in line."""
     queued = any(
-        isinstance(o, dict) and o.get("outcome") == "queued"
+        isinstance(o, dict) and o.get("outcome") == Outcome.QUEUED
         for o in [body, *body.get("shipments", []), body.get("cancellation") or {}]
     )
     return answer(model, body, 202 if queued else 200)
@@ -34,7 +35,7 @@ def _answer(model: type[BaseModel], body: dict) -> Response:
 def _page_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name, str(default))
     if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= maximum:
-        raise BadRequest(f"{name} must be a whole number from 1 to {maximum}.", code=f"invalid_{name}")
+        raise Malformed(f"{name} must be a whole number from 1 to {maximum}.", code=f"invalid_{name}")
     return int(raw)
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from rq.job import JobStatus
 
-from shop.domain.catalog import CatalogQuery, list_products, product_view
+from shop.domain.catalog import CatalogQuery, get_product, list_products, product_view
 from shop.domain.errors import NotFound
-from shop.domain.inventory import SKU_LANE_PREFIX
 from shop.domain.odds import Eta, Odds
+from shop.domain.requests import lane_sku
 from shop.lanes.admission import UNKNOWN_JOB_MESSAGE
 from shop.services import Services
-from shop.storage.models import Product, utcnow
+from shop.storage.models import utcnow
 
 # Outcomes after which the shopper is sent on at once rather than shown a result on the waiting page.
 FORWARDED_OUTCOMES = frozenset({"order_created", "released"})
@@ -122,12 +122,12 @@ def find_wait(services: Services, cart_id: str, job_id: str, with_product: bool 
     state = services.lanes.view(job_id)
     if state is None or not state.cart_id or state.cart_id != cart_id:
         raise NotFound(UNKNOWN_JOB_MESSAGE, code="unknown_job", retry=True)
-    sku = state.lane[len(SKU_LANE_PREFIX) :] if state.lane.startswith(SKU_LANE_PREFIX) else None
+    sku = lane_sku(state.lane)
     product = None
     held = 0
     if sku is not None and with_product:
         with services.db.reading() as session:
-            row = session.get(Product, sku)
+            row = get_product(session, sku)
             product = product_view(row) if row is not None else None
             held = row.reserved if row is not None else 0
     return Wait(

@@ -30,7 +30,7 @@ from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import ErrorDetails
 
 from shop.domain.carts import TOKEN_PATTERN
-from shop.domain.errors import BadRequest, ShopError
+from shop.domain.errors import Malformed, ShopError
 from shop.domain.order_numbers import ORDER_NO_PATTERN
 from shop.domain.products import LOCATION_PATTERN, UOM_PATTERN
 
@@ -134,7 +134,7 @@ def _refusal(model: type[Request], data: dict[str, Any], errors: list[ErrorDetai
         str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1
     )
     if unknown:
-        return BadRequest(f"Unknown fields: {', '.join(unknown)}.", code="unknown_fields")
+        return Malformed(f"Unknown fields: {', '.join(unknown)}.", code="unknown_fields")
     first = errors[0]
     cause = first.get("ctx", {}).get("error")
     field = str(first["loc"][0]) if first["loc"] else ""  # "": a check of the whole model
@@ -145,7 +145,7 @@ def _refusal(model: type[Request], data: dict[str, Any], errors: list[ErrorDetai
         return cause.error
     refusal = model._refusals.get(field)
     if refusal is None:  # a field without a refusal of its own: still never pydantic's wording
-        return BadRequest(f"{field} is not valid.", code=f"invalid_{field}")
+        return Malformed(f"{field} is not valid.", code=f"invalid_{field}")
     return refusal.make(data.get(field), [e for e in errors if e["loc"][:1] == (field,)])
 
 

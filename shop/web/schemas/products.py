@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic import BaseModel as PydanticModel
 from pydantic_core import ErrorDetails
 
-from shop.domain.errors import ShopError, Unprocessable
+from shop.domain.errors import Invalid, ShopError
 from shop.domain.products import ProductChange, valid_location, valid_uom
 from shop.storage.models import BASE_UOM
 from shop.web.schemas.base import (
@@ -78,7 +78,7 @@ def _text(name: str, limit: int, blank_ok: bool = True, strip: bool = True) -> A
         *checks,
         schema_only(**extra),
         refuse(
-            Unprocessable,
+            Invalid,
             f"{name} must be a non-empty text of at most {limit} characters.",
             code=f"invalid_{name}",
         ),
@@ -89,7 +89,7 @@ def _whole(name: str, low: int, high: int) -> Any:
     return Annotated[
         StrictInt,
         Field(ge=low, le=high),
-        refuse(Unprocessable, f"{name} must be a whole number from {low} to {high}.", code=f"invalid_{name}"),
+        refuse(Invalid, f"{name} must be a whole number from {low} to {high}.", code=f"invalid_{name}"),
     ]
 
 
@@ -115,7 +115,7 @@ def _time(name: str) -> Any:
             }
         ),
         refuse(
-            Unprocessable,
+            Invalid,
             f"{name} must be null or an ISO 8601 time with a time zone, e.g. 2026-11-11T12:00:00+07:00.",
             code=f"invalid_{name}",
         ),
@@ -134,19 +134,19 @@ class UnitRequest(PydanticModel):
 def _units_refusal(raw: Any, errors: list[ErrorDetails]) -> ShopError:
     """Refuse the first bad unit as the checks did, unit by unit: its shape, its code, its conversion."""
     if not isinstance(raw, list) or any(len(e["loc"]) == 1 for e in errors):
-        return Unprocessable(f"uoms must be a list of at most {MAX_UOMS} units.", code="invalid_uoms")
+        return Invalid(f"uoms must be a list of at most {MAX_UOMS} units.", code="invalid_uoms")
     index = errors[0]["loc"][1]
     seen: set[str] = set()
     for item in raw[:index]:  # every unit before the bad one is well formed
         if item["uom"] in seen:
-            return Unprocessable(f"The unit {item['uom']!r} is listed twice.", code="invalid_uoms")
+            return Invalid(f"The unit {item['uom']!r} is listed twice.", code="invalid_uoms")
         seen.add(item["uom"])
     here = [e for e in errors if e["loc"][1] == index]
     if any(len(e["loc"]) == 2 or e["type"] in ("missing", "extra_forbidden") for e in here):
-        return Unprocessable('Each unit is {"uom": ..., "conversion": ...}.', code="invalid_uoms")
+        return Invalid('Each unit is {"uom": ..., "conversion": ...}.', code="invalid_uoms")
     if here[0]["loc"][2] == "uom":
         return _raised(valid_uom, raw[index]["uom"])
-    return Unprocessable(
+    return Invalid(
         f"conversion must be a whole number of base units from 2 to {MAX_CONVERSION}.", code="invalid_uoms"
     )
 
@@ -177,7 +177,7 @@ class ProductRequest(Request):
     max_per_customer: Annotated[
         Annotated[StrictInt, Field(ge=1, le=1000)] | None,
         refuse(
-            Unprocessable,
+            Invalid,
             "max_per_customer must be null or a whole number from 1 to 1000.",
             code="invalid_max_per_customer",
         ),
@@ -205,10 +205,10 @@ class ProductRequest(Request):
         seen: set[str] = set()
         for unit in units:
             if unit.uom in seen:
-                raise Refusal(Unprocessable(f"The unit {unit.uom!r} is listed twice.", code="invalid_uoms"))
+                raise Refusal(Invalid(f"The unit {unit.uom!r} is listed twice.", code="invalid_uoms"))
             seen.add(unit.uom)
         if units and (info.data.get("base_uom") or BASE_UOM) in seen:
-            raise Refusal(Unprocessable("An extra unit cannot be the base unit.", code="invalid_uoms"))
+            raise Refusal(Invalid("An extra unit cannot be the base unit.", code="invalid_uoms"))
         return units
 
     @classmethod
@@ -238,7 +238,7 @@ class ProductRequest(Request):
 
 def _price_refusal(price: Any, normal_price: Any) -> ShopError | None:
     if isinstance(price, int) and isinstance(normal_price, int) and price > normal_price:
-        return Unprocessable("price (the flash price) cannot exceed normal_price.", code="invalid_price")
+        return Invalid("price (the flash price) cannot exceed normal_price.", code="invalid_price")
     return None
 
 

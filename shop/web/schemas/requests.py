@@ -29,9 +29,9 @@ from pydantic_core import ErrorDetails
 from shop.domain import cursors
 from shop.domain.catalog import DESCENDING_BY_DEFAULT, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LENGTH, SORTS
 from shop.domain.catalog import CatalogQuery as DomainCatalogQuery
-from shop.domain.errors import BadRequest, NotFound, ShopError, UnknownSku, Unprocessable
+from shop.domain.errors import Invalid, Malformed, NotFound, ShopError, UnknownSku
+from shop.domain.gateway import luhn_valid
 from shop.domain.orders import MAX_NOTES
-from shop.domain.payments import luhn_valid
 from shop.domain.products import LOCATION_PATTERN, UOM_PATTERN
 from shop.lanes.admission import UNKNOWN_JOB_MESSAGE
 from shop.lanes.fulfilment import MAX_DOC_REF, MAX_RECEIPT_QTY
@@ -69,13 +69,13 @@ __all__ = [
 
 def _sku_refusal(raw: Any, _errors: list[ErrorDetails]) -> ShopError:
     if not isinstance(raw, str) or not raw:
-        return BadRequest("sku is required and must be a string.", code="invalid_sku")
+        return Malformed("sku is required and must be a string.", code="invalid_sku")
     return UnknownSku(raw[:80])
 
 
 def _qty_refusal(minimum: int) -> Refuse:
     return refuse(
-        Unprocessable,
+        Invalid,
         f"qty must be a whole number from {minimum} to {MAX_QTY}.",
         code="invalid_qty",
         minimum=minimum,
@@ -84,7 +84,7 @@ def _qty_refusal(minimum: int) -> Refuse:
 
 
 def _uom_refusal(raw: Any, _errors: list[ErrorDetails]) -> ShopError:
-    return Unprocessable(
+    return Invalid(
         "uom must be one of the product's units (see its uoms), e.g. pcs or box.",
         code="unknown_uom",
         uom=raw if isinstance(raw, str) else None,
@@ -124,7 +124,7 @@ ORDER_NO = Checked[str](
 IDEMPOTENCY_KEY = Checked[str](
     IdempotencyKey,
     refuse(
-        BadRequest, "Idempotency-Key must be 1 to 100 printable characters.", code="invalid_idempotency_key"
+        Malformed, "Idempotency-Key must be 1 to 100 printable characters.", code="invalid_idempotency_key"
     ),
 )
 
@@ -147,13 +147,13 @@ class CartRequest(Request):
     allow_partial: Annotated[
         StrictBool,
         Refuse(
-            lambda _raw, _e: BadRequest("allow_partial must be true or false.", code="invalid_allow_partial")
+            lambda _raw, _e: Malformed("allow_partial must be true or false.", code="invalid_allow_partial")
         ),
         Field(description="Hold what is left rather than nothing when fewer units remain."),
     ] = False
     waitlist: Annotated[
         StrictBool,
-        Refuse(lambda _raw, _e: BadRequest("waitlist must be true or false.", code="invalid_waitlist")),
+        Refuse(lambda _raw, _e: Malformed("waitlist must be true or false.", code="invalid_waitlist")),
         Field(
             description="If the SKU is sold out when this request's turn comes while units are held in "
             "carts, wait (up to WAITLIST_TTL_SECONDS) for one to come back: the job shows `waitlisted`, "
@@ -174,9 +174,7 @@ class CheckoutRequest(Request):
 
     notes: Annotated[
         Annotated[StrictStr, Field(max_length=MAX_NOTES), AfterValidator(_plain_text)] | None,
-        refuse(
-            Unprocessable, f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes"
-        ),
+        refuse(Invalid, f"notes must be a text of at most {MAX_NOTES} characters.", code="invalid_notes"),
     ] = None
 
 
@@ -187,12 +185,12 @@ class PaymentRequest(Request):
         StrictStr,
         Field(min_length=1),
         schema_only(pattern=ORDER_ID_PATTERN),
-        refuse(BadRequest, "order_id is required.", code="invalid_order_id"),
+        refuse(Malformed, "order_id is required.", code="invalid_order_id"),
     ]
     amount: Annotated[
         StrictInt,
         schema_only(minimum=0, description="Must equal the order total."),
-        refuse(BadRequest, "amount must be a whole number of Rupiah.", code="invalid_amount"),
+        refuse(Malformed, "amount must be a whole number of Rupiah.", code="invalid_amount"),
     ]
     card_number: Annotated[
         StrictStr,
@@ -202,7 +200,7 @@ class PaymentRequest(Request):
             "4242424242424242 is approved, 4000000000000002 declined.",
             examples=["4242424242424242"],
         ),
-        refuse(BadRequest, "card_number is required.", code="invalid_card"),
+        refuse(Malformed, "card_number is required.", code="invalid_card"),
     ]
 
     @model_validator(mode="after")
@@ -212,14 +210,14 @@ class PaymentRequest(Request):
         if not re.match(ORDER_ID_PATTERN, self.order_id):
             raise Refusal(NotFound("No such order for this cart.", code="order_not_found"))
         if self.amount < 0:
-            raise Refusal(Unprocessable("amount cannot be negative.", code="amount_mismatch"))
+            raise Refusal(Invalid("amount cannot be negative.", code="amount_mismatch"))
         if not luhn_valid(self.card_number):
-            raise Refusal(Unprocessable("card_number is not a valid card number.", code="invalid_card"))
+            raise Refusal(Invalid("card_number is not a valid card number.", code="invalid_card"))
         return self
 
 
 def _text_when_given(name: str) -> Refuse:
-    return refuse(Unprocessable, f"{name} must be a text when given.", code=f"invalid_{name}")
+    return refuse(Invalid, f"{name} must be a text when given.", code=f"invalid_{name}")
 
 
 class GoodsReceiptRequest(Request):
@@ -241,8 +239,8 @@ class GoodsReceiptRequest(Request):
 def _whole(name: str, maximum: int) -> Refuse:
     def make(_raw: Any, errors: list[ErrorDetails]) -> ShopError:
         if errors[0]["type"] == "value_error":
-            return BadRequest(f"{name} must be a whole number.", code=f"invalid_{name}")
-        return BadRequest(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
+            return Malformed(f"{name} must be a whole number.", code=f"invalid_{name}")
+        return Malformed(f"{name} must be between 1 and {maximum}.", code=f"invalid_{name}")
 
     return Refuse(make)
 
@@ -292,7 +290,7 @@ class CatalogArgs(Request):
             description="Sort key; relevance by default with a search (and only then), sales otherwise.",
         ),
         Refuse(
-            lambda raw, _e: BadRequest(
+            lambda raw, _e: Malformed(
                 f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=raw
             )
         ),
@@ -328,14 +326,14 @@ class CatalogArgs(Request):
         search, category = _stripped(raw), info.data.get("category")
         if "\x00" in (search or "") + (category or ""):
             raise Refusal(
-                BadRequest("search and category cannot contain NUL characters.", code="invalid_text")
+                Malformed("search and category cannot contain NUL characters.", code="invalid_text")
             )
         if search and len(search) > MAX_SEARCH_LENGTH:
             raise Refusal(
-                BadRequest(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
+                Malformed(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
             )
         if category and len(category) > 64:
-            raise Refusal(BadRequest("category is limited to 64 characters.", code="invalid_category"))
+            raise Refusal(Malformed("category is limited to 64 characters.", code="invalid_category"))
         return search
 
     @model_validator(mode="after")
@@ -343,11 +341,11 @@ class CatalogArgs(Request):
         """A relevance sort needs a search; each sort has its own default direction."""
         sort_by = self.sort_by or ("relevance" if self.search else "sales")
         if sort_by == "relevance" and not self.search:
-            raise Refusal(BadRequest("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by))
+            raise Refusal(Malformed("sortBy=relevance needs a search.", code="invalid_sort", sortBy=sort_by))
         default_dir = "desc" if sort_by in DESCENDING_BY_DEFAULT else "asc"
         sort_dir = (default_dir if self.sort_dir is None else self.sort_dir).lower()
         if sort_dir not in ("asc", "desc"):
-            raise Refusal(BadRequest("sortDir must be asc or desc.", code="invalid_sort_dir"))
+            raise Refusal(Malformed("sortDir must be asc or desc.", code="invalid_sort_dir"))
         self.sort_by, self.sort_dir = sort_by, sort_dir
         return self
 
@@ -370,7 +368,7 @@ def catalog_query(args: Mapping[str, str]) -> DomainCatalogQuery:
         return replace(parse(CatalogArgs, fields).query(), after=after)
     query = parse(CatalogArgs, {k: args[k] for k in args if k != "cursor"}).query()
     if (query.page - 1) * query.limit >= MAX_OFFSET:
-        raise BadRequest(
+        raise Malformed(
             f"page goes deeper than {MAX_OFFSET} products; follow next_cursor to go further.",
             code="page_too_deep",
             max_offset=MAX_OFFSET,

@@ -8,7 +8,7 @@ Every batch with known carts looks up their live holds on the SKU (locked) and t
 still shown. With ``(sku, status, expires_at)`` and ``(cart_id, in_cart)`` to choose from, and no
 fresh statistics during a sale, both planners read every active (or expired) hold of the SKU and
 filtered by cart: 20,000 rows for 60 carts. ``(cart_id, sku, status)`` answers each cart with an
-equality on all three columns; the statement asks per cart (shop/domain/inventory.py ``_cart_lines``), so
+equality on all three columns; the statement asks per cart (shop/domain/stock_state.py ``cart_lines``), so
 its plan has nothing to weigh the SKU's index against.
 """
 
