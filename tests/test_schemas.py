@@ -14,6 +14,7 @@ from shop.domain.errors import ShopError
 from shop.web.schemas.base import parse
 from shop.web.schemas.products import product_change
 from shop.web.schemas.requests import CartRequest, CheckoutRequest, PaymentRequest, catalog_query
+from shop.web.statuses import http_status
 
 APPROVED_CARD = "4242 4242-4242 4242"
 ORDER_ID = "ord_" + "0" * 24
@@ -22,7 +23,7 @@ ORDER_ID = "ord_" + "0" * 24
 def refusal(check: Any, *args: Any) -> tuple[int, str, str]:
     with pytest.raises(ShopError) as refused:
         check(*args)
-    return refused.value.status, refused.value.code, refused.value.message
+    return http_status(refused.value), refused.value.code, refused.value.message
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, StrictBool, StrictStr
 from shop.domain.catalog import COUNT_CAP, MAX_LIMIT
 from shop.domain.orders import MAX_NOTES
 from shop.lanes.fulfilment import MOVEMENTS_MAX_LIMIT
-from shop.lanes.queueing import FASTEST_POLL_MS, MAX_POLL_MS
+from shop.lanes.views import FASTEST_POLL_MS, MAX_POLL_MS
 from shop.web.board_paging import MAX_LIMIT as BOARD_MAX_LIMIT
 from shop.web.board_paging import SORTS as BOARD_SORTS
 from shop.web.schemas.base import (
