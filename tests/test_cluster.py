@@ -17,6 +17,7 @@ from redis.sentinel import SentinelConnectionPool
 
 import config as config_module
 from bench.cluster.sentinel import SentinelSet, sentinel_capable
+from bench.cluster.sim import LEASE_TTL_MS, Cluster, missing
 from config import TestConfig
 from shop import create_app
 from shop.domain.products import ProductChange, create_or_update_product
@@ -146,3 +147,34 @@ def test_the_shop_carries_on_on_the_promoted_replica_without_a_restart(failover_
     assert servers.master_address() == (servers.nodes["replica"].host, servers.nodes["replica"].port)
     assert shopper.client.get("/catalogs/FLASH-F").get_json()["available"] == 1
     _wipe(services)
+
+
+# The takeover bound beyond the lease: a consumer's rescue pass (2 s), a batch, and shoppers' polls.
+TAKEOVER_BOUND_S = 6.0
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    reason = missing()
+    if reason:
+        pytest.skip(f"no multi-host simulation on this machine: {reason}")
+    hosts = Cluster(web_hosts=2, worker_hosts=2)
+    try:
+        yield hosts.up()
+    finally:
+        hosts.down()
+
+
+def test_a_worker_host_cut_mid_spike_loses_no_shopper_and_applies_nothing_twice(cluster: Cluster):
+    cut: list[str] = []
+
+    def cut_lease_holder(sku: str) -> None:
+        cut.append(cluster.lease_holder(sku))
+        cluster.net.cut(cut[-1])
+
+    row = cluster.run_spike("cut worker host", cut_lease_holder, shoppers=40, stock=15)
+    assert cut, "a worker host was cut"
+    assert row.answered == row.shoppers, row
+    assert row.held == 15, row
+    assert (row.duplicates, row.oversell, row.audit_ok) == (0, 0, True), row
+    assert row.recovery_s is not None and row.recovery_s < LEASE_TTL_MS / 1000 + TAKEOVER_BOUND_S, row
