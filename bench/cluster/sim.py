@@ -156,13 +156,15 @@ class Cluster:
     def _wait_http(self, host: str, port: int, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
             try:
-                conn = http.client.HTTPConnection(host, port, timeout=2)
                 conn.request("GET", "/readyz")
                 if conn.getresponse().status == 200:
                     return
             except OSError:
                 pass
+            finally:
+                conn.close()
             time.sleep(0.3)
         raise RuntimeError(f"the load balancer did not answer within {timeout_s:.0f} s (see {self.log.name})")
 
