@@ -62,6 +62,10 @@ def print_table(rows: list[Row]) -> None:
         print("  ".join(cells), flush=True)  # noqa: T201
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Several hosts in network namespaces, faults mid-spike.")
     parser.add_argument("--shoppers", type=int, default=150)
@@ -72,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"bench.cluster: cannot run here: {reason}", file=sys.stderr)  # noqa: T201
         return 2
-    # SIGTERM tears down like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM (and SIGINT, even when started with it ignored) tears down like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     cluster = Cluster()
     rows: list[Row] = []
     try:

@@ -115,7 +115,9 @@ class Cluster:
         ]:
             self.net.add_host(name)
         hosts = self.net.hosts
-        self.db = PrivatePostgres(hosts["db"], self.net.exec_prefix("db")).init()
+        # Assigned before starting, so a teardown during the start stops what was started.
+        self.db = PrivatePostgres(hosts["db"], self.net.exec_prefix("db"))
+        self.db.init()
         upgrade(self.db.url)
         prefixes = {
             hosts[n]: self.net.exec_prefix(n) for n in ("redis1", "redis2", "sent1", "sent2", "sent3")
@@ -127,7 +129,8 @@ class Cluster:
             (hosts["sent1"], hosts["sent2"], hosts["sent3"]),
             prefixes,
             ports,
-        ).start()
+        )
+        self.redis.start()
         self.env = _env(self.db.url, self.redis.url)
         for name in self.web_names:
             bind = f"{hosts[name]}:{WEB_PORT}"
@@ -248,6 +251,7 @@ class Cluster:
             self.db.remove()
         teardown()
         self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def missing() -> str | None:
