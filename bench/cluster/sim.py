@@ -178,8 +178,9 @@ class Cluster:
         shoppers: int,
         stock: int,
         timeout_s: float = 60,
+        fault_after_s: float = 1.0,
     ) -> Row:
-        """One spike on a fresh SKU, the fault injected one second in; then the checks."""
+        """One spike on a fresh SKU, the fault injected ``fault_after_s`` in; then the checks."""
         assert self.db is not None and self.redis is not None
         services = make_services(self.db.url, self.redis.url)
         sku = f"CLUSTER-{fault.upper().replace(' ', '-')}"[:40]
@@ -197,7 +198,7 @@ class Cluster:
                 daemon=True,
             )
             thread.start()
-            time.sleep(1.0)
+            time.sleep(fault_after_s)
             fault_at = time.monotonic()
             if inject is not None:
                 inject(sku)
