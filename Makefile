@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test processes for make test (pytest-xdist); each starts its own Redis and database.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint format messages translations bench mutants clean
+.PHONY: run test lint format messages translations bench cluster mutants clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ translations: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The multi-host simulation (bench/cluster): hosts as network namespaces (root), nginx in front,
+# Redis with Sentinel, a private PostgreSQL; one spike per fault, then its table. CLUSTER_ARGS: e.g.
+# "--only worker", "--shoppers 300".
+cluster: $(STAMP)
+	@bash bench/cluster/ensure_nginx.sh
+	$(PY) -m bench.cluster $(CLUSTER_ARGS)
 
 # Deliberate faults (devtools/faults.py), one at a time in a copy of the tree; every one must be
 # killed by its tests. Not part of `make test`. MUTANTS_ARGS: e.g. "--only waitlist_newest_first", "--list".

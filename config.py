@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -21,6 +22,20 @@ def _int(name: str, default: int) -> int:
 
 def _str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
+
+
+def sentinel_url(sentinels: str, master: str, db: int = 0) -> str:
+    """Spell a Sentinel set as one ``redis+sentinel://`` URL, so every client is built from REDIS_URL."""
+    hosts = ",".join(part.strip() for part in sentinels.split(",") if part.strip())
+    return f"redis+sentinel://{hosts}/{master}/{db}"
+
+
+def _redis_url() -> str:
+    """REDIS_SENTINELS (with REDIS_SENTINEL_MASTER) wins over REDIS_URL: several hosts find the primary."""
+    sentinels = _str("REDIS_SENTINELS")
+    if sentinels.strip():
+        return sentinel_url(sentinels, _str("REDIS_SENTINEL_MASTER") or "mymaster", _int("REDIS_DB", 0))
+    return _str("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 COOKIE_SECURE_MODES = ("auto", "always", "never")
@@ -43,7 +58,10 @@ class Config:
     COOKIE_SECURE_DEFAULT = "auto"
     COOKIE_SECURE = _str("COOKIE_SECURE", COOKIE_SECURE_DEFAULT)
     DATABASE_URL = _str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'instance' / 'shop.db'}"
-    REDIS_URL = _str("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    # redis://host:port/db, or redis+sentinel://s1:26379,s2:26379/master/db (built from REDIS_SENTINELS).
+    REDIS_URL = _redis_url()
+    # This host's name in consumer and scheduler names, so rq-dashboard and the logs tell hosts apart.
+    HOST_ID = _str("HOST_ID") or socket.gethostname()
     PORT = _int("PORT", 9000)
 
     # How long a cart hold and an unpaid order keep their units (seconds).

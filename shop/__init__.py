@@ -17,7 +17,7 @@ from config import Config, config_from_env
 from shop.domain.carts import CartTokens
 from shop.domain.errors import Malformed, RateLimited, ShopError, Unavailable
 from shop.lanes.metrics import count_rate_limited
-from shop.services import Services, build_services
+from shop.services import Services, build_services, limiter_storage
 from shop.web.assets import init_assets
 from shop.web.extensions import csrf, limiter
 from shop.web.helpers import error_response
@@ -33,8 +33,10 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     config = config or config_from_env()
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config)
+    storage_uri, storage_options = limiter_storage(config.REDIS_URL)
     app.config.update(
-        RATELIMIT_STORAGE_URI=config.REDIS_URL,
+        RATELIMIT_STORAGE_URI=storage_uri,
+        RATELIMIT_STORAGE_OPTIONS=storage_options,
         RATELIMIT_ENABLED=config.RATE_LIMIT_ENABLED,
         RATELIMIT_HEADERS_ENABLED=config.RATE_LIMIT_HEADERS,
         RATELIMIT_STRATEGY="fixed-window",

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -64,7 +63,7 @@ class Consumer:
         self.services = services
         self.lanes = services.lanes
         self.config = services.config
-        self.name = name or f"shop-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.name = name or f"shop-{self.config.HOST_ID}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.batch_size = max(1, batch_size or self.config.BATCH_SIZE)
         self.lease_ms = self.config.LEASE_TTL_MS
         self.settings = BatchSettings.from_config(self.config)

@@ -48,9 +48,14 @@ class LaneScheduler(Scheduler):
         sampler: Callable[[], None] | None = None,
         reconciler: Callable[[], object] | None = None,
         reconcile_interval: float = 30.0,
+        name: str | None = None,
     ) -> None:
         super().__init__(
-            queue_name=MAINTENANCE_LANE, connection=connection, interval=interval, queue_class=LaneQueue
+            queue_name=MAINTENANCE_LANE,
+            connection=connection,
+            interval=interval,
+            queue_class=LaneQueue,
+            name=name,
         )
         self.sweep_interval = sweep_interval
         self.sampler = sampler
@@ -154,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         sampler=lambda: record_samples(services),
         reconciler=lambda: reconcile(services),
         reconcile_interval=services.config.PAYMENT_RECONCILE_INTERVAL_SECONDS,
+        # Several worker hosts run a scheduler each; rq-scheduler's lock lets one of them work at a time.
+        name=f"scheduler-{services.config.HOST_ID}-{os.getpid()}",
     )
     scheduler.run(burst=args.burst)
     return 0

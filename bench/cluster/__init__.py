@@ -1,0 +1,1 @@
+"""The multi-host simulation: hosts as network namespaces, Redis with Sentinel, faults mid-spike."""
