@@ -20,9 +20,10 @@ from bench.cluster.sentinel import SentinelSet, sentinel_capable
 from bench.cluster.sim import LEASE_TTL_MS, Cluster, missing
 from config import TestConfig
 from shop import create_app
-from shop.domain.products import ProductChange, create_or_update_product
+from shop.domain.products import create_or_update_product
 from shop.lanes.admission import cache_product
 from shop.services import Services, limiter_storage, parse_sentinel_url
+from shop.web.schemas.products import product_change
 from tests.conftest import Shopper, _wipe
 from workers.consumer import Consumer
 
@@ -127,7 +128,7 @@ def test_the_shop_carries_on_on_the_promoted_replica_without_a_restart(failover_
     _wipe(services)
     app = create_app(config, services=services)
     shopper = Shopper(app.test_client())
-    change = ProductChange.from_json({"name": "P", "category": "electronic", "price": 1000, "on_hand": 3})
+    change = product_change({"name": "P", "category": "electronic", "price": 1000, "on_hand": 3})
     with services.db.writing() as session:
         product, _ = create_or_update_product(session, "FLASH-F", change)
     cache_product(services, product)
