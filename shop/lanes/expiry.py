@@ -11,7 +11,7 @@ from datetime import datetime
 
 from redis import Redis
 
-from shop.domain.effects import hold_expiry, order_expiry, waitlist_expiry
+from shop.domain.effects import Expiry, hold_expiry, order_expiry, waitlist_expiry
 from shop.domain.orders import paid_unallocated
 from shop.domain.overdue import overdue_holds, overdue_orders, overdue_waitlist
 from shop.domain.pricing import end_flash_prices
@@ -42,26 +42,24 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
         paid = paid_unallocated(session)
     # Swept expiries get ids of their own: the scheduled job's id may already hold a "not due" outcome.
     stamp = int(now.timestamp())
-    queued_holds = 0
-    for hold_id, sku in holds:
-        if _mark(lanes.redis, f"hold:{hold_id}"):
-            job_id, kind, params, _when = hold_expiry(hold_id, sku, now)
-            lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
-            queued_holds += 1
-    queued_orders = 0
-    for order_id, cart_id in orders:
-        if _mark(lanes.redis, f"order:{order_id}"):
-            job_id, kind, params, _when = order_expiry(order_id, cart_id, now)
-            lanes.admit(
-                checkout_lane(cart_id, checkout_lanes), kind, params, job_id=f"swept-{job_id}-{stamp}"
-            )
-            queued_orders += 1
-    queued_waitlist = 0
-    for request_id, sku in waiting:
-        if _mark(lanes.redis, f"waitlist:{request_id}"):
-            job_id, kind, params, _when = waitlist_expiry(request_id, sku, now)
-            lanes.admit(sku_lane(sku), kind, params, job_id=f"swept-{job_id}-{stamp}")
-            queued_waitlist += 1
+    queued_holds = sum(
+        _requeue(lanes, f"hold:{hold_id}", sku_lane(sku), hold_expiry(hold_id, sku, now), stamp)
+        for hold_id, sku in holds
+    )
+    queued_orders = sum(
+        _requeue(
+            lanes,
+            f"order:{order_id}",
+            checkout_lane(cart_id, checkout_lanes),
+            order_expiry(order_id, cart_id, now),
+            stamp,
+        )
+        for order_id, cart_id in orders
+    )
+    queued_waitlist = sum(
+        _requeue(lanes, f"waitlist:{request_id}", sku_lane(sku), waitlist_expiry(request_id, sku, now), stamp)
+        for request_id, sku in waiting
+    )
     # Paid units whose allocation request was lost (Redis restarted between payment and enqueue).
     queued_allocations = 0
     for order_id, sku in paid:
@@ -84,6 +82,15 @@ def sweep(db: Database, lanes: Lanes, checkout_lanes: int, now: datetime | None 
 def _lanes_to_prune(lanes: Lanes, checkout_lanes: int) -> list[str]:
     """The lanes whose finished jobs the sweep forgets: the recently active SKUs, every checkout lane."""
     return lanes.hottest(lanes.hot_lanes) + all_checkout_lanes(checkout_lanes)
+
+
+def _requeue(lanes: Lanes, mark: str, lane: str, expiry: Expiry, stamp: int) -> int:
+    """Put one overdue expiry back in its lane under a swept id, unless a recent sweep already did."""
+    if not _mark(lanes.redis, mark):
+        return 0
+    job_id, kind, params, _when = expiry
+    lanes.admit(lane, kind, params, job_id=f"swept-{job_id}-{stamp}")
+    return 1
 
 
 def _mark(redis: Redis, item: str) -> bool:
