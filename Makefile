@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(PY) -m devtools.run_local
 
 test: $(STAMP)
-	@bash devtools/ensure_chromium.sh
+	@bash devtools/ensure_packages.sh chromium nginx
 	$(PY) -m pytest -n $(TEST_WORKERS) $(TEST_ARGS)
 
 lint: $(STAMP)
@@ -55,7 +55,7 @@ bench: $(STAMP)
 # Redis with Sentinel, a private PostgreSQL; one spike per fault, then its table. CLUSTER_ARGS: e.g.
 # "--only worker", "--shoppers 300".
 cluster: $(STAMP)
-	@bash bench/cluster/ensure_nginx.sh
+	@bash devtools/ensure_packages.sh --required nginx
 	$(PY) -m bench.cluster $(CLUSTER_ARGS)
 
 # Deliberate faults (devtools/faults.py), one at a time in a copy of the tree; every one must be

@@ -2,7 +2,7 @@
 
 The app is served over real HTTP (``tests/http_server.serve``) and its requests are applied by a
 real lane consumer. Screenshots go to ``test-artifacts/screenshots/``; the run prints that folder in
-its summary. Without /usr/bin/chromium (``devtools/ensure_chromium.sh`` installs it as root) the
+its summary. Without /usr/bin/chromium (``devtools/ensure_packages.sh chromium`` installs it as root) the
 tests that import this are skipped, saying why.
 """
 
@@ -39,7 +39,7 @@ SHOES = "FLASH-SHOE-02"
 if not os.access(CHROMIUM, os.X_OK):
     pytest.skip(
         f"browser tests skipped: Debian's chromium is not installed at {CHROMIUM} "
-        "(as root, `bash devtools/ensure_chromium.sh` installs it)",
+        "(as root, `bash devtools/ensure_packages.sh chromium` installs it)",
         allow_module_level=True,
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev)")

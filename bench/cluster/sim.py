@@ -258,7 +258,7 @@ class Cluster:
 def missing() -> str | None:
     """Why the simulation cannot run on this machine, or None."""
     if shutil.which("nginx") is None:
-        return "nginx is missing (make cluster installs it with apt-get)"
+        return "nginx is missing (as root, make test and make cluster install it)"
     if not sentinel_capable():
         return "no Sentinel-capable redis-server"
     return namespaces_possible() or postgres_available()
