@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from bench import catalog, growth, hot_sku, limit, report, spike
+from bench import capacity, catalog, growth, hot_sku, limit, report, spike
 from bench.common import RESULTS_DIR, machine, postgres_reachable, say, scratch_database
 from devtools.redis_server import RedisServer
 
@@ -42,10 +42,11 @@ SIZES = {
               "growth_hold_ttl_s": 5, "growth_warmup": 100},
 }  # fmt: skip
 SCENARIOS = (
-    "hot_sku", "limit", "spike", "baseline_sync", "spike_db_latency", "admit", "growth", "catalog_100k",
+    "hot_sku", "limit", "spike", "baseline_sync", "spike_db_latency", "admit", "growth", "capacity",
+    "catalog_100k",
 )  # fmt: skip
 # The scenarios that need PostgreSQL whatever else is there.
-PG_ONLY = {"spike", "baseline_sync", "spike_db_latency", "admit", "growth"}
+PG_ONLY = {"spike", "baseline_sync", "spike_db_latency", "admit", "growth", "capacity"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
                             ttl_s=size["growth_ttl_s"], hold_ttl_s=size["growth_hold_ttl_s"],
                             warmup_shoppers=size["growth_warmup"],
                         )  # fmt: skip
+                if "capacity" in chosen:
+                    _fresh(redis)
+                    with scratch_database("postgres") as capacity_db:  # its backends serve only the shop
+                        results["capacity"] = capacity.run(
+                            capacity_db, redis.url, (size["shoppers"], size["arrival_s"]), steady
+                        )
                 if args.profile:
                     from bench import profile
 

@@ -493,6 +493,8 @@ def render(results: dict[str, Any]) -> str:
         ]
         out.append(_table(["route", "req/s", "p99 ms", "vs bare"], rows))
     out.append(_issue12_sections(results))
+    if results.get("capacity"):
+        out.append(_capacity_section(results["capacity"]))
     prof = results.get("profile")
     if prof:
         out.append("\nprofile (py-spy, share of samples; see bench/README.md)\n")
@@ -721,3 +723,29 @@ def _refusals(refused: list[dict[str, Any]]) -> str:
         key = f"{item['status'] or ''} {item['error'] or ''}".strip()
         kinds[key] = kinds.get(key, 0) + 1
     return ", ".join(f"{n} ({key})" for key, n in kinds.items())
+
+
+def _capacity_section(loads: dict[str, Any]) -> str:
+    """One shopper's cost per component, and the cores each kept busy (bench/capacity.py)."""
+    names = list(loads)
+    parts = list(loads[names[0]]["cpu_s"])
+    head = "\ncapacity: what one shopper (one POST /chart and its polls) costs each part, PostgreSQL\n"
+    rows = [
+        [part, *(_n(loads[n]["per_shopper_cpu_ms"][part], 2) for n in names),
+         *(_n(loads[n]["cores_busy"][part], 2) for n in names)]
+        for part in parts
+    ]  # fmt: skip
+    headers = ["part", *(f"CPU ms/shopper, {n}" for n in names), *(f"cores busy, {n}" for n in names)]
+    lines = [head, _table(headers, rows)]
+    for name in names:
+        load = loads[name]
+        top = ", ".join(f"{cmd} {per:.2f}" for cmd, per in load["redis_top_commands"].items())
+        lines.append(
+            f"{name}: {load['shoppers']:,} shoppers, {load['http_requests']:,} HTTP requests in "
+            f"{load['load_s']:.1f} s, machine {load['machine_cores_busy']:.2f} cores busy; web "
+            f"{load['web_cpu_ms_per_request']:.2f} CPU ms per HTTP request; Redis "
+            f"{load['redis_commands_per_shopper']:.1f} commands and {load['redis_cpu_us_per_shopper']:.0f} "
+            f"CPU us per shopper ({top}); PostgreSQL {load['db_commits_per_shopper']:.2f} commits per "
+            f"shopper\n"
+        )
+    return "".join(lines)

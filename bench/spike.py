@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +214,19 @@ def _memory_growth(first: dict[str, Any], second: dict[str, Any]) -> dict[str, A
     return {"processes": rows, "growth": grew}
 
 
+@contextmanager
+def shop_stack(services: Services, database_url: str, redis_url: str) -> Iterator[Stack]:
+    """The demo catalog, then the Procfile's stack on it: gunicorn, two consumers, the scheduler."""
+    with services.db.writing() as session:
+        for product in seed_demo_catalog(session):
+            services.lanes.cache_product(product.sku, product.max_per_cart)
+    with Stack(shop_env(database_url, redis_url)) as stack:
+        stack.start_web()
+        stack.start_workers(consumers=2, scheduler=True)
+        time.sleep(1.0)  # the consumers' first lease pass
+        yield stack
+
+
 def run_shop_spikes(
     database_url: str, redis_url: str, shoppers: int, arrival_s: float, steady: tuple[int, float]
 ) -> dict[str, Any]:
@@ -219,13 +234,7 @@ def run_shop_spikes(
     steady load the web tier can keep up with."""
     services = make_services(database_url, redis_url)
     try:
-        with services.db.writing() as session:
-            for product in seed_demo_catalog(session):
-                services.lanes.cache_product(product.sku, product.max_per_cart)
-        with Stack(shop_env(database_url, redis_url)) as stack:
-            stack.start_web()
-            stack.start_workers(consumers=2, scheduler=True)
-            time.sleep(1.0)
+        with shop_stack(services, database_url, redis_url) as stack:
             runs = []
             for index in range(2):
                 say(f"spike {index + 1}/2: {shoppers} shoppers within {arrival_s}s for 100 units")

@@ -16,6 +16,8 @@ import time
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from devtools.processes import stop_all
+
 STARTUP_TIMEOUT_S = 10.0
 
 
@@ -87,13 +89,8 @@ class RedisServer:
             client.close()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_all([self.process])
         self.process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 

@@ -19,6 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from config import sentinel_url
+from devtools.processes import stop_all
 from devtools.redis_server import free_port, server_binary
 
 MASTER_NAME = "shop"
@@ -154,14 +155,7 @@ class SentinelSet:
         raise RuntimeError(f"{what} did not come up within {timeout_s:.0f} s")
 
     def stop(self) -> None:
-        for node in self.nodes.values():
-            if node.process is not None and node.process.poll() is None:
-                node.process.terminate()
-                try:
-                    node.process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
-                    node.process.wait()
+        stop_all(node.process for node in self.nodes.values() if node.process is not None)
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> SentinelSet:
