@@ -11,15 +11,17 @@ entry, the lane's fence), so ``shop audit`` is clean afterwards. The same seed g
 from __future__ import annotations
 
 import random
+import tomllib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from shop.domain.ledger import creation_entry, ledger_row
 from shop.domain.requests import sku_lane
-from shop.domain.stock import movement_row
+from shop.domain.stock import location_row, movement_row
 from shop.storage.models import (
     BASE_UOM,
     AppliedRequest,
@@ -36,38 +38,10 @@ SKU_PREFIX = "GEN-"
 CHUNK = 5_000
 LOCATIONS = ("JKT", "SBY", "MDN")
 
-# category -> (nouns, qualities, price range in thousands of Rupiah)
+# category -> (nouns, qualities, price range in thousands of Rupiah), from catalog_words.toml.
 WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[int, int]]] = {
-    "electronic": (
-        ("Mouse", "Keyboard", "Headset", "Powerbank", "Charger", "Kabel Data", "Speaker", "Earbuds"),
-        ("Wireless", "Bluetooth", "Gaming", "Senyap", "Fast Charging", "Mini", "Pro", "Type-C"),
-        (49, 1_999),
-    ),
-    "fashion": (
-        ("Kaos", "Kemeja Batik", "Hijab", "Celana Chino", "Jaket", "Sepatu Sneakers", "Tas Ransel"),
-        ("Polos", "Cotton Combed", "Premium", "Slim Fit", "Hitam", "Putih", "Navy", "Oversize"),
-        (39, 899),
-    ),
-    "beauty": (
-        ("Serum", "Sunscreen", "Lip Tint", "Facial Wash", "Toner", "Masker Wajah", "Sampo"),
-        ("Niacinamide", "Aloe Vera", "SPF 50", "Brightening", "Matte", "Hydrating", "Travel Size"),
-        (19, 399),
-    ),
-    "groceries": (
-        ("Beras", "Kopi Arabika", "Teh Melati", "Minyak Goreng", "Sambal", "Gula Aren", "Mie Instan"),
-        ("Premium", "Organik", "5 kg", "1 L", "Pedas", "Toraja", "Gayo", "Pouch"),
-        (9, 249),
-    ),
-    "home": (
-        ("Botol Minum", "Sprei", "Lampu LED", "Rak Dapur", "Panci", "Handuk", "Keset"),
-        ("Stainless", "Anti Slip", "Minimalis", "Jumbo", "Katun", "Hemat Energi", "Set 3 pcs"),
-        (15, 799),
-    ),
-    "sports": (
-        ("Matras Yoga", "Dumbbell", "Raket Badminton", "Bola Futsal", "Sepeda Lipat", "Jersey"),
-        ("Anti Slip", "2 kg", "Carbon", "Original", "Dry Fit", "Pro Series", "Ringan"),
-        (29, 2_499),
-    ),
+    category: (tuple(words["nouns"]), tuple(words["qualities"]), tuple(words["price_thousands"]))
+    for category, words in tomllib.loads((Path(__file__).parent / "catalog_words.toml").read_text()).items()
 }
 PACKS = (("pack", 3), ("pack", 6), ("box", 12), ("box", 24))
 
@@ -122,18 +96,7 @@ def _rows(rng: random.Random, products: list[dict], now: datetime) -> dict[type,
     for product in products:
         sku, on_hand = product["sku"], product["on_hand"]
         for priority, (code, units) in enumerate(_split(rng, on_hand)):
-            rows[StockLocation].append(
-                {
-                    "sku": sku,
-                    "location_code": code,
-                    "priority": priority,
-                    "on_hand": units,
-                    "reserved": 0,
-                    "allocated": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            rows[StockLocation].append(location_row(sku, code, priority, units, now))
             if units:
                 rows[ItemMovement].append(
                     movement_row(sku, code, units, DocType.GOODS_RECEIPT, "INITIAL", now)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from shop.domain.ledger import insert_ignoring_conflicts, record_creation
 from shop.domain.requests import sku_lane
-from shop.domain.stock import movement_row, record_movements
+from shop.domain.stock import location_row, movement_row, record_movements
 from shop.storage.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
 
 # sku, name, category, price (Rp), on_hand, max_per_cart, sales so far, description
@@ -383,18 +383,7 @@ def seed_demo_catalog(session: Session) -> list[Product]:
         movements = []
         for product in added:
             for priority, (code, units) in enumerate(_split(product.on_hand).items()):
-                session.add(
-                    StockLocation(
-                        sku=product.sku,
-                        location_code=code,
-                        priority=priority,
-                        on_hand=units,
-                        reserved=0,
-                        allocated=0,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                session.add(StockLocation(**location_row(product.sku, code, priority, units, now)))
                 if units:
                     movements.append(
                         movement_row(product.sku, code, units, DocType.GOODS_RECEIPT, "INITIAL", now)

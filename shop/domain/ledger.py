@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from shop.domain.errors import StaleFence
 from shop.domain.requests import Outcome, OutcomeDict, QueuedRequest, sku_lane
@@ -34,6 +35,18 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], rows: Sequenc
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     session.execute(module.insert(model).values(list(rows)).on_conflict_do_nothing())
+
+
+def increment(session: Session, column: InstrumentedAttribute[int], where: ColumnElement[bool]) -> int | None:
+    """Add one to ``column`` in the row ``where`` picks, in one UPDATE ... RETURNING; the new value,
+    or None if there is no such row. Concurrent callers each get a value of their own."""
+    return session.execute(
+        update(column.class_)
+        .where(where)
+        .values({column.key: column + 1})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    ).scalar()
 
 
 def claim_fence(session: Session, lane: str, token: int) -> None:
@@ -63,14 +76,10 @@ def issue_fence(session: Session, lane: str) -> int:
     """
     with session.begin():
         insert_ignoring_conflicts(session, SkuFence, [{"lane": lane, "token": 0}])
-        token = session.execute(
-            update(SkuFence)
-            .where(SkuFence.lane == lane)
-            .values(token=SkuFence.token + 1)
-            .returning(SkuFence.token)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
-    return int(token)
+        token = increment(session, SkuFence.token, SkuFence.lane == lane)
+    if token is None:
+        raise RuntimeError(f"the fence row of {lane} could not be created")
+    return token
 
 
 def current_fence(session: Session, lane: str) -> int:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from shop.domain.ledger import insert_ignoring_conflicts
+from shop.domain.ledger import increment, insert_ignoring_conflicts
 from shop.storage.models import Counter
 
 ORDER_NO_PREFIX = "KL"
@@ -22,13 +21,7 @@ ORDER_NO_PATTERN = r"^KL-[0-9]{8}-[0-9]{6,}$"
 def next_order_no(session: Session, now: datetime) -> str:
     """Draw the next order number (the date part is the order's UTC date)."""
     for _attempt in range(2):
-        value = session.execute(
-            update(Counter)
-            .where(Counter.name == ORDER_NO_COUNTER)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-            .execution_options(synchronize_session=False)
-        ).scalar()
+        value = increment(session, Counter.value, Counter.name == ORDER_NO_COUNTER)
         if value is not None:
             return f"{ORDER_NO_PREFIX}-{now:%Y%m%d}-{int(value):06d}"
         insert_ignoring_conflicts(session, Counter, [{"name": ORDER_NO_COUNTER, "value": 0}])

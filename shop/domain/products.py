@@ -14,7 +14,7 @@ from shop.domain.errors import Invalid
 from shop.domain.ledger import insert_ignoring_conflicts, record_creation
 from shop.domain.locations import DEFAULT_LOCATION
 from shop.domain.requests import sku_lane
-from shop.domain.stock import movement_row, record_movements
+from shop.domain.stock import location_row, movement_row, record_movements
 from shop.storage.models import BASE_UOM, DocType, Product, ProductUom, SkuFence, StockLocation, utcnow
 
 # Moments, as ISO 8601 text with a time zone, or null.
@@ -131,18 +131,7 @@ def create_or_update_product(session: Session, sku: str, change: ProductChange) 
             session.add(product)
             session.flush()
             code = change.location or DEFAULT_LOCATION
-            session.add(
-                StockLocation(
-                    sku=sku,
-                    location_code=code,
-                    priority=0,
-                    on_hand=on_hand,
-                    reserved=0,
-                    allocated=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            session.add(StockLocation(**location_row(sku, code, 0, on_hand, now)))
             if on_hand:
                 record_movements(
                     session, [movement_row(sku, code, on_hand, DocType.GOODS_RECEIPT, "INITIAL", now)]

@@ -66,6 +66,14 @@ def change_totals(
         )
 
 
+def location_row(sku: str, code: str, priority: int, on_hand: int, now: datetime) -> dict:
+    """A new location's row: its opening stock on hand, nothing reserved or allocated yet."""
+    return {
+        "sku": sku, "location_code": code, "priority": priority, "on_hand": on_hand,
+        "reserved": 0, "allocated": 0, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
 def open_location(session: Session, sku: str, code: str, now: datetime | None = None) -> None:
     """Create the SKU's location if it has none of that code yet (priority: after the others)."""
     now = now or utcnow()
@@ -75,18 +83,7 @@ def open_location(session: Session, sku: str, code: str, now: datetime | None = 
     if exists is not None:
         return
     priority = session.scalar(select(func.max(StockLocation.priority)).where(StockLocation.sku == sku))
-    session.add(
-        StockLocation(
-            sku=sku,
-            location_code=code,
-            priority=0 if priority is None else priority + 1,
-            on_hand=0,
-            reserved=0,
-            allocated=0,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    session.add(StockLocation(**location_row(sku, code, 0 if priority is None else priority + 1, 0, now)))
     session.flush()
 
 

@@ -30,14 +30,11 @@ ALLOCATING = (HoldStatus.SOLD,)
 
 def check_locations(session: Session, violations: list[str]) -> int:
     """Append every per-location violation; return the number of locations checked."""
+    loc = StockLocation
     rows = session.execute(
-        select(
-            StockLocation.sku,
-            StockLocation.location_code,
-            StockLocation.on_hand,
-            StockLocation.reserved,
-            StockLocation.allocated,
-        ).order_by(StockLocation.sku, StockLocation.location_code)
+        select(loc.sku, loc.location_code, loc.on_hand, loc.reserved, loc.allocated).order_by(
+            loc.sku, loc.location_code
+        )
     ).all()
     signed = case((ItemMovement.movement_type == MovementType.IN, ItemMovement.qty), else_=-ItemMovement.qty)
     moved = {
@@ -99,17 +96,12 @@ def check_locations(session: Session, violations: list[str]) -> int:
 
 def _check_lines(session: Session, violations: list[str]) -> None:
     """An order line is shipped exactly when its hold is, and costs qty x unit_price - disc_amt."""
+    line = OrderLine
+    costs = (line.qty, line.unit_price, line.disc_amt, line.net_amt)
     lines = session.execute(
-        select(
-            OrderLine.order_id,
-            OrderLine.sku,
-            OrderLine.qty,
-            OrderLine.unit_price,
-            OrderLine.disc_amt,
-            OrderLine.net_amt,
-            OrderLine.shipped_at,
-            Hold.status,
-        ).join(Hold, Hold.id == OrderLine.hold_id)
+        select(line.order_id, line.sku, *costs, line.shipped_at, Hold.status).join(
+            Hold, Hold.id == line.hold_id
+        )
     )
     for order_id, sku, qty, unit_price, disc_amt, net_amt, shipped_at, status in lines:
         if (shipped_at is not None) != (status == HoldStatus.SHIPPED):

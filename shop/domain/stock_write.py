@@ -14,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from shop.domain.requests import OutcomeDict, QueuedRequest
-from shop.domain.stock import Delta, change_locations, change_totals, record_movements
+from shop.domain.stock import Delta, change_locations, change_totals, location_row, record_movements
 from shop.domain.stock_state import CartLine, StockState
 from shop.storage.bulk import BulkInsert
 from shop.storage.models import (
@@ -39,18 +39,7 @@ def write_stock(session: Session, state: StockState) -> None:
     for code, (priority, on_hand, reserved, allocated) in state.locations.items():
         before = state.started.get(code)
         if before is None:
-            session.add(
-                StockLocation(
-                    sku=product.sku,
-                    location_code=code,
-                    priority=priority,
-                    on_hand=0,
-                    reserved=0,
-                    allocated=0,
-                    created_at=state.now,
-                    updated_at=state.now,
-                )
-            )
+            session.add(StockLocation(**location_row(product.sku, code, priority, 0, state.now)))
             before = (0, 0, 0)
         deltas[code] = Delta(on_hand - before[0], reserved - before[1], allocated - before[2])
     if len(state.locations) > len(state.started):

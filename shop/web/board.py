@@ -119,16 +119,14 @@ def product_stock(sku: str) -> str:
             product = find_product(db, sku)
         except NotFound:
             abort(404)  # the site's 404 page for a browser, JSON for a script
-        name, available, locations = product.name, product.available, stock_view(product)
-    movements = fulfilment.movements_page(services(), sku, max(1, page), MOVEMENTS_PER_PAGE)
-    return render_template(
-        "admin/product.html",
-        sku=sku,
-        name=name,
-        available=available,
-        locations=locations,
-        movements=movements,
-    )
+        shown = {
+            "sku": sku,
+            "name": product.name,
+            "available": product.available,
+            "locations": stock_view(product),
+        }
+    shown["movements"] = fulfilment.movements_page(services(), sku, max(1, page), MOVEMENTS_PER_PAGE)
+    return render_template("admin/product.html", **shown)
 
 
 @bp.get("/login")
