@@ -13,9 +13,10 @@ from shop.domain.products import ProductChange, create_or_update_product
 from shop.domain.requests import sku_lane
 from shop.lanes import admission, pausing
 from shop.lanes import metrics as monitoring
-from shop.web.board_paging import BoardQuery, sale_board_page
+from shop.web.board_paging import sale_board_page
 from shop.web.helpers import answer, json_body, services, valid_sku
 from shop.web.operators import operator_required
+from shop.web.schemas import requests as rq
 from shop.web.schemas import responses as rs
 from shop.web.schemas.products import product_change
 
@@ -74,9 +75,7 @@ def change_stock(
 @operator_required
 def skus() -> Response:
     svc = services()
-    return answer(
-        rs.SaleBoard, sale_board_page(svc, BoardQuery.from_args(request.args, svc.config.SECRET_KEY))
-    )
+    return answer(rs.SaleBoard, sale_board_page(svc, rq.board_query(request.args, svc.config.SECRET_KEY)))
 
 
 def _known_sku(sku: str) -> str:

@@ -22,6 +22,7 @@ from shop.web.operators import (
     operator_page,
     same_origin,
 )
+from shop.web.schemas import requests as rq
 
 bp = Blueprint("board", __name__, url_prefix="/admin")
 
@@ -63,7 +64,7 @@ def board() -> Response | tuple[str, int] | str:
     """One page of the board: the order and search from the form, Next through the cursor."""
     svc = services()
     try:
-        query = BoardQuery.from_args(request.args, svc.config.SECRET_KEY)
+        query = rq.board_query(request.args, svc.config.SECRET_KEY)
         page = sale_board_page(svc, query)
     except Malformed as refused:
         if refused.code == "cursor_expired":

@@ -49,6 +49,7 @@ RANKED_SORTS = ("hottest", "in_line", "expiring")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_SEARCH_LENGTH = 100
+MAX_CURSOR_LENGTH = 1000
 # A ranking kept for walks: one key per sort and bucket of time, alive this long after its last read.
 RANKING_PREFIX = "shop:board:ranking:"
 RANKING_BUCKET_S = 2
@@ -82,27 +83,14 @@ class BoardQuery:
     position: Position = Position()
 
     @classmethod
-    def from_args(cls, args: Any, secret: str) -> BoardQuery:
-        """Parse ``limit``, ``sortBy``, ``search`` and ``cursor``, refusing anything else with a 400."""
-        raw_limit = args.get("limit", str(DEFAULT_LIMIT))
-        if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise Malformed(
-                f"limit must be a whole number from 1 to {MAX_LIMIT}.",
-                code="invalid_limit",
-                maximum=MAX_LIMIT,
-            )
-        sort_by = args.get("sortBy")
-        if sort_by is not None and sort_by not in SORTS:
-            raise Malformed(
-                f"sortBy must be one of {', '.join(SORTS)}.", code="invalid_sort", sortBy=sort_by[:40]
-            )
-        search = args.get("search")
-        if search is not None:
-            search = _valid_search(search)
-        raw_cursor = args.get("cursor")
-        if not raw_cursor:
-            return cls(int(raw_limit), sort_by or "hottest", search)
-        cursor_sort, cursor_search, position = _decode(raw_cursor, secret)
+    def walk(
+        cls, limit: int, sort_by: str | None, search: str | None, cursor: str | None, secret: str
+    ) -> BoardQuery:
+        """The page asked for: a first page, or the next page of the walk ``cursor`` names, which the
+        other parameters, where given, must agree with."""
+        if not cursor:
+            return cls(limit, sort_by or "hottest", search)
+        cursor_sort, cursor_search, position = _decode(cursor, secret)
         if sort_by is not None and sort_by != cursor_sort:
             raise Malformed(
                 f"This cursor walks sortBy={cursor_sort}; leave sortBy out or start a new walk.",
@@ -113,15 +101,7 @@ class BoardQuery:
                 "This cursor walks another search; leave search out or start a new walk.",
                 code="invalid_cursor",
             )
-        return cls(int(raw_limit), cursor_sort, cursor_search, position)
-
-
-def _valid_search(raw: str) -> str | None:
-    if "\x00" in raw:
-        raise Malformed("search cannot contain NUL characters.", code="invalid_search")
-    if len(raw) > MAX_SEARCH_LENGTH:
-        raise Malformed(f"search is limited to {MAX_SEARCH_LENGTH} characters.", code="search_too_long")
-    return raw.strip().lower() or None
+        return cls(limit, cursor_sort, cursor_search, position)
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
@@ -144,7 +124,7 @@ def _encode(secret: str, sort_by: str, search: str | None, position: Position) -
 def _decode(raw: str, secret: str) -> tuple[str, str | None, Position]:
     """Read a cursor this board signed; anything else (or altered) is a 400."""
     refused = Malformed("cursor is not one this board gave out.", code="invalid_cursor")
-    if len(raw) > 1000:
+    if len(raw) > MAX_CURSOR_LENGTH:
         raise refused
     try:
         body = _serializer(secret).loads(raw)

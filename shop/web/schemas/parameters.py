@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from shop.domain.carts import TOKEN_PATTERN
 from shop.domain.shoppers import CUSTOMER_HEADER, CUSTOMER_ID_PATTERN
 from shop.lanes.fulfilment import MOVEMENTS_MAX_LIMIT
-from shop.web.board_paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_SEARCH_LENGTH, SORTS
 from shop.web.helpers import CART_HEADER
 from shop.web.schemas import requests as rq
 from shop.web.schemas.base import DocumentSchema
@@ -150,7 +149,7 @@ def expanded(name: str) -> list[Schema]:
     if name == "*catalog":
         return query_parameters(rq.CatalogArgs)
     if name == "*board":
-        return board_parameters()
+        return query_parameters(rq.BoardArgs)
     return [{"$ref": f"#/components/parameters/{name}"}]
 
 
@@ -166,34 +165,4 @@ def query_parameters(model: type[BaseModel]) -> list[Schema]:
             "schema": schema,
         }
         for name, schema in properties.items()
-    ]
-
-
-def board_parameters() -> list[Schema]:
-    """The sale board's query string, as ``shop.web.board_paging.BoardQuery`` reads it."""
-
-    return [
-        _query(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-            "Rows per page.",
-        ),
-        _query(
-            "sortBy",
-            {"enum": list(SORTS), "default": "hottest"},
-            "hottest: most recent arrivals first; in_line: longest line first; available: fewest free "
-            "units first; expiring: most units in holds expiring within a minute first. After the "
-            "ranked SKUs, the others follow in SKU order.",
-        ),
-        _query(
-            "search",
-            {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": "^[^\\u0000]*$"},
-            "Only SKUs whose SKU or name contains this, ignoring case.",
-        ),
-        _query(
-            "cursor",
-            {"type": "string", "maxLength": 1000},
-            "The `next_cursor` of the previous page: 400 `invalid_cursor` if it is not one, 400 "
-            "`cursor_expired` once its walk's ranking has gone (5 minutes unused).",
-        ),
     ]

@@ -35,6 +35,7 @@ from shop.domain.orders import MAX_NOTES
 from shop.domain.products import LOCATION_PATTERN, UOM_PATTERN
 from shop.lanes.admission import UNKNOWN_JOB_MESSAGE
 from shop.lanes.fulfilment import MAX_DOC_REF, MAX_RECEIPT_QTY
+from shop.web import board_paging as board
 from shop.web.schemas.base import (
     MAX_QTY,
     ORDER_ID_PATTERN,
@@ -358,6 +359,67 @@ class CatalogArgs(Request):
             self.category.lower() if self.category else None,
             self.search,
         )
+
+
+def _board_search_refusal(raw: Any, _errors: list[ErrorDetails]) -> ShopError:
+    if isinstance(raw, str) and "\x00" in raw:
+        return Malformed("search cannot contain NUL characters.", code="invalid_search")
+    return Malformed(f"search is limited to {board.MAX_SEARCH_LENGTH} characters.", code="search_too_long")
+
+
+class BoardArgs(Request):
+    """The sale board's query string (``shop.web.board_paging``): one page of SKUs."""
+
+    limit: Annotated[
+        StrictInt,
+        Field(ge=1, le=board.MAX_LIMIT, description="Rows per page."),
+        BeforeValidator(_digits),
+        refuse(
+            Malformed,
+            f"limit must be a whole number from 1 to {board.MAX_LIMIT}.",
+            code="invalid_limit",
+            maximum=board.MAX_LIMIT,
+        ),
+    ] = board.DEFAULT_LIMIT
+    sort_by: Annotated[
+        Literal[board.SORTS],  # type: ignore[name-defined]
+        Field(
+            alias="sortBy",
+            description="hottest (the default): most recent arrivals first; in_line: longest line first; "
+            "available: fewest free units first; expiring: most units in holds expiring within a minute "
+            "first. After the ranked SKUs, the others follow in SKU order.",
+        ),
+        Refuse(
+            lambda raw, _e: Malformed(
+                f"sortBy must be one of {', '.join(board.SORTS)}.", code="invalid_sort", sortBy=str(raw)[:40]
+            )
+        ),
+    ] = absent()
+    search: Annotated[
+        StrictStr | None,
+        WithJsonSchema({"type": "string", "maxLength": board.MAX_SEARCH_LENGTH, "pattern": "^[^\\u0000]*$"}),
+        Field(
+            max_length=board.MAX_SEARCH_LENGTH,
+            pattern="^[^\\x00]*$",
+            description="Only SKUs whose SKU or name contains this, ignoring case.",
+        ),
+        Refuse(_board_search_refusal),
+    ] = absent()
+    cursor: Annotated[
+        StrictStr | None,
+        WithJsonSchema({"type": "string", "maxLength": board.MAX_CURSOR_LENGTH}),
+        Field(
+            description="The `next_cursor` of the previous page: 400 `invalid_cursor` if it is not one, 400 "
+            "`cursor_expired` once its walk's ranking has gone (5 minutes unused)."
+        ),
+    ] = absent()
+
+
+def board_query(args: Mapping[str, str], secret: str) -> board.BoardQuery:
+    """The board page a query string asks for, refused with a clear message if wrong."""
+    parsed = parse(BoardArgs, {name: args[name] for name in args})
+    search = (parsed.search.strip().lower() or None) if parsed.search is not None else None
+    return board.BoardQuery.walk(parsed.limit, parsed.sort_by, search, parsed.cursor or None, secret)
 
 
 def catalog_query(args: Mapping[str, str]) -> DomainCatalogQuery:
