@@ -154,6 +154,24 @@ def test_more_matches_than_the_count_cap_make_total_a_lower_bound(client, many, 
     assert (exact["total"], exact["total_is_lower_bound"]) == (5, False)
 
 
+@pytest.mark.parametrize("page", [1, 3, 20])
+def test_a_searchs_total_counts_every_match_on_any_page_even_past_the_last(client, many, page):
+    body = listing(client, search="produk", category="b", limit=2, page=page)
+    assert (body["total"], body["total_is_lower_bound"], body["pages"]) == (5, False, 3)
+
+
+def test_a_searchs_total_stays_the_same_along_its_cursor(client, many):
+    first = listing(client, search="produk", limit=3, sortBy="price")
+    second = listing(client, cursor=first["next_cursor"])
+    assert first["total"] == second["total"] == 11
+
+
+def test_more_search_matches_than_the_count_cap_make_total_a_lower_bound(client, many, monkeypatch):
+    monkeypatch.setattr(catalog, "COUNT_CAP", 5)
+    body = listing(client, search="produk", limit=2)
+    assert (body["total"], body["total_is_lower_bound"], body["pages"]) == (5, True, 3)
+
+
 def test_an_ended_flash_price_sorts_by_the_normal_price(client, many):
     order = skus(listing(client, sortBy="price", limit=100))
     # P-07's flash price (10,000) ended: it costs its normal 120,000 again, after P-06's 99,000.

@@ -56,7 +56,7 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     products = {
         p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([k.sku for k in keys])))
     }
-    counted = session.scalar(select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())) or 0
+    counted = _counted(session, base, keys)
     total = min(counted, COUNT_CAP)
     return {
         "items": [product_view(products[k.sku], now) for k in keys],
@@ -67,6 +67,13 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
         "pages": (total + query.limit - 1) // query.limit,
         "next_cursor": cursors.encode(query, keys[-1]) if more else None,
     }
+
+
+def _counted(session: Session, base: Select[Any], keys: list[Any]) -> int:
+    """The matches a search's page counted as it read them, else a count that stops past COUNT_CAP."""
+    if keys and sort_keys.MATCHED in keys[0]._fields:
+        return int(getattr(keys[0], sort_keys.MATCHED))
+    return session.scalar(select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())) or 0
 
 
 def page_parts(session: Session, query: CatalogQuery, now: datetime) -> list[Select[Any]]:

@@ -21,12 +21,14 @@ from datetime import datetime
 from heapq import merge
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, literal, literal_column, not_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, func, literal, literal_column, not_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shop.domain.pricing import discount_column, price_column, sale_ended
 from shop.storage.models import FLASH_DISCOUNT, FREE_UNITS, Product
 
+# The column of a search's page that counts all its matches (first pages, not cursor pages).
+MATCHED = "matched"
 # One part of a sort: the products it covers (None: all) and their key.
 Arm = tuple[ColumnElement[bool] | None, Any]
 
@@ -99,6 +101,10 @@ def part_statements(
             # planner walks a sort index hoping to meet matches (and reads it all when there are none).
             matches = part.cte("matches").prefix_with("MATERIALIZED")
             part = select(matches.c.sku, matches.c.sort_key)
+            if query.after is None:
+                # Every match is collected anyway: count them on the way (a second pass over the
+                # text index and the rows was a third of a search's time on PostgreSQL).
+                part = part.add_columns(func.count().over().label(MATCHED))
             labelled, sku = matches.c.sort_key, matches.c.sku
         statements.append(part.order_by(*_order(labelled, sku, descending)))
     return statements
