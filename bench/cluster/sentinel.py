@@ -77,7 +77,8 @@ class SentinelSet:
         node = Node(host, self._port(name), tuple(self.prefixes.get(host, ())))
         folder = self._dir / name
         folder.mkdir(parents=True, exist_ok=True)
-        common = ["--port", str(node.port), "--bind", host, "--protected-mode", "no", "--dir", str(folder)]
+        common = ["--port", str(node.port), "--bind", host, "--protected-mode", "no", "--dir", str(folder),
+                  "--logfile", str(folder / "server.log")]  # fmt: skip
         if args and args[0] == "--sentinel":
             conf = folder / "sentinel.conf"
             conf.write_text("\n".join(args[1:]) + "\n")
@@ -128,6 +129,11 @@ class SentinelSet:
         node = self.nodes["s1"]
         host, port = node.client().sentinel_get_master_addr_by_name(MASTER_NAME)
         return host.decode() if isinstance(host, bytes) else str(host), int(port)
+
+    def log(self, name: str) -> str:
+        """What one server has logged so far (kept until ``stop``)."""
+        path = self._dir / name / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def kill(self, name: str) -> None:
         """Kill one server outright (SIGKILL): what a crashed host looks like to the others."""
