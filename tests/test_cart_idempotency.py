@@ -144,6 +144,27 @@ def test_concurrent_duplicates_put_exactly_one_request_in_line(app, client, serv
     assert services.redis.get(f"shop:lane:sku:{SKU}:ticket") == b"2"
 
 
+def test_a_retry_after_its_request_was_lost_with_redis_is_put_in_line_again(client, services, product, drain):
+    """A Redis failover can keep a fresh claim of the key and lose the request it was claimed for
+    (replication is asynchronous). The client's retry with the same key must not wait for the claim
+    to expire: it finds no request behind the claim and puts its own in line, once."""
+    first = add(client, None, "lost-1")
+    token, job_id = first.headers["X-Cart-Token"], first.get_json()["job_id"]
+    redis = services.redis
+    (claim,) = list(redis.scan_iter("shop:idem:cart:*"))
+    redis.delete(f"rq:job:{job_id}")
+    redis.lrem(f"rq:queue:sku:{SKU}", 0, job_id)
+    redis.expire(claim, 30)  # as fresh as when it was made: its EXPIRE to the results' TTL was lost too
+    assert client.get(f"/jobs/{job_id}", headers={"X-Cart-Token": token}).status_code == 404
+
+    again = add(client, token, "lost-1")
+
+    assert again.status_code == 202, again.get_json()
+    assert again.get_json()["job_id"] == job_id
+    drain()
+    assert held_units(services) == 1
+
+
 def test_a_malformed_key_is_refused(client, product, services):
     before = state(services)
 

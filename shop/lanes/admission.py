@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis import Redis
+from redis.exceptions import WatchError
+
 from shop.domain.catalog import find_product
 from shop.domain.errors import (
     Conflict,
@@ -38,6 +41,12 @@ from shop.storage.models import Product
 IDEMPOTENCY_CLAIM_TTL_S = 30
 # How long a duplicate waits for the first request under its key to be put in line (seconds).
 IDEMPOTENCY_WAIT_S = 2.0
+# A claim this old with no request behind it lost its request: its claimant died between the claim
+# and the admission, or a Redis failover kept the claim and lost the request (replication is
+# asynchronous). A repeat then takes the claim over instead of waiting for it to expire. A live
+# claimant admits within milliseconds; should one still be admitting, its request and the repeat's
+# have the same id, and the ledger applies a request id once.
+IDEMPOTENCY_STALE_S = IDEMPOTENCY_WAIT_S
 IDEMPOTENCY_POLL_S = 0.01
 
 UNKNOWN_JOB_MESSAGE = (
@@ -156,7 +165,9 @@ def _admit_once(
     redis = services.redis
     deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
     while True:
-        if redis.set(claim, fingerprint, nx=True, ex=IDEMPOTENCY_CLAIM_TTL_S):
+        # The claim says which request it is for, and when it was made (ms).
+        made = f"{fingerprint}:{int(time.time() * 1000)}"
+        if redis.set(claim, made, nx=True, ex=IDEMPOTENCY_CLAIM_TTL_S):
             existing = _repeat(services, cart_id, job_id)
             if existing is not None:  # the claim had expired, the job had not
                 return existing
@@ -170,7 +181,8 @@ def _admit_once(
         stored = redis.get(claim)
         if stored is None:
             continue  # the first request was refused and gave the key back: try to claim it
-        if stored.decode() != fingerprint:
+        claimed_for, _, claimed_ms = stored.decode().partition(":")
+        if claimed_for != fingerprint:
             raise Invalid(
                 "This Idempotency-Key was already used for a different request from this cart; "
                 "use a new key for a new request.",
@@ -179,6 +191,9 @@ def _admit_once(
         existing = _repeat(services, cart_id, job_id)
         if existing is not None:
             return existing
+        if claimed_ms.isdigit() and time.time() * 1000 - int(claimed_ms) > IDEMPOTENCY_STALE_S * 1000:
+            _release_claim(redis, claim, stored)  # lost its request: claim it again
+            continue
         if time.monotonic() > deadline:
             raise Unavailable(
                 "The first request with this Idempotency-Key is still being put in line; retry shortly "
@@ -186,6 +201,19 @@ def _admit_once(
                 code="idempotency_key_in_progress",
             )
         time.sleep(IDEMPOTENCY_POLL_S)
+
+
+def _release_claim(redis: Redis, claim: str, stored: bytes) -> None:
+    """Delete the claim if it is still the one read (another repeat may have taken it over)."""
+    with redis.pipeline() as pipe:
+        try:
+            pipe.watch(claim)
+            if pipe.get(claim) == stored:
+                pipe.multi()
+                pipe.delete(claim)
+                pipe.execute()
+        except WatchError:
+            pass  # changed meanwhile: whoever changed it holds it now
 
 
 def _repeat(services: Services, cart_id: str, job_id: str) -> Admission | Repeated | None:
