@@ -256,6 +256,24 @@ def _stripped(raw: str | None) -> str | None:
     return (raw or "").strip() or None
 
 
+def _cursor(max_length: int, description: str) -> Any:
+    """A cursor parameter's type: text the page before gave out, of at most ``max_length``."""
+    schema = {"type": "string", "maxLength": max_length}
+    return Annotated[StrictStr | None, WithJsonSchema(schema), Field(description=description)]
+
+
+CatalogCursor = _cursor(
+    cursors.MAX_CURSOR_LENGTH,
+    "A `next_cursor` from an earlier page: continues that listing, however deep. "
+    "Other parameters sent with it must agree with it (400 `cursor_mismatch`).",
+)
+BoardCursor = _cursor(
+    board.MAX_CURSOR_LENGTH,
+    "The `next_cursor` of the previous page: 400 `invalid_cursor` if it is not one, 400 "
+    "`cursor_expired` once its walk's ranking has gone (5 minutes unused).",
+)
+
+
 class CatalogArgs(Request):
     """The catalog's query string (every value is text on the wire)."""
 
@@ -276,14 +294,7 @@ class CatalogArgs(Request):
         BeforeValidator(_digits),
         _whole("limit", MAX_LIMIT),
     ] = 10
-    cursor: Annotated[
-        StrictStr | None,
-        WithJsonSchema({"type": "string", "maxLength": cursors.MAX_CURSOR_LENGTH}),
-        Field(
-            description="A `next_cursor` from an earlier page: continues that listing, however deep. "
-            "Other parameters sent with it must agree with it (400 `cursor_mismatch`)."
-        ),
-    ] = None
+    cursor: CatalogCursor = None
     sort_by: Annotated[
         Literal[SORTS],  # type: ignore[valid-type]
         Field(
@@ -405,14 +416,7 @@ class BoardArgs(Request):
         ),
         Refuse(_board_search_refusal),
     ] = absent()
-    cursor: Annotated[
-        StrictStr | None,
-        WithJsonSchema({"type": "string", "maxLength": board.MAX_CURSOR_LENGTH}),
-        Field(
-            description="The `next_cursor` of the previous page: 400 `invalid_cursor` if it is not one, 400 "
-            "`cursor_expired` once its walk's ranking has gone (5 minutes unused)."
-        ),
-    ] = absent()
+    cursor: BoardCursor = absent()
 
 
 def board_query(args: Mapping[str, str], secret: str) -> board.BoardQuery:
