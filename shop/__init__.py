@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, request
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -143,28 +144,9 @@ def _register_error_handlers(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response
 
-    @app.errorhandler(RedisConnectionError)
-    @app.errorhandler(RedisTimeoutError)
-    def redis_down(error: Exception) -> Response:
-        log.warning("redis unavailable: %s", error)
-        return error_response(
-            Unavailable("The waiting room is briefly unavailable; retry shortly.", code="redis_unavailable")
-        )
-
-    @app.errorhandler(DataError)
-    def data_refused(error: Exception) -> Response:
-        # The database refused a value the validators let through (e.g. a NUL in PostgreSQL text).
-        log.warning("database refused a value: %s", error)
-        return error_response(
-            Malformed("The request contains a value that cannot be stored.", code="invalid_value")
-        )
-
-    @app.errorhandler(OperationalError)
-    def database_down(error: Exception) -> Response:
-        log.warning("database unavailable: %s", error)
-        return error_response(
-            Unavailable("The shop is briefly unavailable; retry shortly.", code="database_unavailable")
-        )
+    for kinds, logged, refusal in OUTAGES:
+        for kind in kinds:
+            app.register_error_handler(kind, _answer_outage(logged, refusal))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
@@ -173,3 +155,33 @@ def _register_error_handlers(app: Flask) -> None:
         if page is not None:
             return page
         return error_response(ShopError("Something went wrong on our side.", code="internal_error"), 500)
+
+
+# What the shop answers when Redis or the database fails under a request (a warning, no traceback):
+# the exceptions, the log line, and the answer's error.
+OUTAGES: tuple[tuple[tuple[type[Exception], ...], str, ShopError], ...] = (
+    (
+        (RedisConnectionError, RedisTimeoutError),
+        "redis unavailable",
+        Unavailable("The waiting room is briefly unavailable; retry shortly.", code="redis_unavailable"),
+    ),
+    # The database refused a value the validators let through (e.g. a NUL in PostgreSQL text).
+    (
+        (DataError,),
+        "database refused a value",
+        Malformed("The request contains a value that cannot be stored.", code="invalid_value"),
+    ),
+    (
+        (OperationalError,),
+        "database unavailable",
+        Unavailable("The shop is briefly unavailable; retry shortly.", code="database_unavailable"),
+    ),
+)
+
+
+def _answer_outage(logged: str, refusal: ShopError) -> Callable[[Exception], Response]:
+    def answer(error: Exception) -> Response:
+        log.warning("%s: %s", logged, error)
+        return error_response(refusal)
+
+    return answer

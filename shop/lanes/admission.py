@@ -229,6 +229,24 @@ def _repeat(services: Services, cart_id: str, job_id: str) -> Admission | Repeat
     return Repeated(job_id, job_status(services, cart_id, job_id))
 
 
+def _cart_request(
+    kind: RequestKind,
+    cart_id: str,
+    sku: str,
+    qty: int,
+    uom: str,
+    shopper: str,
+    asked: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A cart request's fingerprinted form (for its Idempotency-Key) and its job's params, which add
+    the shopper key: that changes when a phone changes networks, and a retry is the same request."""
+    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, **(asked or {})}
+    if uom:
+        params["uom"] = uom
+    request = {"kind": kind, **params}
+    return request, params | ({"shopper": shopper} if shopper else {})
+
+
 def request_hold(
     services: Services,
     cart_id: str,
@@ -246,14 +264,8 @@ def request_hold(
     for a unit held in a cart to come back if the SKU is sold out when the request's turn comes.
     ``uom`` is the unit ``qty`` counts (empty: the product's base unit).
     """
-    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty, "allow_partial": allow_partial}
-    if waitlist:
-        params["waitlist"] = True
-    if uom:
-        params["uom"] = uom
-    request = {"kind": RequestKind.HOLD, **params}
-    if shopper:
-        params["shopper"] = shopper
+    asked: dict[str, Any] = {"allow_partial": allow_partial} | ({"waitlist": True} if waitlist else {})
+    request, params = _cart_request(RequestKind.HOLD, cart_id, sku, qty, uom, shopper, asked)
 
     def admit(job_id: str | None) -> Admission:
         return _admit_for_sku(
@@ -273,12 +285,7 @@ def request_quantity(
     idempotency_key: str | None = None,
 ) -> Admission | Repeated:
     """Put 'my cart should hold exactly qty units of sku' in the SKU's line (0 removes the line)."""
-    params: dict[str, Any] = {"cart_id": cart_id, "sku": sku, "qty": qty}
-    if uom:
-        params["uom"] = uom
-    request = {"kind": RequestKind.SET_QUANTITY, **params}
-    if shopper:
-        params["shopper"] = shopper
+    request, params = _cart_request(RequestKind.SET_QUANTITY, cart_id, sku, qty, uom, shopper)
 
     def admit(job_id: str | None) -> Admission:
         return _admit_for_sku(services, sku, RequestKind.SET_QUANTITY, params, cart_id, qty, job_id=job_id)

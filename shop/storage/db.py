@@ -6,8 +6,7 @@ deadlock upgrading a read lock; PostgreSQL writers lock rows with ``SELECT ... F
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -77,23 +76,13 @@ class Database:
         """Return a session whose transactions take the write lock up front on SQLite."""
         return self._write()
 
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """Yield a read session and close it afterwards."""
-        session = self.read_session()
-        try:
-            yield session
-        finally:
-            session.close()
+    def reading(self) -> closing[Session]:
+        """A read session, closed when the ``with`` block ends."""
+        return closing(self.read_session())
 
-    @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """Yield a write session and close it afterwards."""
-        session = self.write_session()
-        try:
-            yield session
-        finally:
-            session.close()
+    def writing(self) -> closing[Session]:
+        """A write session, closed when the ``with`` block ends."""
+        return closing(self.write_session())
 
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""

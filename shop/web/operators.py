@@ -123,19 +123,28 @@ def refuse_cross_site_operator_requests() -> None:
         )
 
 
-def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse the JSON view with 401 unless the request comes from an operator."""
+def _operators_only(view: Callable[..., Any], refuse: Callable[[], Any]) -> Callable[..., Any]:
+    """The view for operators; 404 where the operator area is off, ``refuse()`` for anyone else.
+    Cross-site unsafe requests never get here: refuse_cross_site_operator_requests."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not operator_area_enabled():
             raise NotFound("Not found.")
         if not is_operator():
-            raise NotAuthenticated("Operator credentials are required.")
-        # Cross-site unsafe requests never get here: refuse_cross_site_operator_requests.
+            return refuse()
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def _credentials_required() -> Any:
+    raise NotAuthenticated("Operator credentials are required.")
+
+
+def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse the JSON view with 401 unless the request comes from an operator."""
+    return _operators_only(view, _credentials_required)
 
 
 def login_page(status: int = 401, error: str | None = None) -> Response:
@@ -147,16 +156,7 @@ def login_page(status: int = 401, error: str | None = None) -> Response:
 
 def operator_page(view: Callable[..., Any]) -> Callable[..., Any]:
     """Refuse an operator page with 401 and the login form unless the request comes from an operator."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not operator_area_enabled():
-            raise NotFound("Not found.")
-        if not is_operator():
-            return login_page()
-        return view(*args, **kwargs)
-
-    return wrapped
+    return _operators_only(view, login_page)
 
 
 def challenge(response: Response) -> Response:
