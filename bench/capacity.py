@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import resource
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import text
@@ -29,10 +28,10 @@ from bench.spike import run_load, shop_stack
 from bench.stack import Stack, children
 from shop.services import Services
 
-Figures = dict[str, Any]
 Load = tuple[int, float]  # shoppers, arriving within seconds
+WARM_UP: Load = (500, 1.0)
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-# The Redis commands a shopper's row lists by name; the rest are summed as "other".
+# How many of the busiest Redis commands the report names (the total counts every command).
 TOP_COMMANDS = 8
 BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 COMMITS = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
@@ -63,20 +62,17 @@ def _stack_pids(stack: Stack) -> dict[str, list[int]]:
     return parts
 
 
-def _backends(services: Services) -> list[int]:
+def _database(services: Services) -> tuple[list[int], int]:
+    """The pids of the backends serving the shop's database, and its committed transactions."""
     with services.db.reading() as session:
-        rows = session.execute(text(BACKENDS))
-        return [int(pid) for (pid,) in rows]
-
-
-def _commits(services: Services) -> int:
-    with services.db.reading() as session:
-        return int(session.scalar(text(COMMITS)))
+        pids = [int(pid) for (pid,) in session.execute(text(BACKENDS))]
+        return pids, int(session.scalar(text(COMMITS)))
 
 
 def _snapshot(services: Services, stack: Stack, known_backends: set[int]) -> dict[str, Any]:
     """Every counter at one moment. Backends seen before stay counted (a pooled connection may idle)."""
-    known_backends.update(_backends(services))
+    pids, commits = _database(services)
+    known_backends.update(pids)
     redis = services.redis
     commands = {
         name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in redis.info("commandstats").items()
@@ -88,7 +84,7 @@ def _snapshot(services: Services, stack: Stack, known_backends: set[int]) -> dic
         "backends": {pid: process_cpu_s(pid) for pid in known_backends},
         "redis_cpu_s": float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
         "commands": commands,
-        "commits": _commits(services),
+        "commits": commits,
         "load_cpu_s": own.ru_utime + own.ru_stime,
         "machine_s": machine_busy_s(),
     }
@@ -127,21 +123,15 @@ def _delta(
     }
 
 
-def _loads(spike: Load, steady: Load) -> Iterator[tuple[str, int, float]]:
-    yield "steady", *steady
-    yield "spike", *spike
-
-
-def run(
-    database_url: str, redis_url: str, spike: tuple[int, float], steady: tuple[int, float]
-) -> dict[str, Any]:
+def run(database_url: str, redis_url: str, spike: Load, steady: Load) -> dict[str, Any]:
     """A warm-up, then each load measured alone, on its own SKU of 100 units."""
     services = make_services(database_url, redis_url)
     measured: dict[str, Any] = {}
     try:
         with shop_stack(services, database_url, redis_url) as stack:
             backends: set[int] = set()
-            for name, shoppers, arrival_s in [("warm-up", 500, 1.0), *_loads(spike, steady)]:
+            loads: list[tuple[str, Load]] = [("warm-up", WARM_UP), ("steady", steady), ("spike", spike)]
+            for name, (shoppers, arrival_s) in loads:
                 sku = create_product(services, f"CAPACITY-{name.upper()}", on_hand=100, max_per_cart=1)
                 say(f"capacity: {name}, {shoppers} shoppers within {arrival_s}s")
                 before = _snapshot(services, stack, backends)
