@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from shop.domain import cursors, search, sort_keys
 from shop.domain.errors import NotFound
@@ -46,17 +46,18 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     """Return one page of products matching the query, with paging figures and the next cursor.
 
     The page is read in the order of the sort's index, seeking past the cursor's key, so its cost
-    does not grow with the catalog or the depth; the count stops at ``COUNT_CAP``.
+    does not grow with the catalog or the depth; the count stops at ``COUNT_CAP``. It takes one
+    statement per part of the sort (the count rides along with the page's keys) and one for the
+    products with their units: each is a round trip to the database.
     """
     now = utcnow()
-    base, _relevance = _filtered(session, query)
+    if query.search:
+        search.prefer_text_index(session)
     keys = sort_keys.page_keys(session, page_parts(session, query, now), query)
     more = len(keys) > query.limit
     keys = keys[: query.limit]
-    products = {
-        p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([k.sku for k in keys])))
-    }
-    counted = _counted(session, base, keys)
+    products = {p.sku: p for p in session.scalars(_page_products([k.sku for k in keys])).unique()}
+    counted = _counted(session, query, keys)
     total = min(counted, COUNT_CAP)
     return {
         "items": [product_view(products[k.sku], now) for k in keys],
@@ -69,18 +70,34 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     }
 
 
-def _counted(session: Session, base: Select[Any], keys: list[Any]) -> int:
-    """The matches a search's page counted as it read them, else a count that stops past COUNT_CAP."""
+def _page_products(skus: list[str]) -> Select[Any]:
+    """The page's products with their units in one statement; their stock locations only if asked for."""
+    loading = (joinedload(Product.uoms), lazyload(Product.locations))
+    return select(Product).where(Product.sku.in_(skus)).options(*loading)
+
+
+def _counted(session: Session, query: CatalogQuery, keys: list[Any]) -> int:
+    """The matches the page's keys counted as they were read, else a count of its own.
+
+    The keys lack the count only when the page is empty or it begins with the few ended flash
+    sales of a price or discount sort (``sort_keys.page_keys``).
+    """
     if keys and sort_keys.MATCHED in keys[0]._fields:
         return int(getattr(keys[0], sort_keys.MATCHED))
-    return session.scalar(select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())) or 0
+    return session.scalar(capped_count(_filtered(session, query)[0])) or 0
+
+
+def capped_count(base: Select[Any]) -> Select[Any]:
+    """How many rows ``base`` selects, counted no further than one past ``COUNT_CAP``."""
+    return select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())
 
 
 def page_parts(session: Session, query: CatalogQuery, now: datetime) -> list[Select[Any]]:
     """The statements that read the query's page, one per part of its sort (``shop.domain.sort_keys``)."""
     base, relevance = _filtered(session, query)
     few_base, _relevance = _filtered(session, query, category_leads=False)
-    return sort_keys.part_statements(base, few_base, query, now, relevance)
+    count = capped_count(base).scalar_subquery()
+    return sort_keys.part_statements(base, few_base, query, now, relevance, count)
 
 
 def _filtered(session: Session, query: CatalogQuery, category_leads: bool = True) -> tuple[Select[Any], Any]:

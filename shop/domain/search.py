@@ -75,11 +75,6 @@ def apply(stmt: Select[Any], session: Session, terms: SearchTerms) -> tuple[Sele
     if not terms.words:
         return stmt, literal_column("0")
     if session.get_bind().dialect.name == "postgresql":
-        # The planner prices matching a tsvector far below its cost, so for a common word it may
-        # read the whole table and match every row (80-120 ms at 100,000 products, seen in the
-        # bench) instead of the GIN index (about 10 ms). For this reading transaction the
-        # search's index is the way in.
-        session.execute(text("SET LOCAL enable_seqscan = off"))
         # Words are letters and digits only, so they cannot carry tsquery operators.
         query = func.to_tsquery(literal_column("'simple'"), " & ".join(f"{w}:*" for w in terms.words))
         vector = literal_column("products.search_vector")
@@ -93,6 +88,17 @@ def apply(stmt: Select[Any], session: Session, terms: SearchTerms) -> tuple[Sele
     # bm25 is lower for a better match; name words weigh most.
     weights = ", ".join(str(w) for w in SQLITE_WEIGHTS)
     return stmt, -literal_column(f"bm25({SQLITE_FTS_TABLE}, {weights})")
+
+
+def prefer_text_index(session: Session) -> None:
+    """Make the text index the way in to a search for the rest of the session's transaction.
+
+    PostgreSQL's planner prices matching a tsvector far below its cost, so for a common word it
+    may read the whole table and match every row (80-120 ms at 100,000 products, seen in the
+    bench) instead of the GIN index (about 10 ms). SQLite has nothing to set.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_seqscan = off"))
 
 
 def also_where(stmt: Select[Any], session: Session, column: Any, value: Any) -> Select[Any]:

@@ -78,12 +78,14 @@ def page_keys(session: Session, statements: list[Select[Any]], query: Any) -> li
 
 
 def part_statements(
-    base: Select[Any], few_base: Select[Any], query: Any, now: datetime, relevance: Any
+    base: Select[Any], few_base: Select[Any], query: Any, now: datetime, relevance: Any, count: Any
 ) -> list[Select[Any]]:
     """Each part of the query's sort as a select of (sku, sort_key) rows in the part's index order.
 
     A part covering a few products starts from ``few_base``: the same products as ``base``, with
-    no condition that would lead a planner to an index other than the few's own.
+    no condition that would lead a planner to an index other than the few's own. The part
+    covering the most also carries ``count`` (a scalar subquery, which both databases evaluate
+    once per statement) as ``MATCHED``, so the page's total needs no statement of its own.
     """
     descending = query.sort_dir == "desc"
     statements = []
@@ -96,6 +98,7 @@ def part_statements(
         if query.after is not None:
             part = part.where(_past(key, query.after, descending))
         sku: Any = Product.sku
+        counted = count
         if query.search:
             # A search's matches come from its own index: collect them, then sort them, so no
             # planner walks a sort index hoping to meet matches (and reads it all when there are none).
@@ -104,8 +107,10 @@ def part_statements(
             if query.after is None:
                 # Every match is collected anyway: count them on the way (a second pass over the
                 # text index and the rows was a third of a search's time on PostgreSQL).
-                part = part.add_columns(func.count().over().label(MATCHED))
+                counted = func.count().over()
             labelled, sku = matches.c.sort_key, matches.c.sku
+        if index == len(parts) - 1:
+            part = part.add_columns(counted.label(MATCHED))
         statements.append(part.order_by(*_order(labelled, sku, descending)))
     return statements
 
