@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from shop.domain.pricing import discount_column, price_column, sale_ended
 from shop.storage.models import FLASH_DISCOUNT, FREE_UNITS, Product
 
-# The column of a search's page that counts all its matches (first pages, not cursor pages).
+# The column of a page's keys that counts the products its query selects (its total).
 MATCHED = "matched"
 # One part of a sort: the products it covers (None: all) and their key.
 Arm = tuple[ColumnElement[bool] | None, Any]
@@ -85,7 +85,8 @@ def part_statements(
     A part covering a few products starts from ``few_base``: the same products as ``base``, with
     no condition that would lead a planner to an index other than the few's own. The part
     covering the most also carries ``count`` (a scalar subquery, which both databases evaluate
-    once per statement) as ``MATCHED``, so the page's total needs no statement of its own.
+    once per statement) as ``MATCHED``, so the page's total needs no statement of its own; a
+    search counts the matches it collected instead.
     """
     descending = query.sort_dir == "desc"
     statements = []
@@ -95,32 +96,39 @@ def part_statements(
         part = (base if index == len(parts) - 1 else few_base).add_columns(labelled)
         if covers is not None:
             part = part.where(covers)
-        if query.after is not None:
-            part = part.where(_past(key, query.after, descending))
-        sku: Any = Product.sku
-        counted = count
         if query.search:
-            # A search's matches come from its own index: collect them, then sort them, so no
-            # planner walks a sort index hoping to meet matches (and reads it all when there are none).
-            matches = part.cte("matches").prefix_with("MATERIALIZED")
-            part = select(matches.c.sku, matches.c.sort_key)
-            if query.after is None:
-                # Every match is collected anyway: count them on the way (a second pass over the
-                # text index and the rows was a third of a search's time on PostgreSQL).
-                counted = func.count().over()
-            labelled, sku = matches.c.sort_key, matches.c.sku
+            statements.append(_matches_in_order(part, query.after, descending))
+            continue
+        if query.after is not None:
+            part = part.where(_past(key, Product.sku, query.after, descending))
         if index == len(parts) - 1:
-            part = part.add_columns(counted.label(MATCHED))
-        statements.append(part.order_by(*_order(labelled, sku, descending)))
+            part = part.add_columns(count.label(MATCHED))
+        statements.append(part.order_by(*_order(labelled, Product.sku, descending)))
     return statements
+
+
+def _matches_in_order(part: Select[Any], after: tuple[Any, str] | None, descending: bool) -> Select[Any]:
+    """A search's matches collected from its own index, then sorted and counted, past the cursor.
+
+    Collecting first keeps every planner from walking a sort index hoping to meet matches (and
+    reading all of it when there are none). All matches are collected on any page, so they are
+    counted from the collection too: a second pass over the text index and the rows was a third
+    of a search's time on PostgreSQL.
+    """
+    matches = part.cte("matches").prefix_with("MATERIALIZED")
+    counted = select(func.count()).select_from(matches).scalar_subquery()
+    found = select(matches.c.sku, matches.c.sort_key, counted.label(MATCHED))
+    if after is not None:
+        found = found.where(_past(matches.c.sort_key, matches.c.sku, after, descending))
+    return found.order_by(*_order(matches.c.sort_key, matches.c.sku, descending))
 
 
 def _order(key: Any, sku: Any, descending: bool) -> tuple[Any, Any]:
     return (key.desc(), sku.desc()) if descending else (key.asc(), sku.asc())
 
 
-def _past(key: Any, after: tuple[Any, str], descending: bool) -> ColumnElement[bool]:
+def _past(key: Any, sku_column: Any, after: tuple[Any, str], descending: bool) -> ColumnElement[bool]:
     value, sku = after
     bound = tuple_(literal(value, getattr(key, "type", None)), literal(sku, Product.sku.type))
-    row = tuple_(key, Product.sku)
+    row = tuple_(key, sku_column)
     return row < bound if descending else row > bound
