@@ -6,10 +6,13 @@ from shop import create_app
 
 app = create_app()
 
-# The slowest answers were the cyclic garbage collector's pauses, not the queries: about one
-# catalog request in 300 took ~110 ms instead of ~7 ms, with any worker class, while /healthz
-# never did. What the app loaded is kept out of every later collection (gc.freeze), and young
-# objects are collected less often. The slowest of 600 catalog requests fell to 28-39 ms.
+# The slowest answers were the cyclic garbage collector's pauses, not the queries. A full
+# collection walks every object the app loaded (~150,000): about one catalog request in 300 took
+# ~110 ms instead of ~7 ms, while /healthz never did. So what the app loaded is kept out of every
+# later collection (gc.freeze). A young collection's pause grows with its threshold (about
+# 1-2 us per object on the catalog path): at 50,000 one request in ~500 paused 30-105 ms; at
+# 5,000 the longest pause measured was 3-7 ms, at a third of the default's (700) total time.
+YOUNG_GC_THRESHOLD = 5_000
 gc.collect()
 gc.freeze()
-gc.set_threshold(50_000, 20, 100)
+gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
