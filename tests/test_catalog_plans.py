@@ -1,4 +1,5 @@
-"""Every catalog sort and filter is read through an index in order: no scan or sort of the catalog.
+"""Every catalog sort and filter is read through an index in order: no scan or sort of the catalog,
+and a page costs a fixed few statements (round trips), whatever its query.
 
 The plans are the databases' own (``EXPLAIN QUERY PLAN`` on SQLite; ``EXPLAIN`` on PostgreSQL,
 with sequential scans and sorts priced out so that a plan that still has one has no index to use).
@@ -15,6 +16,7 @@ from sqlalchemy import event, text
 
 from shop.domain.catalog import CatalogQuery, list_products, page_parts
 from shop.storage.models import utcnow
+from tests.helpers import set_product
 
 SORTS = ["sales", "price", "discount", "name", "available", "newest"]
 CURSOR_KEYS = {"name": "Produk", "newest": utcnow() - timedelta(days=1)}
@@ -42,7 +44,7 @@ def plans(services, query: CatalogQuery, sorting: bool = False) -> list[str]:
         if engine.dialect.name == "postgresql":
             session.connection().exec_driver_sql("SET enable_seqscan = off")
             session.connection().exec_driver_sql(f"SET enable_sort = {'on' if sorting else 'off'}")
-        statements = page_parts(session, query, utcnow())
+        statements = page_parts(session, query, utcnow(), with_total=False)
         with explained(engine):
             # The raw rows: the plan's columns are not the statement's.
             results = [session.connection().execute(s.limit(11)).cursor.fetchall() for s in statements]
@@ -141,6 +143,17 @@ ROUND_TRIP_QUERIES = {
 }
 
 
+def page_and_statements(services, query: CatalogQuery) -> tuple[dict, list[str], int]:
+    """The query's page, the statements it sent, and how many were expected: one per part of
+    its sort, one for the products, and on PostgreSQL one planner setting for a search."""
+    with services.db.reading() as session:
+        parts = len(page_parts(session, query, utcnow()))
+    with services.db.reading() as session, statements_sent(services.db.engine) as sent:
+        page = list_products(session, query)
+    planner_setting = services.db.engine.dialect.name == "postgresql" and query.search is not None
+    return page, sent, parts + 1 + planner_setting
+
+
 @pytest.mark.parametrize("query", ROUND_TRIP_QUERIES.values(), ids=ROUND_TRIP_QUERIES.keys())
 def test_a_catalog_page_costs_one_statement_per_part_of_its_sort_and_one_for_its_products(
     services, make_product, query
@@ -149,10 +162,34 @@ def test_a_catalog_page_costs_one_statement_per_part_of_its_sort_and_one_for_its
     # PostgreSQL over loopback): the page's keys carry its count, its products carry their units.
     for index in range(4):
         make_product(f"P-{index}", name=f"Kaos {index}", uoms=[{"uom": "box", "conversion": 12}])
-    with services.db.reading() as session:
-        parts = len(page_parts(session, query, utcnow()))
-    with services.db.reading() as session, statements_sent(services.db.engine) as sent:
-        page = list_products(session, query)
-    planner_setting = services.db.engine.dialect.name == "postgresql" and query.search is not None
-    assert page["items"] and len(sent) == parts + 1 + planner_setting, sent
+    page, sent, expected = page_and_statements(services, query)
+    assert page["items"] and len(sent) == expected, sent
     assert all(item["uoms"][1]["uom"] == "box" for item in page["items"])
+
+
+def test_a_price_page_that_begins_with_an_ended_flash_sale_still_counts_with_its_keys(services, make_product):
+    for index in range(4):
+        make_product(f"P-{index}", price=100_000 + index)
+    ended = utcnow() - timedelta(minutes=1)
+    set_product(services, "P-0", normal_price=50_000, price=10_000, sale_ends_at=ended)
+    page, sent, expected = page_and_statements(services, CatalogQuery(sort_by="price", sort_dir="asc"))
+    assert [item["sku"] for item in page["items"]] == ["P-0", "P-1", "P-2", "P-3"]
+    assert page["total"] == 4 and len(sent) == expected, sent
+
+
+@pytest.mark.parametrize("category", [None, "electronic"])
+def test_a_pages_total_adds_no_scan_or_sort_to_its_keys(services, make_product, category):
+    make_product("P-1")
+    query = CatalogQuery(category=category)
+    with services.db.reading() as session:
+        if services.db.engine.dialect.name == "postgresql":
+            session.connection().exec_driver_sql("SET enable_seqscan = off")
+            session.connection().exec_driver_sql("SET enable_sort = off")
+        (statement,) = page_parts(session, query, utcnow())
+        with explained(services.db.engine):
+            rows = session.connection().execute(statement.limit(11)).cursor.fetchall()
+    plan = "\n".join(str(row[-1]) for row in rows)
+    if services.db.engine.dialect.name == "sqlite":
+        assert "TEMP B-TREE" not in plan and "SCAN products\n" not in plan + "\n", plan
+    else:
+        assert "Seq Scan" not in plan and "Sort" not in plan, plan

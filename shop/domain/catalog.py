@@ -46,9 +46,10 @@ def list_products(session: Session, query: CatalogQuery) -> dict[str, Any]:
     """Return one page of products matching the query, with paging figures and the next cursor.
 
     The page is read in the order of the sort's index, seeking past the cursor's key, so its cost
-    does not grow with the catalog or the depth; the count stops at ``COUNT_CAP``. It takes one
-    statement per part of the sort (the count rides along with the page's keys) and one for the
-    products with their units: each is a round trip to the database.
+    does not grow with the catalog or the depth; ``total`` stops at ``COUNT_CAP`` (the database
+    counts no further, except a search, which counts the matches it collected anyway). It takes
+    one statement per part of the sort (the count rides along with the page's keys) and one for
+    the products with their units: each is a round trip to the database.
     """
     now = utcnow()
     if query.search:
@@ -79,11 +80,13 @@ def _page_products(skus: list[str]) -> Select[Any]:
 def _counted(session: Session, query: CatalogQuery, keys: list[Any]) -> int:
     """The matches the page's keys counted as they were read, else a count of its own.
 
-    The keys lack the count only when the page is empty or it begins with the few ended flash
-    sales of a price or discount sort (``sort_keys.page_keys``).
+    Only the keys of the sort's main part carry the count: it takes a statement of its own when
+    the page is empty or all of it is the few ended flash sales of a price or discount sort
+    (``sort_keys.page_keys``).
     """
-    if keys and sort_keys.MATCHED in keys[0]._fields:
-        return int(getattr(keys[0], sort_keys.MATCHED))
+    counted = next((k for k in keys if sort_keys.MATCHED in k._fields), None)
+    if counted is not None:
+        return int(getattr(counted, sort_keys.MATCHED))
     return session.scalar(capped_count(_filtered(session, query)[0])) or 0
 
 
@@ -92,11 +95,14 @@ def capped_count(base: Select[Any]) -> Select[Any]:
     return select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())
 
 
-def page_parts(session: Session, query: CatalogQuery, now: datetime) -> list[Select[Any]]:
-    """The statements that read the query's page, one per part of its sort (``shop.domain.sort_keys``)."""
+def page_parts(
+    session: Session, query: CatalogQuery, now: datetime, with_total: bool = True
+) -> list[Select[Any]]:
+    """The statements that read the query's page, one per part of its sort (``shop.domain.sort_keys``),
+    the main part counting the query's products too unless ``with_total`` is false."""
     base, relevance = _filtered(session, query)
     few_base, _relevance = _filtered(session, query, category_leads=False)
-    count = capped_count(base).scalar_subquery()
+    count = capped_count(base).scalar_subquery() if with_total else None
     return sort_keys.part_statements(base, few_base, query, now, relevance, count)
 
 

@@ -58,7 +58,7 @@ def arms(sort_by: str, now: datetime, relevance: Any, searching: bool = False) -
 
 
 def page_keys(session: Session, statements: list[Select[Any]], query: Any) -> list[Row[Any]]:
-    """(sku, sort_key) rows of the query's page, plus one more to tell whether another follows.
+    """(sku, sort_key[, matched]) rows of the query's page, plus one more to tell whether another follows.
 
     A sort of one part skips to its page in the database. A sort of two parts reads the few
     first (the sales ended but not yet swept): when there are none, which is what the sweeper
@@ -78,15 +78,15 @@ def page_keys(session: Session, statements: list[Select[Any]], query: Any) -> li
 
 
 def part_statements(
-    base: Select[Any], few_base: Select[Any], query: Any, now: datetime, relevance: Any, count: Any
+    base: Select[Any], few_base: Select[Any], query: Any, now: datetime, relevance: Any, count: Any | None
 ) -> list[Select[Any]]:
     """Each part of the query's sort as a select of (sku, sort_key) rows in the part's index order.
 
     A part covering a few products starts from ``few_base``: the same products as ``base``, with
-    no condition that would lead a planner to an index other than the few's own. The part
-    covering the most also carries ``count`` (a scalar subquery, which both databases evaluate
-    once per statement) as ``MATCHED``, so the page's total needs no statement of its own; a
-    search counts the matches it collected instead.
+    no condition that would lead a planner to an index other than the few's own. Unless ``count``
+    is None, the part covering the most also carries it (a scalar subquery, which both databases
+    evaluate once per statement) as a third column, ``MATCHED``, so the page's total needs no
+    statement of its own; a search counts the matches it collected instead.
     """
     descending = query.sort_dir == "desc"
     statements = []
@@ -97,17 +97,19 @@ def part_statements(
         if covers is not None:
             part = part.where(covers)
         if query.search:
-            statements.append(_matches_in_order(part, query.after, descending))
+            statements.append(_matches_in_order(part, query.after, descending, counted=count is not None))
             continue
         if query.after is not None:
             part = part.where(_past(key, Product.sku, query.after, descending))
-        if index == len(parts) - 1:
+        if index == len(parts) - 1 and count is not None:
             part = part.add_columns(count.label(MATCHED))
         statements.append(part.order_by(*_order(labelled, Product.sku, descending)))
     return statements
 
 
-def _matches_in_order(part: Select[Any], after: tuple[Any, str] | None, descending: bool) -> Select[Any]:
+def _matches_in_order(
+    part: Select[Any], after: tuple[Any, str] | None, descending: bool, counted: bool
+) -> Select[Any]:
     """A search's matches collected from its own index, then sorted and counted, past the cursor.
 
     Collecting first keeps every planner from walking a sort index hoping to meet matches (and
@@ -116,8 +118,9 @@ def _matches_in_order(part: Select[Any], after: tuple[Any, str] | None, descendi
     of a search's time on PostgreSQL.
     """
     matches = part.cte("matches").prefix_with("MATERIALIZED")
-    counted = select(func.count()).select_from(matches).scalar_subquery()
-    found = select(matches.c.sku, matches.c.sort_key, counted.label(MATCHED))
+    found = select(matches.c.sku, matches.c.sort_key)
+    if counted:
+        found = found.add_columns(select(func.count()).select_from(matches).scalar_subquery().label(MATCHED))
     if after is not None:
         found = found.where(_past(matches.c.sort_key, matches.c.sku, after, descending))
     return found.order_by(*_order(matches.c.sort_key, matches.c.sku, descending))
